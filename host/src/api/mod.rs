@@ -1,0 +1,133 @@
+//! The HTTP API: one module per resource, each with a `router()`; [`app`]
+//! merges them, adds the layers, and derives the OpenAPI document from the
+//! same route list, so the document cannot miss a route.
+
+pub mod error;
+pub mod extract;
+mod idempotency;
+mod invitations;
+mod members;
+pub mod metrics;
+mod ops;
+mod tenants;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::service::Services;
+use error::Problem;
+
+/// What every handler can reach. Small and cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub metrics: Arc<metrics::Metrics>,
+    pub openapi: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "bbws",
+        description = "Control plane for multi-tenant WordPress hosting. Errors are application/problem+json with a stable `code`.",
+        version = "1"
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route, with its OpenAPI description.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(tenants::router())
+        .merge(members::router())
+        .merge(invitations::router())
+        .merge(users::router())
+        .merge(ops::router())
+}
+
+/// The OpenAPI 3.1 document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// The whole application for `services`.
+pub fn app(services: Services) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    let state = AppState {
+        services,
+        metrics: Arc::new(metrics::Metrics::default()),
+        openapi: Arc::new(doc.to_json().expect("the OpenAPI document serialises")),
+    };
+    router
+        .fallback(|| async {
+            Problem::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+        })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageBody<T> {
+    pub items: Vec<T>,
+    /// Absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> From<crate::service::paging::Page<T>> for PageBody<T> {
+    fn from(p: crate::service::paging::Page<T>) -> Self {
+        Self {
+            items: p.items,
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+/// A JSON answer carrying the resource's ETag.
+pub fn tagged<T: Serialize>(status: StatusCode, version: u64, body: &T) -> Response {
+    let mut res = (status, axum::Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}

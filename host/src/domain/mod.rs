@@ -1,0 +1,14 @@
+//! Pure types and rules: no I/O. State machines, roles, validation.
+
+pub mod ids;
+pub mod invitation;
+pub mod role;
+pub mod tenant;
+pub mod user;
+pub mod validate;
+
+pub use invitation::{Invitation, InvitationStatus};
+pub use role::{PlatformRole, TenantRole};
+pub use tenant::{Tenant, TenantStatus, Tier};
+pub use user::{Membership, User};
+pub use validate::FieldError;

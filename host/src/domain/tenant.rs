@@ -1,0 +1,141 @@
+//! Tenants: the record, its status state machine and its tiers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An organisation hosted on the platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub tenant_id: String,
+    pub organisation_name: String,
+    pub status: TenantStatus,
+    /// The status to return to on `resume` (set while SUSPENDED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_from: Option<TenantStatus>,
+    pub parent_tenant_id: Option<String>,
+    pub contact_email: Option<String>,
+    pub tier: Tier,
+    /// How many direct children the tenant has.
+    pub child_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Incremented on every change; the ETag is its quoted value.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// Where a tenant is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TenantStatus {
+    /// Serving normally.
+    Active,
+    /// Paused by its owner: sites stop serving, data is kept.
+    Parked,
+    /// Stopped by the platform or a parent (billing, abuse).
+    Suspended,
+    /// Being removed; invisible to the API.
+    Deleted,
+}
+
+/// A lifecycle action on a tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusAction {
+    Park,
+    Unpark,
+    Suspend,
+    Resume,
+}
+
+impl StatusAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusAction::Park => "park",
+            StatusAction::Unpark => "unpark",
+            StatusAction::Suspend => "suspend",
+            StatusAction::Resume => "resume",
+        }
+    }
+}
+
+/// An action that is not allowed from the tenant's current status.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: TenantStatus,
+    pub action: StatusAction,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "ACTIVE",
+            TenantStatus::Parked => "PARKED",
+            TenantStatus::Suspended => "SUSPENDED",
+            TenantStatus::Deleted => "DELETED",
+        }
+    }
+
+    /// The state machine:
+    ///
+    /// ```text
+    /// ACTIVE --park--> PARKED --unpark--> ACTIVE
+    /// ACTIVE | PARKED --suspend--> SUSPENDED --resume--> (the status it was suspended from)
+    /// ```
+    pub fn apply(
+        self,
+        action: StatusAction,
+        suspended_from: Option<TenantStatus>,
+    ) -> Result<(TenantStatus, Option<TenantStatus>), InvalidTransition> {
+        use StatusAction::*;
+        use TenantStatus::*;
+        match (self, action) {
+            (Active, Park) => Ok((Parked, None)),
+            (Parked, Unpark) => Ok((Active, None)),
+            (Active | Parked, Suspend) => Ok((Suspended, Some(self))),
+            (Suspended, Resume) => Ok((suspended_from.unwrap_or(Active), None)),
+            (from, action) => Err(InvalidTransition { from, action }),
+        }
+    }
+}
+
+/// A commercial plan; later issues hang per-tier limits on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Free,
+    #[default]
+    Standard,
+    Premium,
+    Enterprise,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatusAction::*;
+    use super::TenantStatus::*;
+
+    #[test]
+    fn park_and_suspend_round_trip_to_where_they_started() {
+        assert_eq!(Active.apply(Park, None), Ok((Parked, None)));
+        assert_eq!(Parked.apply(Unpark, None), Ok((Active, None)));
+        assert_eq!(Parked.apply(Suspend, None), Ok((Suspended, Some(Parked))));
+        assert_eq!(Suspended.apply(Resume, Some(Parked)), Ok((Parked, None)));
+    }
+
+    #[test]
+    fn illegal_transitions_are_refused() {
+        for (from, action) in [
+            (Active, Unpark),
+            (Active, Resume),
+            (Parked, Park),
+            (Suspended, Park),
+            (Suspended, Unpark),
+            (Suspended, Suspend),
+            (Deleted, Resume),
+        ] {
+            assert!(from.apply(action, None).is_err(), "{from:?} {action:?}");
+        }
+    }
+}

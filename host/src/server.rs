@@ -1,0 +1,133 @@
+//! Assembling and running the server: open the store, bootstrap, resume
+//! unfinished work, bind, serve until told to stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SystemClock};
+use crate::service::{ServiceConfig, Services};
+use crate::store::ItemStore;
+use crate::store::sqlite::SqliteStore;
+
+/// What a server needs to start.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub invitation_ttl: Duration,
+    /// Use this secret as the bootstrap admin token instead of a random one.
+    pub bootstrap_token: Option<String>,
+}
+
+impl ServerConfig {
+    /// Loopback on an ephemeral port, data under `data_dir`: for tests.
+    pub fn ephemeral(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir: data_dir.into(),
+            invitation_ttl: ServiceConfig::default().invitation_ttl,
+            bootstrap_token: None,
+        }
+    }
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    pub services: Services,
+    /// The bootstrap admin token, when this start created it.
+    pub bootstrap_token: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests, and returns.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = &mut self.task => return Ok(r??),
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+}
+
+/// Opens the embedded store under the data directory.
+pub fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn ItemStore>> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let path = data_dir.join("bbws.db");
+    let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Starts a server with the system clock.
+pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// Starts a server whose services read time from `clock`.
+pub async fn start_with_clock(
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Running> {
+    let store = open_store(&config.data_dir)?;
+    let services = Services::new(
+        store,
+        clock,
+        ServiceConfig {
+            invitation_ttl: config.invitation_ttl,
+        },
+    );
+    let bootstrap_token = services
+        .bootstrap(config.bootstrap_token.clone())
+        .await
+        .context("bootstrapping the platform admin")?;
+    let resumed = services
+        .resume_deletions()
+        .await
+        .context("resuming tenant deletions")?;
+    if resumed > 0 {
+        tracing::info!(resumed, "finished tenant deletions left by a previous run");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = crate::api::app(services.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "bbws listening");
+    Ok(Running {
+        addr,
+        services,
+        bootstrap_token,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,459 @@
+//! Invitations: ask an e-mail address to join a tenant with a role.
+//!
+//! The token travels only in the e-mail (the outbox); the store keeps its
+//! hash, in an item of its own that points at the invitation. Resending
+//! replaces that item, so the old token stops working at once.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
+use crate::domain::{Invitation, InvitationStatus, Tenant, TenantRole, ids};
+use crate::policy::Resource;
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+
+use super::outbox::Message;
+use super::paging::Page;
+use super::{Caller, Error, PageRequest, Result, Services, decode, encode, keys};
+
+/// `POST /v1/tenants/{tenantId}/invitations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInvitation {
+    pub email: String,
+    pub role: TenantRole,
+}
+
+/// `POST /v1/invitations/accept` and `/decline`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InvitationToken {
+    /// The token from the invitation e-mail.
+    pub token: String,
+    /// For a new user: the name to show (default: the e-mail's local part).
+    pub display_name: Option<String>,
+}
+
+/// The answer to an acceptance: the membership and a token to use it with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub invitation_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub role: TenantRole,
+    /// True when the acceptance created the user.
+    pub user_created: bool,
+    /// A new API token for the user, shown this once.
+    pub token: String,
+    pub token_id: String,
+}
+
+fn invitation_resource(id: Option<&str>, role: Option<TenantRole>) -> Resource {
+    Resource {
+        kind: "invitation",
+        id: id.map(str::to_string),
+        grants_role: role,
+    }
+}
+
+fn bad_token() -> Error {
+    Error::not_found(
+        "invitation_not_found",
+        "no invitation has this token (it may have been replaced by a resend)",
+    )
+}
+
+impl Services {
+    /// The invitation e-mail, as an outbox message item.
+    fn invitation_mail(&self, tenant: &Tenant, inv: &Invitation, token: &str) -> Result<Item> {
+        Message {
+            message_id: ids::new_id("msg"),
+            to: inv.email.clone(),
+            subject: format!("You are invited to {} on bbws", tenant.organisation_name),
+            body: format!(
+                "You have been invited to join {org} as {role}.\n\n\
+                 To accept, send:\n  POST /v1/invitations/accept {{\"token\": \"{token}\"}}\n\
+                 To decline:\n  POST /v1/invitations/decline {{\"token\": \"{token}\"}}\n\n\
+                 The invitation expires at {exp}.\n",
+                org = tenant.organisation_name,
+                role = inv.role.as_str(),
+                exp = inv.expires_at.to_rfc3339(),
+            ),
+            kind: "invitation".into(),
+            data: serde_json::json!({
+                "invitationId": inv.invitation_id,
+                "tenantId": inv.tenant_id,
+                "token": token,
+            }),
+            created_at: self.clock.now(),
+        }
+        .item()
+    }
+
+    fn expiry(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+            + chrono::Duration::from_std(self.config.invitation_ttl)
+                .unwrap_or(chrono::Duration::days(7))
+    }
+
+    pub async fn create_invitation(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        input: CreateInvitation,
+    ) -> Result<Invitation> {
+        let tenant = self
+            .tenant_for(
+                caller,
+                "tenant.invitation.create",
+                tenant_id,
+                invitation_resource(None, None),
+            )
+            .await?;
+        let mut v = Validator::new();
+        v.email("email", &input.email);
+        v.finish().map_err(Error::Validation)?;
+        self.authorize_on(
+            caller,
+            "tenant.invitation.create",
+            &tenant,
+            invitation_resource(None, Some(input.role)),
+        )
+        .await?;
+        let email = normalise_email(&input.email);
+        if let Some(user) = self.user_by_email(&email).await?
+            && self
+                .store
+                .get(&keys::member(tenant_id, &user.user_id))
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict(
+                "already_member",
+                format!("{email} is already a member of this tenant"),
+            ));
+        }
+        let now = self.clock.now();
+        // One live invitation per address and tenant: a claim item says which.
+        let claim_key = keys::invitee(tenant_id, &email);
+        let claim_condition = match self.store.get(&claim_key).await? {
+            None => Condition::NotExists,
+            Some(claim) => {
+                let existing_id = claim.data["invitationId"].as_str().unwrap_or_default();
+                let existing: Option<Invitation> =
+                    self.load(&keys::invitation(tenant_id, existing_id)).await?;
+                if let Some(existing) = existing
+                    && existing.status_at(now) == InvitationStatus::Pending
+                {
+                    return Err(Error::conflict(
+                        "invitation_exists",
+                        format!(
+                            "{email} already has a pending invitation ({}); resend or cancel it",
+                            existing.invitation_id
+                        ),
+                    ));
+                }
+                Condition::Version(claim.version)
+            }
+        };
+        let token = ids::new_secret("inv");
+        let inv = Invitation {
+            invitation_id: ids::new_id("inv"),
+            tenant_id: tenant_id.to_string(),
+            email: email.clone(),
+            role: input.role,
+            status: InvitationStatus::Pending,
+            expires_at: self.expiry(),
+            invited_by: caller.principal.user_id.clone(),
+            created_at: now,
+            updated_at: now,
+            accepted_by: None,
+            token_hash: ids::hash_secret(&token),
+            version: 0,
+        };
+        let ops = vec![
+            TxOp::check(keys::tenant(tenant_id), Condition::Version(tenant.version)),
+            TxOp::put(self.invitation_item(&inv)?, Condition::NotExists),
+            TxOp::put(
+                Item::new(
+                    claim_key,
+                    serde_json::json!({ "invitationId": inv.invitation_id }),
+                ),
+                claim_condition,
+            ),
+            self.token_pointer(&inv)?,
+            TxOp::put(
+                self.invitation_mail(&tenant, &inv, &token)?,
+                Condition::NotExists,
+            ),
+        ];
+        self.store.transact(ops).await.map_err(|e| match e {
+            StoreError::TransactionCancelled { .. } => Error::conflict(
+                "concurrent_modification",
+                "the tenant or its invitations changed while this request ran; retry",
+            ),
+            e => e.into(),
+        })?;
+        tracing::info!(tenant = %tenant_id, invitation = %inv.invitation_id, "invitation created");
+        Ok(Invitation { version: 1, ..inv })
+    }
+
+    fn invitation_item(&self, inv: &Invitation) -> Result<Item> {
+        // `token_hash` is not serialised for clients; the stored document keeps it.
+        let mut doc = encode(inv)?;
+        doc["tokenHash"] = serde_json::Value::String(inv.token_hash.clone());
+        Ok(Item::new(
+            keys::invitation(&inv.tenant_id, &inv.invitation_id),
+            doc,
+        ))
+    }
+
+    fn token_pointer(&self, inv: &Invitation) -> Result<TxOp> {
+        Ok(TxOp::put(
+            Item::new(
+                keys::invitation_token(&inv.token_hash),
+                serde_json::json!({ "tenantId": inv.tenant_id, "invitationId": inv.invitation_id }),
+            ),
+            Condition::NotExists,
+        ))
+    }
+
+    pub async fn list_invitations(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        status: Option<InvitationStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        self.tenant_for(
+            caller,
+            "tenant.invitation.list",
+            tenant_id,
+            invitation_resource(None, None),
+        )
+        .await?;
+        let now = self.clock.now();
+        self.page(
+            Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::INVITATION_PREFIX),
+            page,
+            |item| {
+                let mut inv: Invitation = decode(item)?;
+                inv.status = inv.status_at(now);
+                Ok(status.is_none_or(|s| s == inv.status).then_some(inv))
+            },
+        )
+        .await
+    }
+
+    async fn invitation_for(
+        &self,
+        caller: &Caller,
+        action: &str,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<(Tenant, Invitation)> {
+        let tenant = self
+            .tenant_for(
+                caller,
+                action,
+                tenant_id,
+                invitation_resource(Some(id), None),
+            )
+            .await?;
+        let missing = || Error::not_found("invitation_not_found", format!("no invitation {id}"));
+        if !ids::looks_like("inv", id) {
+            return Err(missing());
+        }
+        let inv = self
+            .load(&keys::invitation(tenant_id, id))
+            .await?
+            .ok_or_else(missing)?;
+        Ok((tenant, inv))
+    }
+
+    fn not_pending(inv: &Invitation, now: chrono::DateTime<chrono::Utc>) -> Option<Error> {
+        match inv.status_at(now) {
+            InvitationStatus::Pending => None,
+            InvitationStatus::Expired => Some(Error::Gone {
+                code: "invitation_expired",
+                detail: format!("the invitation expired at {}", inv.expires_at.to_rfc3339()),
+            }),
+            InvitationStatus::Cancelled => Some(Error::conflict(
+                "invitation_cancelled",
+                "the invitation was cancelled",
+            )),
+            s => Some(Error::conflict(
+                "invitation_used",
+                format!(
+                    "the invitation was already {}",
+                    format!("{s:?}").to_lowercase()
+                ),
+            )),
+        }
+    }
+
+    /// A new token and a new expiry; the old token stops working.
+    pub async fn resend_invitation(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Invitation> {
+        let (tenant, mut inv) = self
+            .invitation_for(caller, "tenant.invitation.resend", tenant_id, id)
+            .await?;
+        if !matches!(
+            inv.status_at(self.clock.now()),
+            InvitationStatus::Pending | InvitationStatus::Expired
+        ) {
+            return Err(Self::not_pending(&inv, self.clock.now()).expect("not pending"));
+        }
+        let old_hash = inv.token_hash.clone();
+        let token = ids::new_secret("inv");
+        inv.token_hash = ids::hash_secret(&token);
+        inv.expires_at = self.expiry();
+        inv.updated_at = self.clock.now();
+        let ops = vec![
+            TxOp::put(self.invitation_item(&inv)?, Condition::Version(inv.version)),
+            TxOp::delete(keys::invitation_token(&old_hash), Condition::None),
+            self.token_pointer(&inv)?,
+            TxOp::put(
+                self.invitation_mail(&tenant, &inv, &token)?,
+                Condition::NotExists,
+            ),
+        ];
+        self.store.transact(ops).await?;
+        inv.version += 1;
+        Ok(inv)
+    }
+
+    pub async fn cancel_invitation(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Invitation> {
+        let (_, mut inv) = self
+            .invitation_for(caller, "tenant.invitation.cancel", tenant_id, id)
+            .await?;
+        if !matches!(
+            inv.status_at(self.clock.now()),
+            InvitationStatus::Pending | InvitationStatus::Expired
+        ) {
+            return Err(Self::not_pending(&inv, self.clock.now()).expect("not pending"));
+        }
+        self.close_invitation(&mut inv, InvitationStatus::Cancelled, Vec::new())
+            .await?;
+        Ok(inv)
+    }
+
+    /// Sets a final status, releases the address's claim, plus `extra` writes.
+    async fn close_invitation(
+        &self,
+        inv: &mut Invitation,
+        status: InvitationStatus,
+        extra: Vec<TxOp>,
+    ) -> Result<()> {
+        inv.status = status;
+        inv.updated_at = self.clock.now();
+        let mut ops = vec![
+            TxOp::put(self.invitation_item(inv)?, Condition::Version(inv.version)),
+            TxOp::delete(keys::invitee(&inv.tenant_id, &inv.email), Condition::None),
+        ];
+        ops.extend(extra);
+        self.store.transact(ops).await.map_err(|e| match e {
+            StoreError::TransactionCancelled { .. } => Error::conflict(
+                "invitation_used",
+                "the invitation changed while this request ran",
+            ),
+            e => e.into(),
+        })?;
+        inv.version += 1;
+        Ok(())
+    }
+
+    /// The invitation a token names, refusing used and expired ones.
+    async fn pending_by_token(&self, token: &str) -> Result<Invitation> {
+        if token.is_empty() || token.len() > 200 {
+            return Err(Error::invalid(
+                "token",
+                "must be the token from the invitation e-mail",
+            ));
+        }
+        let pointer = self
+            .store
+            .get(&keys::invitation_token(&ids::hash_secret(token)))
+            .await?
+            .ok_or_else(bad_token)?;
+        let tenant_id = pointer.data["tenantId"].as_str().unwrap_or_default();
+        let id = pointer.data["invitationId"].as_str().unwrap_or_default();
+        let inv: Invitation = self
+            .load(&keys::invitation(tenant_id, id))
+            .await?
+            .ok_or_else(bad_token)?;
+        match Self::not_pending(&inv, self.clock.now()) {
+            Some(e) => Err(e),
+            None => Ok(inv),
+        }
+    }
+
+    /// By the invitee (no bearer token needed: the invitation token is the proof).
+    pub async fn accept_invitation(&self, input: InvitationToken) -> Result<Accepted> {
+        let mut inv = self.pending_by_token(&input.token).await?;
+        let tenant = self
+            .live_tenant(&inv.tenant_id)
+            .await
+            .map_err(|_| bad_token())?;
+        let mut ops = vec![TxOp::check(
+            keys::tenant(&tenant.tenant_id),
+            Condition::Version(tenant.version),
+        )];
+        let (user, user_created) = match self.user_by_email(&inv.email).await? {
+            Some(user) => (user, false),
+            None => {
+                let name = match &input.display_name {
+                    Some(name) => {
+                        let mut v = Validator::new();
+                        v.text("displayName", name, MAX_NAME);
+                        v.finish().map_err(Error::Validation)?;
+                        name.clone()
+                    }
+                    None => inv.email.split('@').next().unwrap_or_default().to_string(),
+                };
+                let (user, user_ops) = self.new_user(&inv.email, &name, None)?;
+                ops.extend(user_ops);
+                (user, true)
+            }
+        };
+        let (membership, member_op) = self
+            .membership_for_invitee(&tenant, &user.user_id, &user.email, inv.role)
+            .await?;
+        ops.push(member_op);
+        let (issued, token_op) = self.new_token(
+            &user.user_id,
+            Some(format!("invitation {}", inv.invitation_id)),
+        )?;
+        ops.push(token_op);
+        inv.accepted_by = Some(user.user_id.clone());
+        self.close_invitation(&mut inv, InvitationStatus::Accepted, ops)
+            .await?;
+        tracing::info!(tenant = %tenant.tenant_id, user = %user.user_id, "invitation accepted");
+        Ok(Accepted {
+            invitation_id: inv.invitation_id,
+            tenant_id: tenant.tenant_id,
+            user_id: user.user_id,
+            role: membership.role,
+            user_created,
+            token: issued.token,
+            token_id: issued.token_id,
+        })
+    }
+
+    pub async fn decline_invitation(&self, input: InvitationToken) -> Result<Invitation> {
+        let mut inv = self.pending_by_token(&input.token).await?;
+        self.close_invitation(&mut inv, InvitationStatus::Declined, Vec::new())
+            .await?;
+        Ok(inv)
+    }
+}

@@ -1,0 +1,210 @@
+//! Use cases. Each public method is one thing a caller can ask for: it
+//! authenticates nothing (the API did that), asks the policy, applies the
+//! domain rules and writes the store with conditions, so that concurrent
+//! callers never lose each other's updates.
+
+mod access;
+pub mod bootstrap;
+mod cascade;
+pub mod identity;
+pub mod invitations;
+pub mod keys;
+pub mod members;
+pub mod outbox;
+pub mod paging;
+pub mod tenants;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::clock::Clock;
+use crate::domain::{FieldError, TenantRole};
+use crate::policy::Principal;
+use crate::store::{Condition, Item, ItemStore, Key, StoreError};
+
+pub use paging::PageRequest;
+
+/// Settings the services need.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// How long an invitation stays valid.
+    pub invitation_ttl: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn ItemStore>,
+    pub clock: Arc<dyn Clock>,
+    pub config: ServiceConfig,
+}
+
+/// An authenticated caller: the principal and its direct memberships.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub email: String,
+    /// tenant id -> role, as held directly (not inherited).
+    pub memberships: HashMap<String, TenantRole>,
+}
+
+/// Why a use case failed. Each variant names the HTTP status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 401: no valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403 `policy_denied`: the policy said no.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: the resource does not exist, or the caller may not know it does.
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: String },
+    /// 400: a malformed request (not a field problem).
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 422 `validation_failed`.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// 409: the request conflicts with the current state.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// 412 `version_conflict`: If-Match did not match.
+    #[error("{0}")]
+    VersionConflict(String),
+    /// 410: the resource existed but is no longer usable.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
+    /// 500: a fault, logged with its detail and answered without it.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // A condition that fails here was not anticipated by the caller
+            // (anticipated ones are matched where they happen): someone
+            // else wrote first.
+            StoreError::ConditionFailed { .. } | StoreError::TransactionCancelled { .. } => {
+                Error::conflict(
+                    "concurrent_modification",
+                    "the resource changed while this request ran; retry it",
+                )
+            }
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+/// A stored record that carries the item's version.
+pub trait Versioned {
+    fn set_version(&mut self, version: u64);
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn set_version(&mut self, version: u64) {
+                self.version = version;
+            }
+        }
+    )*};
+}
+versioned!(
+    crate::domain::Tenant,
+    crate::domain::User,
+    crate::domain::Membership,
+    crate::domain::Invitation
+);
+
+/// Decodes an item into a record, with its version.
+pub fn decode<T: DeserializeOwned + Versioned>(item: &Item) -> Result<T> {
+    let mut value: T = item.decode()?;
+    value.set_version(item.version);
+    Ok(value)
+}
+
+/// A record as a document (its `version` field is dropped: the store keeps it).
+pub fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(value).map_err(anyhow::Error::from)?;
+    if let Some(map) = v.as_object_mut() {
+        map.remove("version");
+    }
+    Ok(v)
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+        }
+    }
+
+    /// Reads and decodes one record.
+    pub(crate) async fn load<T: DeserializeOwned + Versioned>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<T>> {
+        match self.store.get(key).await? {
+            Some(item) => Ok(Some(decode(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The condition for a write that must see `version` (0: must not exist).
+    pub(crate) fn at_version(version: u64) -> Condition {
+        if version == 0 {
+            Condition::NotExists
+        } else {
+            Condition::Version(version)
+        }
+    }
+}
+
+/// Checks an If-Match version against the current one.
+pub fn check_if_match(if_match: Option<u64>, current: u64, what: &str) -> Result<()> {
+    match if_match {
+        Some(v) if v != current => Err(Error::VersionConflict(format!(
+            "{what} is at version {current}, not {v}"
+        ))),
+        _ => Ok(()),
+    }
+}

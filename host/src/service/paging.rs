@@ -1,0 +1,150 @@
+//! Pages of a list, filtered as they are read: the store pages by key, the
+//! service keeps what the caller may see and asked for, and the cursor
+//! points just after the last item answered, so nothing is skipped or
+//! repeated across pages.
+
+use crate::store::{Cursor, Item, Query};
+
+use super::{Error, Result, Services};
+
+/// A client's page request (validated by the API: limit 1..=100).
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            limit: 20,
+            cursor: None,
+        }
+    }
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: usize = 100;
+
+    /// From the query string's `limit` and `cursor`.
+    pub fn parse(limit: Option<usize>, cursor: Option<&str>) -> Result<Self> {
+        let limit = limit.unwrap_or(20);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(Error::invalid("limit", "must be between 1 and 100"));
+        }
+        let cursor = match cursor {
+            None => None,
+            Some(text) => Some(Cursor::decode(text).ok_or_else(|| Error::BadRequest {
+                code: "invalid_cursor",
+                detail: "the cursor is not one this API handed out".into(),
+            })?),
+        };
+        Ok(Self { limit, cursor })
+    }
+}
+
+/// A page of results.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// How many store pages one API page may read before answering short (as
+/// DynamoDB does when a filter drops most of what it reads).
+const MAX_ROUNDS: usize = 10;
+
+/// A walk over a query that fills one API page. The caller pulls items with
+/// [`Walk::next`], keeps what it wants with [`Walk::keep`], and ends with
+/// [`Walk::finish`], which places the cursor just after the last item pulled.
+pub(crate) struct Walk<'s, T> {
+    services: &'s Services,
+    query: Query,
+    limit: usize,
+    buffered: std::collections::VecDeque<Item>,
+    /// Where the store's next page starts; `None` once it is exhausted.
+    after: Option<Option<Cursor>>,
+    last: Option<Cursor>,
+    rounds: usize,
+    items: Vec<T>,
+}
+
+impl<T> Walk<'_, T> {
+    /// The next item to consider, or `None` when the page is full, the
+    /// partition ends, or the walk has read its share.
+    pub(crate) async fn next(&mut self) -> Result<Option<Item>> {
+        if self.items.len() >= self.limit {
+            return Ok(None);
+        }
+        if self.buffered.is_empty() {
+            let Some(after) = self.after.take() else {
+                return Ok(None);
+            };
+            if self.rounds == MAX_ROUNDS {
+                self.after = Some(after);
+                return Ok(None);
+            }
+            self.rounds += 1;
+            let page = self
+                .services
+                .store
+                .query(self.query.clone().after(after).limit(self.limit))
+                .await?;
+            self.after = page.next.map(Some);
+            self.buffered = page.items.into();
+        }
+        let item = self.buffered.pop_front();
+        if let Some(item) = &item {
+            self.last = Cursor::after(self.query.index, item);
+        }
+        Ok(item)
+    }
+
+    pub(crate) fn keep(&mut self, t: T) {
+        self.items.push(t);
+    }
+
+    pub(crate) fn finish(self) -> Page<T> {
+        let more = !self.buffered.is_empty() || self.after.is_some();
+        Page {
+            items: self.items,
+            next_cursor: if more {
+                self.last.map(|c| c.encode())
+            } else {
+                None
+            },
+        }
+    }
+}
+
+impl Services {
+    /// Starts a walk of `query` from the request's cursor.
+    pub(crate) fn walk<T>(&self, query: Query, req: &PageRequest) -> Walk<'_, T> {
+        Walk {
+            services: self,
+            query,
+            limit: req.limit,
+            buffered: Default::default(),
+            after: Some(req.cursor.clone()),
+            last: req.cursor.clone(),
+            rounds: 0,
+            items: Vec::with_capacity(req.limit),
+        }
+    }
+
+    /// One page of `query`, keeping what `keep` maps to `Some`.
+    pub(crate) async fn page<T>(
+        &self,
+        query: Query,
+        req: &PageRequest,
+        mut keep: impl FnMut(&Item) -> Result<Option<T>>,
+    ) -> Result<Page<T>> {
+        let mut walk = self.walk(query, req);
+        while let Some(item) = walk.next().await? {
+            if let Some(t) = keep(&item)? {
+                walk.keep(t);
+            }
+        }
+        Ok(walk.finish())
+    }
+}

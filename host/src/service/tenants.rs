@@ -1,0 +1,481 @@
+//! Tenants: create, read, list, update, lifecycle, hierarchy, delete.
+
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+
+use crate::domain::tenant::StatusAction;
+use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
+use crate::domain::{Tenant, TenantStatus, Tier, ids};
+use crate::policy::Resource;
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+
+use super::access::{MAX_DEPTH, tenant_not_found, tenant_resource};
+use super::paging::Page;
+use super::{Caller, Error, PageRequest, Result, Services, check_if_match, decode, encode, keys};
+
+/// `POST /v1/tenants`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTenant {
+    /// 1..200 characters.
+    pub organisation_name: String,
+    /// Creates a child of this tenant (needs admin on it).
+    pub parent_tenant_id: Option<String>,
+    pub contact_email: Option<String>,
+    /// Default `standard`.
+    pub tier: Option<Tier>,
+    /// Provision the tenant's instance right away. Instances arrive with the
+    /// instances service; until then only `false` is accepted.
+    pub provision_instance: Option<bool>,
+}
+
+/// `PATCH /v1/tenants/{tenantId}`: only the fields present change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTenant {
+    pub organisation_name: Option<String>,
+    /// `null` removes the contact address.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub contact_email: Option<Option<String>>,
+    pub tier: Option<Tier>,
+}
+
+/// `POST /v1/tenants/{tenantId}/move`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoveTenant {
+    /// The new parent; `null` makes the tenant a root (platform admin only).
+    pub new_parent_tenant_id: Option<String>,
+}
+
+/// Filters of `GET /v1/tenants`.
+#[derive(Debug, Default)]
+pub struct TenantFilter {
+    pub status: Option<TenantStatus>,
+    pub parent_tenant_id: Option<String>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// How often a write retries after losing a race it did not promise to win
+/// (no If-Match): it re-reads and re-applies, so no update is lost.
+const RETRIES: usize = 5;
+
+pub(crate) fn tenant_item(t: &Tenant) -> Result<Item> {
+    let mut item = Item::new(keys::tenant(&t.tenant_id), encode(t)?)
+        .with_gsi1(keys::ALL_TENANTS, &t.tenant_id);
+    if let Some(parent) = &t.parent_tenant_id {
+        item = item.with_gsi2(keys::children(parent), &t.tenant_id);
+    }
+    Ok(item)
+}
+
+/// The write that stores `t` over the version it was read at.
+pub(crate) fn put_tenant(t: &Tenant) -> Result<TxOp> {
+    Ok(TxOp::put(tenant_item(t)?, Services::at_version(t.version)))
+}
+
+impl Services {
+    pub async fn create_tenant(&self, caller: &Caller, input: CreateTenant) -> Result<Tenant> {
+        let mut v = Validator::new();
+        v.text("organisationName", &input.organisation_name, MAX_NAME);
+        if let Some(email) = &input.contact_email {
+            v.email("contactEmail", email);
+        }
+        if input.provision_instance == Some(true) {
+            v.error(
+                "provisionInstance",
+                "instance provisioning is not available yet; create the tenant without it",
+            );
+        }
+        v.finish().map_err(Error::Validation)?;
+
+        for _ in 0..RETRIES {
+            let parent = match &input.parent_tenant_id {
+                None => {
+                    self.authorize_global(caller, "tenant.create", Resource::default())?;
+                    None
+                }
+                Some(pid) => {
+                    let parent = self
+                        .tenant_for(caller, "tenant.child.create", pid, tenant_resource(pid))
+                        .await
+                        .map_err(|e| match e {
+                            // The parent is named in the body: a missing one is a field error.
+                            Error::NotFound { .. } => {
+                                Error::invalid("parentTenantId", format!("no tenant {pid}"))
+                            }
+                            e => e,
+                        })?;
+                    if parent.status != TenantStatus::Active {
+                        return Err(Error::conflict(
+                            "parent_not_active",
+                            format!("the parent tenant is {}", parent.status.as_str()),
+                        ));
+                    }
+                    if self.ancestors(&parent).await?.len() + 2 > MAX_DEPTH {
+                        return Err(Error::conflict(
+                            "hierarchy_too_deep",
+                            format!("tenant trees are at most {MAX_DEPTH} levels deep"),
+                        ));
+                    }
+                    Some(parent)
+                }
+            };
+            let now = self.clock.now();
+            let tenant = Tenant {
+                tenant_id: ids::new_id("ten"),
+                organisation_name: input.organisation_name.clone(),
+                status: TenantStatus::Active,
+                suspended_from: None,
+                parent_tenant_id: input.parent_tenant_id.clone(),
+                contact_email: input.contact_email.as_deref().map(normalise_email),
+                tier: input.tier.unwrap_or_default(),
+                child_count: 0,
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            };
+            let mut ops = vec![put_tenant(&tenant)?];
+            if let Some(mut parent) = parent {
+                // Counting children on the parent makes every child creation
+                // a write to the parent, so a concurrent delete of the parent
+                // (conditional on its version) cannot leave an orphan.
+                parent.child_count += 1;
+                ops.push(put_tenant(&parent)?);
+            }
+            match self.store.transact(ops).await {
+                Ok(()) => {
+                    tracing::info!(tenant = %tenant.tenant_id, "tenant created");
+                    return Ok(Tenant {
+                        version: 1,
+                        ..tenant
+                    });
+                }
+                Err(StoreError::TransactionCancelled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_modification",
+            "the parent tenant kept changing; retry",
+        ))
+    }
+
+    pub async fn get_tenant(&self, caller: &Caller, id: &str) -> Result<Tenant> {
+        self.tenant_for(caller, "tenant.read", id, tenant_resource(id))
+            .await
+    }
+
+    /// The tenants the caller may see: for a platform admin all, otherwise
+    /// those under the caller's memberships.
+    pub async fn list_tenants(
+        &self,
+        caller: &Caller,
+        filter: &TenantFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>> {
+        let status = filter.status;
+        let keep_status = move |t: &Tenant| {
+            t.status != TenantStatus::Deleted && status.is_none_or(|s| s == t.status)
+        };
+        if let Some(parent) = &filter.parent_tenant_id {
+            return self.list_children(caller, parent, status, page).await;
+        }
+        if caller.principal.is_platform_admin() {
+            return self
+                .page(Query::new(Index::Gsi1, keys::ALL_TENANTS), page, |item| {
+                    let t: Tenant = decode(item)?;
+                    Ok(keep_status(&t).then_some(t))
+                })
+                .await;
+        }
+        if caller.memberships.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut walk = self.walk(Query::new(Index::Gsi1, keys::ALL_TENANTS), page);
+        while let Some(item) = walk.next().await? {
+            let t: Tenant = decode(&item)?;
+            if keep_status(&t) && !self.bindings(caller, &t).await?.is_empty() {
+                walk.keep(t);
+            }
+        }
+        Ok(walk.finish())
+    }
+
+    pub async fn list_children(
+        &self,
+        caller: &Caller,
+        id: &str,
+        status: Option<TenantStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>> {
+        self.tenant_for(caller, "tenant.read", id, tenant_resource(id))
+            .await?;
+        self.page(Query::new(Index::Gsi2, keys::children(id)), page, |item| {
+            let t: Tenant = decode(item)?;
+            let keep = t.status != TenantStatus::Deleted && status.is_none_or(|s| s == t.status);
+            Ok(keep.then_some(t))
+        })
+        .await
+    }
+
+    /// Re-reads a tenant and applies `change` until the write wins, or
+    /// answers 412 if `if_match` names a version that is no longer current.
+    async fn change_tenant(
+        &self,
+        id: &str,
+        if_match: Option<u64>,
+        mut change: impl FnMut(&mut Tenant) -> Result<()>,
+    ) -> Result<Tenant> {
+        for _ in 0..RETRIES {
+            let mut t = self.live_tenant(id).await?;
+            check_if_match(if_match, t.version, "the tenant")?;
+            change(&mut t)?;
+            t.updated_at = self.clock.now();
+            match self
+                .store
+                .put(tenant_item(&t)?, Condition::Version(t.version))
+                .await
+            {
+                Ok(version) => return Ok(Tenant { version, ..t }),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_modification",
+            "the tenant kept changing; retry",
+        ))
+    }
+
+    pub async fn update_tenant(
+        &self,
+        caller: &Caller,
+        id: &str,
+        if_match: Option<u64>,
+        input: UpdateTenant,
+    ) -> Result<Tenant> {
+        self.tenant_for(caller, "tenant.update", id, tenant_resource(id))
+            .await?;
+        let mut v = Validator::new();
+        if let Some(name) = &input.organisation_name {
+            v.text("organisationName", name, MAX_NAME);
+        }
+        if let Some(Some(email)) = &input.contact_email {
+            v.email("contactEmail", email);
+        }
+        v.finish().map_err(Error::Validation)?;
+        self.change_tenant(id, if_match, |t| {
+            if let Some(name) = &input.organisation_name {
+                t.organisation_name = name.clone();
+            }
+            if let Some(email) = &input.contact_email {
+                t.contact_email = email.as_deref().map(normalise_email);
+            }
+            if let Some(tier) = input.tier {
+                t.tier = tier;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Park, unpark, suspend or resume.
+    pub async fn transition_tenant(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: StatusAction,
+        if_match: Option<u64>,
+    ) -> Result<Tenant> {
+        let name = format!("tenant.{}", action.as_str());
+        self.tenant_for(caller, &name, id, tenant_resource(id))
+            .await?;
+        let t = self
+            .change_tenant(id, if_match, |t| {
+                let (status, from) = t.status.apply(action, t.suspended_from).map_err(|e| {
+                    Error::conflict(
+                        "invalid_transition",
+                        format!(
+                            "cannot {} a tenant that is {}",
+                            e.action.as_str(),
+                            e.from.as_str()
+                        ),
+                    )
+                })?;
+                t.status = status;
+                t.suspended_from = from;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(tenant = %id, action = action.as_str(), status = t.status.as_str(), "tenant status changed");
+        Ok(t)
+    }
+
+    pub async fn move_tenant(
+        &self,
+        caller: &Caller,
+        id: &str,
+        if_match: Option<u64>,
+        input: MoveTenant,
+    ) -> Result<Tenant> {
+        let tenant = self
+            .tenant_for(caller, "tenant.move", id, tenant_resource(id))
+            .await?;
+        check_if_match(if_match, tenant.version, "the tenant")?;
+        if input.new_parent_tenant_id == tenant.parent_tenant_id {
+            return Ok(tenant);
+        }
+        let mut ops = Vec::new();
+        let new_parent = match &input.new_parent_tenant_id {
+            None => {
+                self.authorize_global(caller, "tenant.create", Resource::default())?;
+                None
+            }
+            Some(pid) if pid == id => {
+                return Err(Error::conflict(
+                    "hierarchy_cycle",
+                    "a tenant cannot be its own parent",
+                ));
+            }
+            Some(pid) => {
+                let parent = self
+                    .tenant_for(caller, "tenant.child.create", pid, tenant_resource(pid))
+                    .await
+                    .map_err(|e| match e {
+                        Error::NotFound { .. } => {
+                            Error::invalid("newParentTenantId", format!("no tenant {pid}"))
+                        }
+                        e => e,
+                    })?;
+                let ancestors = self.ancestors(&parent).await?;
+                if ancestors.iter().any(|a| a.tenant_id == id) {
+                    return Err(Error::conflict(
+                        "hierarchy_cycle",
+                        format!("{pid} is a descendant of {id}"),
+                    ));
+                }
+                if ancestors.len() + 1 + self.subtree_height(&tenant).await? > MAX_DEPTH {
+                    return Err(Error::conflict(
+                        "hierarchy_too_deep",
+                        format!("tenant trees are at most {MAX_DEPTH} levels deep"),
+                    ));
+                }
+                // The path above the new parent must not change under us:
+                // two concurrent moves could otherwise form a cycle.
+                for a in &ancestors {
+                    ops.push(TxOp::check(
+                        keys::tenant(&a.tenant_id),
+                        Condition::Version(a.version),
+                    ));
+                }
+                Some(parent)
+            }
+        };
+        if let Some(old) = &tenant.parent_tenant_id {
+            let mut old = self
+                .load::<Tenant>(&keys::tenant(old))
+                .await?
+                .ok_or_else(|| tenant_not_found(old))?;
+            old.child_count = old.child_count.saturating_sub(1);
+            // The old parent may also sit above the new one: its versioned
+            // write then stands in for the check.
+            let key = keys::tenant(&old.tenant_id);
+            ops.retain(|op| op.key() != &key);
+            ops.push(put_tenant(&old)?);
+        }
+        if let Some(mut parent) = new_parent {
+            parent.child_count += 1;
+            ops.push(put_tenant(&parent)?);
+        }
+        let mut moved = tenant.clone();
+        moved.parent_tenant_id = input.new_parent_tenant_id.clone();
+        moved.updated_at = self.clock.now();
+        ops.push(put_tenant(&moved)?);
+        match self.store.transact(ops).await {
+            Ok(()) => Ok(Tenant {
+                version: tenant.version + 1,
+                ..moved
+            }),
+            Err(StoreError::TransactionCancelled { failed })
+                if if_match.is_some() && failed.contains(&0) =>
+            {
+                Err(Error::VersionConflict("the tenant changed".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Levels in the subtree rooted at `t` (1 for a leaf).
+    async fn subtree_height(&self, t: &Tenant) -> Result<usize> {
+        let mut level = vec![t.clone()];
+        let mut height = 0;
+        while !level.is_empty() && height <= MAX_DEPTH {
+            height += 1;
+            let mut next = Vec::new();
+            for t in level.iter().filter(|t| t.child_count > 0) {
+                next.extend(self.children_of(&t.tenant_id).await?);
+            }
+            level = next;
+        }
+        Ok(height)
+    }
+
+    /// Every direct child of a tenant (deleted ones included).
+    pub(crate) async fn children_of(&self, id: &str) -> Result<Vec<Tenant>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .query(
+                    Query::new(Index::Gsi2, keys::children(id))
+                        .after(after)
+                        .limit(1000),
+                )
+                .await?;
+            for item in &page.items {
+                out.push(decode(item)?);
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Deletes a tenant; with `cascade`, its whole subtree.
+    pub async fn delete_tenant(
+        &self,
+        caller: &Caller,
+        id: &str,
+        cascade: bool,
+        if_match: Option<u64>,
+    ) -> Result<()> {
+        let tenant = self
+            .tenant_for(caller, "tenant.delete", id, tenant_resource(id))
+            .await?;
+        check_if_match(if_match, tenant.version, "the tenant")?;
+        if tenant.child_count > 0 && !cascade {
+            return Err(Error::conflict(
+                "has_children",
+                format!(
+                    "the tenant has {} child tenant(s); delete them first or pass ?cascade=true",
+                    tenant.child_count
+                ),
+            ));
+        }
+        self.start_deletion(&tenant, cascade).await?;
+        self.run_deletion(id, usize::MAX).await
+    }
+}

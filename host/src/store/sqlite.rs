@@ -1,0 +1,382 @@
+//! The embedded [`ItemStore`]: one SQLite file in WAL mode.
+//!
+//! One table holds every item, with a partial index per secondary index, so
+//! the single-table layout is the same as on DynamoDB. Writes go through one
+//! connection on a blocking thread (SQLite has one writer anyway, and a
+//! transaction's condition checks and writes then run under one lock).
+//! Reads use a small pool of read-only connections and run inline: a point
+//! read from the page cache takes microseconds, less than a hop to a
+//! blocking thread would.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Condition, Cursor, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, MAX_PAGE, Page, Query,
+    StoreError, StoreResult, TxOp, check_transaction, condition_holds,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    gsi1pk TEXT, gsi1sk TEXT,
+    gsi2pk TEXT, gsi2sk TEXT,
+    expires_at INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
+";
+
+const COLUMNS: &str = "pk, sk, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk, expires_at, data";
+
+/// The SQLite backend. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        let writer = Connection::open(&path).map_err(backend)?;
+        writer
+            .execute_batch(
+                // WAL lets readers run beside the writer; NORMAL syncs at
+                // checkpoints, which in WAL mode loses nothing on a process
+                // crash (only on power loss before a checkpoint).
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(backend)?;
+        writer.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.inner.readers.lock().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.inner.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(backend)?;
+                c.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(backend)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.inner.readers.lock();
+        if pool.len() < 16 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    async fn with_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut inner.writer.lock()))
+            .await
+            .map_err(|e| StoreError::Backend(format!("writer task: {e}")))?
+    }
+}
+
+fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Item, String)> {
+    let pair = |a: Option<String>, b: Option<String>| match (a, b) {
+        (Some(pk), Some(sk)) => Some(Key { pk, sk }),
+        _ => None,
+    };
+    let item = Item {
+        key: Key {
+            pk: row.get(0)?,
+            sk: row.get(1)?,
+        },
+        version: row.get::<_, i64>(2)? as u64,
+        gsi1: pair(row.get(3)?, row.get(4)?),
+        gsi2: pair(row.get(5)?, row.get(6)?),
+        expires_at: row.get(7)?,
+        data: serde_json::Value::Null,
+    };
+    Ok((item, row.get(8)?))
+}
+
+fn decode_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoreResult<Item>> {
+    let (mut item, text) = row_to_item(row)?;
+    Ok(match serde_json::from_str(&text) {
+        Ok(data) => {
+            item.data = data;
+            Ok(item)
+        }
+        Err(e) => Err(StoreError::Corrupt(format!("{}: {e}", item.key))),
+    })
+}
+
+/// The live version of an item, treating an expired one as absent.
+fn current_version(conn: &Connection, key: &Key, now: i64) -> StoreResult<Option<u64>> {
+    conn.prepare_cached(
+        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2
+         AND (expires_at IS NULL OR expires_at > ?3)",
+    )
+    .map_err(backend)?
+    .query_row(params![key.pk, key.sk, now], |r| r.get::<_, i64>(0))
+    .optional()
+    .map(|v| v.map(|v| v as u64))
+    .map_err(backend)
+}
+
+fn encode_data(item: &Item) -> StoreResult<String> {
+    let text = serde_json::to_string(&item.data)
+        .map_err(|e| StoreError::Invalid(format!("{}: {e}", item.key)))?;
+    let size = text.len() + item.key.pk.len() + item.key.sk.len();
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "item {} is {size} bytes; the limit is {MAX_ITEM_BYTES}",
+            item.key
+        )));
+    }
+    Ok(text)
+}
+
+fn write_put(conn: &Connection, item: &Item, data: &str, version: u64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO items (pk, sk, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk, expires_at, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        item.key.pk,
+        item.key.sk,
+        version as i64,
+        item.gsi1.as_ref().map(|k| &k.pk),
+        item.gsi1.as_ref().map(|k| &k.sk),
+        item.gsi2.as_ref().map(|k| &k.pk),
+        item.gsi2.as_ref().map(|k| &k.sk),
+        item.expires_at,
+        data,
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn write_delete(conn: &Connection, key: &Key) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+        .map_err(backend)?
+        .execute(params![key.pk, key.sk])
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn query_sql(index: Index, prefix: bool, after: bool) -> String {
+    let (pk, sk) = match index {
+        Index::Primary => ("pk", "sk"),
+        Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+        Index::Gsi2 => ("gsi2pk", "gsi2sk"),
+    };
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE {pk} = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
+    );
+    if prefix {
+        sql.push_str(&format!(
+            " AND {sk} >= ?3 AND substr({sk}, 1, length(?3)) = ?3"
+        ));
+    }
+    if after {
+        match index {
+            Index::Primary => sql.push_str(" AND sk > ?4"),
+            _ => sql.push_str(&format!(" AND ({sk}, pk, sk) > (?4, ?5, ?6)")),
+        }
+    }
+    match index {
+        Index::Primary => sql.push_str(" ORDER BY sk"),
+        _ => sql.push_str(&format!(" ORDER BY {sk}, pk, sk")),
+    }
+    sql.push_str(" LIMIT ?7");
+    sql
+}
+
+#[async_trait]
+impl ItemStore for SqliteStore {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2
+                     AND (expires_at IS NULL OR expires_at > ?3)"
+                ))
+                .map_err(backend)?;
+            stmt.query_row(params![key.pk, key.sk, now_unix()], decode_row)
+                .optional()
+                .map_err(backend)?
+                .transpose()
+        })
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<u64> {
+        let data = encode_data(&item)?;
+        self.with_writer(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let current = current_version(&tx, &item.key, now_unix())?;
+            if !condition_holds(condition, current) {
+                return Err(StoreError::ConditionFailed { key: item.key });
+            }
+            let version = current.unwrap_or(0) + 1;
+            write_put(&tx, &item, &data, version)?;
+            tx.commit().map_err(backend)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &Key, condition: Condition) -> StoreResult<()> {
+        let key = key.clone();
+        self.with_writer(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let current = current_version(&tx, &key, now_unix())?;
+            if !condition_holds(condition, current) {
+                return Err(StoreError::ConditionFailed { key });
+            }
+            write_delete(&tx, &key)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        check_transaction(&ops)?;
+        let mut encoded = Vec::with_capacity(ops.len());
+        for op in &ops {
+            encoded.push(match op {
+                TxOp::Put { item, .. } => Some(encode_data(item)?),
+                _ => None,
+            });
+        }
+        self.with_writer(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let now = now_unix();
+            let mut versions = Vec::with_capacity(ops.len());
+            let mut failed = Vec::new();
+            for (i, op) in ops.iter().enumerate() {
+                let current = current_version(&tx, op.key(), now)?;
+                if !condition_holds(op.condition(), current) {
+                    failed.push(i);
+                }
+                versions.push(current);
+            }
+            if !failed.is_empty() {
+                // Dropping `tx` rolls back; nothing was written yet anyway.
+                return Err(StoreError::TransactionCancelled { failed });
+            }
+            for ((op, current), data) in ops.iter().zip(versions).zip(&encoded) {
+                match op {
+                    TxOp::Put { item, .. } => write_put(
+                        &tx,
+                        item,
+                        data.as_deref().unwrap_or_default(),
+                        current.unwrap_or(0) + 1,
+                    )?,
+                    TxOp::Delete { key, .. } => write_delete(&tx, key)?,
+                    TxOp::Check { .. } => {}
+                }
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn query(&self, query: Query) -> StoreResult<Page> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let sql = query_sql(
+            query.index,
+            query.sk_prefix.is_some(),
+            query.after.is_some(),
+        );
+        let (after_sk, after_pk, after_tsk) = match &query.after {
+            Some(c) if query.index == Index::Primary => (Some(c.table_key.sk.clone()), None, None),
+            Some(c) => (
+                Some(c.index_key.sk.clone()),
+                Some(c.table_key.pk.clone()),
+                Some(c.table_key.sk.clone()),
+            ),
+            None => (None, None, None),
+        };
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+            // Ask for one more than the page so we know whether more follow.
+            let rows = stmt
+                // `?7` is the highest parameter in every variant, so all
+                // seven bind positionally even when some go unused.
+                .query_map(
+                    params![
+                        query.pk,
+                        now_unix(),
+                        query.sk_prefix,
+                        after_sk,
+                        after_pk,
+                        after_tsk,
+                        (limit + 1) as i64,
+                    ],
+                    decode_row,
+                )
+                .map_err(backend)?;
+            let mut items = Vec::with_capacity(limit + 1);
+            for row in rows {
+                items.push(row.map_err(backend)??);
+            }
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().and_then(|i| Cursor::after(query.index, i))
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.with_reader(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+    }
+}
