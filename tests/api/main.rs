@@ -1,2 +1,13 @@
-#[test]
-fn t() {}
+//! The end-to-end suite: each test starts a real bbws server on port 0 and
+//! proves a scenario over HTTP.
+
+mod helpers;
+
+mod api_contract;
+mod bad_input;
+mod hierarchy;
+mod identity;
+mod invitations;
+mod isolation;
+mod members;
+mod tenants;

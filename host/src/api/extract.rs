@@ -2,6 +2,10 @@
 //! the caller ([`Auth`]), a JSON body ([`Body`]), `If-Match` ([`IfMatch`])
 //! and paging ([`PageQuery`]).
 
+// A rejection is built once per failed request and answered at once;
+// boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use serde::Deserialize;

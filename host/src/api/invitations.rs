@@ -12,9 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params};
+use super::extract::{Auth, Body, Params};
 use super::{AppState, PageBody, tagged};
 use crate::domain::{Invitation, InvitationStatus};
+use crate::service::PageRequest;
 use crate::service::invitations::{Accepted, CreateInvitation, InvitationToken};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -61,11 +62,7 @@ async fn list_invitations(
     Path(id): Path<String>,
     Params(q): Params<ListInvitations>,
 ) -> ApiResult<Json<PageBody<Invitation>>> {
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .request()?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
         s.services
             .list_invitations(&caller, &id, q.status, &page)

@@ -13,6 +13,7 @@ use super::extract::{Auth, Body, IfMatch, PageQuery, Params};
 use super::{AppState, PageBody, tagged};
 use crate::domain::tenant::StatusAction;
 use crate::domain::{Tenant, TenantStatus};
+use crate::service::PageRequest;
 use crate::service::tenants::{CreateTenant, MoveTenant, TenantFilter, UpdateTenant};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,11 +70,7 @@ async fn list_tenants(
     Auth(caller): Auth,
     Params(q): Params<ListTenants>,
 ) -> ApiResult<axum::Json<PageBody<Tenant>>> {
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .request()?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = TenantFilter {
         status: q.status,
         parent_tenant_id: q.parent_tenant_id,

@@ -15,6 +15,7 @@ use super::{AppState, PageBody, tagged};
 use crate::domain::User;
 use crate::domain::user::TokenInfo;
 use crate::policy::RULES;
+use crate::service::PageRequest;
 use crate::service::identity::{IssuedToken, Me};
 use crate::service::outbox::Message;
 
@@ -156,11 +157,7 @@ async fn outbox(
     Auth(caller): Auth,
     Params(q): Params<OutboxQuery>,
 ) -> ApiResult<Json<PageBody<Message>>> {
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .request()?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
         s.services
             .list_outbox(&caller, q.to.as_deref(), &page)

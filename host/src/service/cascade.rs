@@ -18,7 +18,7 @@ use super::{Result, Services, decode, keys};
 
 impl Services {
     /// Records the intent to delete `tenant` and hides it.
-    pub(crate) async fn start_deletion(&self, tenant: &Tenant, cascade: bool) -> Result<()> {
+    pub async fn start_deletion(&self, tenant: &Tenant, cascade: bool) -> Result<()> {
         let mut hidden = tenant.clone();
         hidden.status = TenantStatus::Deleted;
         hidden.updated_at = self.clock.now();

@@ -78,25 +78,8 @@ impl Services {
 
     /// Every direct membership of a user.
     pub(crate) async fn memberships_of(&self, user_id: &str) -> Result<Vec<Membership>> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Query::new(Index::Gsi1, keys::memberships_of(user_id))
-                        .after(after)
-                        .limit(1000),
-                )
-                .await?;
-            for item in &page.items {
-                out.push(decode(item)?);
-            }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.query_all(Query::new(Index::Gsi1, keys::memberships_of(user_id)))
+            .await
     }
 
     /// The writes that create a user, its e-mail claim included.

@@ -84,27 +84,12 @@ fn member_resource(user_id: &str, touches: Option<TenantRole>) -> Resource {
 
 impl Services {
     async fn members(&self, tenant_id: &str) -> Result<BTreeMap<String, Membership>> {
-        let mut out = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Query::new(Index::Primary, keys::tenant_pk(tenant_id))
-                        .prefix(keys::MEMBER_PREFIX)
-                        .after(after)
-                        .limit(1000),
-                )
-                .await?;
-            for item in &page.items {
-                let m: Membership = decode(item)?;
-                out.insert(m.user_id.clone(), m);
-            }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let all: Vec<Membership> = self
+            .query_all(
+                Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::MEMBER_PREFIX),
+            )
+            .await?;
+        Ok(all.into_iter().map(|m| (m.user_id.clone(), m)).collect())
     }
 
     pub async fn list_members(

@@ -3,9 +3,11 @@
 //! points just after the last item answered, so nothing is skipped or
 //! repeated across pages.
 
+use serde::de::DeserializeOwned;
+
 use crate::store::{Cursor, Item, Query};
 
-use super::{Error, Result, Services};
+use super::{Error, Result, Services, Versioned, decode};
 
 /// A client's page request (validated by the API: limit 1..=100).
 #[derive(Clone, Debug)]
@@ -146,5 +148,28 @@ impl Services {
             }
         }
         Ok(walk.finish())
+    }
+
+    /// Every record of a partition (for bounded sets: a user's memberships,
+    /// a tenant's members or children).
+    pub(crate) async fn query_all<T: DeserializeOwned + Versioned>(
+        &self,
+        query: Query,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .query(query.clone().after(after).limit(1000))
+                .await?;
+            for item in &page.items {
+                out.push(decode(item)?);
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
     }
 }

@@ -103,23 +103,9 @@ impl Services {
                     None
                 }
                 Some(pid) => {
-                    let parent = self
-                        .tenant_for(caller, "tenant.child.create", pid, tenant_resource(pid))
-                        .await
-                        .map_err(|e| match e {
-                            // The parent is named in the body: a missing one is a field error.
-                            Error::NotFound { .. } => {
-                                Error::invalid("parentTenantId", format!("no tenant {pid}"))
-                            }
-                            e => e,
-                        })?;
-                    if parent.status != TenantStatus::Active {
-                        return Err(Error::conflict(
-                            "parent_not_active",
-                            format!("the parent tenant is {}", parent.status.as_str()),
-                        ));
-                    }
-                    if self.ancestors(&parent).await?.len() + 2 > MAX_DEPTH {
+                    let (parent, ancestors) =
+                        self.parent_for(caller, pid, "parentTenantId").await?;
+                    if ancestors.len() + 2 > MAX_DEPTH {
                         return Err(Error::conflict(
                             "hierarchy_too_deep",
                             format!("tenant trees are at most {MAX_DEPTH} levels deep"),
@@ -349,16 +335,7 @@ impl Services {
                 ));
             }
             Some(pid) => {
-                let parent = self
-                    .tenant_for(caller, "tenant.child.create", pid, tenant_resource(pid))
-                    .await
-                    .map_err(|e| match e {
-                        Error::NotFound { .. } => {
-                            Error::invalid("newParentTenantId", format!("no tenant {pid}"))
-                        }
-                        e => e,
-                    })?;
-                let ancestors = self.ancestors(&parent).await?;
+                let (parent, ancestors) = self.parent_for(caller, pid, "newParentTenantId").await?;
                 if ancestors.iter().any(|a| a.tenant_id == id) {
                     return Err(Error::conflict(
                         "hierarchy_cycle",
@@ -416,6 +393,32 @@ impl Services {
         }
     }
 
+    /// A tenant named in a body as the parent of another: it must exist for
+    /// the caller (else a field error, revealing nothing), allow children
+    /// from the caller, and be ACTIVE. Answers it and its ancestors.
+    async fn parent_for(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        field: &str,
+    ) -> Result<(Tenant, Vec<Tenant>)> {
+        let parent = self
+            .tenant_for(caller, "tenant.child.create", pid, tenant_resource(pid))
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::invalid(field, format!("no tenant {pid}")),
+                e => e,
+            })?;
+        if parent.status != TenantStatus::Active {
+            return Err(Error::conflict(
+                "parent_not_active",
+                format!("the parent tenant is {}", parent.status.as_str()),
+            ));
+        }
+        let ancestors = self.ancestors(&parent).await?;
+        Ok((parent, ancestors))
+    }
+
     /// Levels in the subtree rooted at `t` (1 for a leaf).
     async fn subtree_height(&self, t: &Tenant) -> Result<usize> {
         let mut level = vec![t.clone()];
@@ -433,25 +436,8 @@ impl Services {
 
     /// Every direct child of a tenant (deleted ones included).
     pub(crate) async fn children_of(&self, id: &str) -> Result<Vec<Tenant>> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Query::new(Index::Gsi2, keys::children(id))
-                        .after(after)
-                        .limit(1000),
-                )
-                .await?;
-            for item in &page.items {
-                out.push(decode(item)?);
-            }
-            match page.next {
-                Some(c) => after = Some(c),
-                None => return Ok(out),
-            }
-        }
+        self.query_all(Query::new(Index::Gsi2, keys::children(id)))
+            .await
     }
 
     /// Deletes a tenant; with `cascade`, its whole subtree.
