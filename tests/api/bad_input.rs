@@ -59,6 +59,8 @@ async fn malformed_json_is_a_bad_request() {
         "{\"organisationName\": ",
         "not json",
         "{\"organisationName\": \"x\",}",
+        "{\"organisationName\": \"x\"} trailing",
+        "",
     ] {
         app.raw("POST", "/v1/tenants", &app.admin, body, "application/json")
             .await
@@ -88,6 +90,14 @@ async fn a_field_of_the_wrong_type_is_named() {
     assert_invalid(&res, "provisionInstance");
     let res = app
         .patch(&app.admin, &f.path(), json!({"tier": ["premium"]}), None)
+        .await;
+    assert_invalid(&res, "tier");
+    let res = app
+        .post(
+            &app.admin,
+            "/v1/tenants",
+            json!({"organisationName": "x", "tier": 3}),
+        )
         .await;
     assert_invalid(&res, "tier");
     let res = app
@@ -351,5 +361,22 @@ async fn an_unknown_query_parameter_is_named() {
     let f = Fixture::new().await;
     let res = f.app.get(&f.app.admin, "/v1/tenants?colour=red").await;
     assert_invalid(&res, "colour");
+    f.assert_unchanged().await;
+}
+
+#[tokio::test]
+async fn a_malformed_if_match_is_a_bad_request() {
+    let f = Fixture::new().await;
+    let app = &f.app;
+    for tag in ["\"abc\"", "W/", "\"-1\""] {
+        app.patch(
+            &app.admin,
+            &f.path(),
+            json!({"organisationName": "x"}),
+            Some(tag),
+        )
+        .await
+        .assert_problem(400, "invalid_if_match");
+    }
     f.assert_unchanged().await;
 }

@@ -15,7 +15,11 @@ pub struct TestApp {
     pub admin: String,
     pub clock: ManualClock,
     client: reqwest::Client,
+    /// Held, not read: dropping the app stops the server and removes its
+    /// data directory.
+    #[allow(dead_code)]
     pub server: Option<Running>,
+    #[allow(dead_code)]
     pub dir: tempfile::TempDir,
 }
 

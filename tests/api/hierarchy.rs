@@ -148,14 +148,17 @@ async fn deleting_a_leaf_tenant_removes_it_and_decrements_its_parent() {
     let app = spawn_app().await;
     let parent = app.tenant(&app.admin, "Parent", None).await;
     let child = app.tenant(&app.admin, "Child", Some(&parent)).await;
-    let res = app
-        .delete(&app.admin, &format!("/v1/tenants/{child}"))
-        .await;
+    let (_, token) = app.member(&child, "leaf@example.com", "owner").await;
+    // The child's own owner deletes it.
+    let res = app.delete(&token, &format!("/v1/tenants/{child}")).await;
     assert_eq!(res.status, 204, "{res:#?}");
     app.get(&app.admin, &format!("/v1/tenants/{child}"))
         .await
         .assert_problem(404, "tenant_not_found");
     assert_eq!(child_count(&app, &parent).await, 0);
+    assert!(children(&app, &parent).await.is_empty());
+    let me = app.get(&token, "/v1/me").await.ok(200).clone();
+    assert_eq!(me["memberships"], json!([]));
 }
 
 #[tokio::test]
@@ -207,4 +210,108 @@ async fn a_cascading_delete_removes_the_whole_subtree_and_its_members() {
         })
         .collect();
     assert_eq!(memberships, [(sibling, json!("operator"))]);
+}
+
+#[tokio::test]
+async fn an_invitation_to_a_deleted_tenant_can_no_longer_be_accepted() {
+    let app = spawn_app().await;
+    let parent = app.tenant(&app.admin, "Parent", None).await;
+    let child = app.tenant(&app.admin, "Child", Some(&parent)).await;
+    app.invite(&app.admin, &child, "late@example.com", "viewer")
+        .await;
+    let token = app.invitation_token("late@example.com").await;
+
+    let res = app
+        .delete(&app.admin, &format!("/v1/tenants/{parent}?cascade=true"))
+        .await;
+    assert_eq!(res.status, 204, "{res:#?}");
+    app.answer_invitation("accept", &token)
+        .await
+        .assert_problem(404, "invitation_not_found");
+    let users = app.walk(&app.admin, "/v1/users", 100).await;
+    assert!(
+        users.iter().all(|u| u["email"] != "late@example.com"),
+        "{users:#?}"
+    );
+}
+
+#[tokio::test]
+async fn moving_needs_a_right_on_the_new_parent() {
+    let app = spawn_app().await;
+    let home = app.tenant(&app.admin, "Home", None).await;
+    let elsewhere = app.tenant(&app.admin, "Elsewhere", None).await;
+    let t = app.tenant(&app.admin, "Mover", Some(&home)).await;
+    let (owner_id, owner) = app.member(&home, "homeowner@example.com", "owner").await;
+    let before = snapshot(&app, &[&home, &elsewhere, &t]).await;
+
+    let res = app
+        .post(
+            &owner,
+            &format!("/v1/tenants/{t}/move"),
+            json!({"newParentTenantId": elsewhere}),
+        )
+        .await;
+    assert!(
+        [403, 404, 422].contains(&res.status) && res.body["code"].is_string(),
+        "{res:#?}"
+    );
+    assert!(!res.body.to_string().contains("Elsewhere"), "{res:#?}");
+    assert_eq!(snapshot(&app, &[&home, &elsewhere, &t]).await, before);
+
+    // With admin on the new parent too, the same move works.
+    app.assign(&elsewhere, &owner_id, "admin").await;
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/move"),
+        json!({"newParentTenantId": elsewhere}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(child_count(&app, &elsewhere).await, 1);
+    assert_eq!(child_count(&app, &home).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn children_created_concurrently_are_all_counted() {
+    let app = spawn_app().await;
+    let parent = app.tenant(&app.admin, "Busy parent", None).await;
+    let answers = futures::future::join_all((0..20).map(|i| {
+        app.post(
+            &app.admin,
+            "/v1/tenants",
+            json!({"organisationName": format!("Child {i}"), "parentTenantId": parent}),
+        )
+    }))
+    .await;
+    let created: HashSet<String> = answers
+        .iter()
+        .map(|r| r.ok(201)["tenantId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(created.len(), 20);
+    assert_eq!(child_count(&app, &parent).await, 20);
+    assert_eq!(children(&app, &parent).await, created);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_crossing_moves_cannot_make_a_cycle() {
+    let app = spawn_app().await;
+    for round in 0..5 {
+        let root = app.tenant(&app.admin, &format!("Root {round}"), None).await;
+        let a = app.tenant(&app.admin, "A", Some(&root)).await;
+        let b = app.tenant(&app.admin, "B", Some(&root)).await;
+        let (x, y) = tokio::join!(move_to(&app, &a, &b), move_to(&app, &b, &a));
+        assert!(
+            x.status != 200 || y.status != 200,
+            "both moves succeeded: {x:#?} {y:#?}"
+        );
+        let ta = app.admin_read(&format!("/v1/tenants/{a}")).await;
+        let tb = app.admin_read(&format!("/v1/tenants/{b}")).await;
+        assert!(
+            !(ta["parentTenantId"] == b.as_str() && tb["parentTenantId"] == a.as_str()),
+            "a cycle: {ta} {tb}"
+        );
+        let under_root = usize::from(ta["parentTenantId"] == root.as_str())
+            + usize::from(tb["parentTenantId"] == root.as_str());
+        assert_eq!(child_count(&app, &root).await, under_root);
+    }
 }

@@ -178,3 +178,14 @@ async fn the_bootstrap_admin_is_a_platform_admin() {
     let me = app.get(&app.admin, "/v1/me").await;
     assert_eq!(me.ok(200)["platformRole"], "admin");
 }
+
+#[tokio::test]
+async fn a_non_admin_cannot_list_users_or_read_the_outbox() {
+    let app = spawn_app().await;
+    let (_, token) = app.user("kim@example.com").await;
+    for path in ["/v1/users", "/v1/outbox", "/v1/outbox?to=kim@example.com"] {
+        app.get(&token, path)
+            .await
+            .assert_problem(403, "policy_denied");
+    }
+}

@@ -264,3 +264,172 @@ async fn an_address_can_be_invited_again_after_a_cancellation() {
         .await;
     assert_ne!(second["invitationId"], first["invitationId"]);
 }
+
+#[tokio::test]
+async fn an_admin_cannot_invite_an_owner() {
+    let app = spawn_app().await;
+    let (t, _) = team(&app).await;
+    let (_, admin) = app.member(&t, "admin@example.com", "admin").await;
+    app.post(
+        &admin,
+        &format!("/v1/tenants/{t}/invitations"),
+        serde_json::json!({"email": "boss@example.com", "role": "owner"}),
+    )
+    .await
+    .assert_problem(403, "policy_denied");
+    assert!(
+        app.walk(&app.admin, &format!("/v1/tenants/{t}/invitations"), 20)
+            .await
+            .is_empty()
+    );
+    assert!(
+        app.walk(&app.admin, "/v1/outbox?to=boss@example.com", 20)
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_accepted_invitation_cannot_be_resent_or_cancelled() {
+    let app = spawn_app().await;
+    let (t, owner) = team(&app).await;
+    let inv = app.invite(&owner, &t, "guest@example.com", "viewer").await;
+    let id = inv["invitationId"].as_str().unwrap();
+    let token = app.invitation_token("guest@example.com").await;
+    app.answer_invitation("accept", &token).await.ok(200);
+
+    for action in ["resend", "cancel"] {
+        app.post_empty(
+            &owner,
+            &format!("/v1/tenants/{t}/invitations/{id}/{action}"),
+        )
+        .await
+        .assert_problem(409, "invitation_used");
+    }
+    assert_eq!(ids(&listed(&app, &t, "ACCEPTED").await), [id]);
+    assert_eq!(
+        app.walk(&app.admin, "/v1/outbox?to=guest@example.com", 20)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_invitation_can_be_resent_and_then_accepted() {
+    let app = spawn_app().await;
+    let (t, owner) = team(&app).await;
+    let inv = app.invite(&owner, &t, "guest@example.com", "viewer").await;
+    let id = inv["invitationId"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(8 * 24 * 3600));
+
+    let resent = app
+        .post_empty(&owner, &format!("/v1/tenants/{t}/invitations/{id}/resend"))
+        .await;
+    assert_eq!(resent.ok(200)["status"], "PENDING");
+    let token = app.invitation_token("guest@example.com").await;
+    app.answer_invitation("accept", &token).await.ok(200);
+}
+
+#[tokio::test]
+async fn an_expired_invitation_does_not_block_a_new_one() {
+    let app = spawn_app().await;
+    let (t, owner) = team(&app).await;
+    let old = app.invite(&owner, &t, "guest@example.com", "viewer").await;
+    app.clock.advance(Duration::from_secs(8 * 24 * 3600));
+    let new = app
+        .invite(&owner, &t, "guest@example.com", "operator")
+        .await;
+    assert_ne!(new["invitationId"], old["invitationId"]);
+    assert_eq!(
+        ids(&listed(&app, &t, "PENDING").await),
+        [new["invitationId"].as_str().unwrap()]
+    );
+}
+
+#[tokio::test]
+async fn resending_an_expired_invitation_that_a_newer_one_replaced_is_refused() {
+    let app = spawn_app().await;
+    let (t, owner) = team(&app).await;
+    let old = app.invite(&owner, &t, "guest@example.com", "viewer").await;
+    let old_id = old["invitationId"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(8 * 24 * 3600));
+    let new = app
+        .invite(&owner, &t, "guest@example.com", "operator")
+        .await;
+
+    app.post_empty(
+        &owner,
+        &format!("/v1/tenants/{t}/invitations/{old_id}/resend"),
+    )
+    .await
+    .assert_problem(409, "invitation_exists");
+    assert_eq!(
+        ids(&listed(&app, &t, "PENDING").await),
+        [new["invitationId"].as_str().unwrap()]
+    );
+}
+
+#[tokio::test]
+async fn cancelling_an_expired_invitation_does_not_free_the_address_of_a_newer_one() {
+    let app = spawn_app().await;
+    let (t, owner) = team(&app).await;
+    let old = app.invite(&owner, &t, "guest@example.com", "viewer").await;
+    let old_id = old["invitationId"].as_str().unwrap();
+    app.clock.advance(Duration::from_secs(8 * 24 * 3600));
+    let new = app
+        .invite(&owner, &t, "guest@example.com", "operator")
+        .await;
+
+    app.post_empty(
+        &owner,
+        &format!("/v1/tenants/{t}/invitations/{old_id}/cancel"),
+    )
+    .await
+    .ok(200);
+    // The newer invitation is still the address's one pending invitation.
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/invitations"),
+        serde_json::json!({"email": "guest@example.com", "role": "admin"}),
+    )
+    .await
+    .assert_problem(409, "invitation_exists");
+    assert_eq!(
+        ids(&listed(&app, &t, "PENDING").await),
+        [new["invitationId"].as_str().unwrap()]
+    );
+}
+
+#[tokio::test]
+async fn an_existing_user_accepting_keeps_its_account_and_other_memberships() {
+    let app = spawn_app().await;
+    let (t, owner) = team(&app).await;
+    let other = app.tenant(&app.admin, "Other", None).await;
+    let (user, old_token) = app.member(&other, "known@example.com", "admin").await;
+    app.invite(&owner, &t, "known@example.com", "operator")
+        .await;
+    let token = app.invitation_token("known@example.com").await;
+
+    let accepted = app
+        .answer_invitation("accept", &token)
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(accepted["userId"], user.as_str());
+    assert_eq!(accepted["userCreated"], false);
+    for token in [accepted["token"].as_str().unwrap(), old_token.as_str()] {
+        let me = app.get(token, "/v1/me").await.ok(200).clone();
+        assert_eq!(me["user"]["userId"], user.as_str());
+        let mut tenants: Vec<_> = me["memberships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["tenantId"].as_str().unwrap().to_string())
+            .collect();
+        tenants.sort();
+        let mut want = vec![t.clone(), other.clone()];
+        want.sort();
+        assert_eq!(tenants, want);
+    }
+}

@@ -11,3 +11,4 @@ mod invitations;
 mod isolation;
 mod members;
 mod tenants;
+mod walkthrough;

@@ -392,3 +392,59 @@ async fn an_owner_of_the_parent_can_suspend_the_child_but_the_child_cannot_resum
         "SUSPENDED"
     );
 }
+
+#[tokio::test]
+async fn assigning_a_role_to_an_unknown_user_is_not_found() {
+    let app = spawn_app().await;
+    let t = app.tenant(&app.admin, "Team", None).await;
+    let before = app.members_of(&t).await;
+    for user in ["usr_0000000000000000000000000000dead", "nobody"] {
+        app.put(
+            &app.admin,
+            &member_path(&t, user),
+            json!({"role": "viewer"}),
+        )
+        .await
+        .assert_problem(404, "user_not_found");
+    }
+    assert_eq!(app.members_of(&t).await, before);
+}
+
+#[tokio::test]
+async fn removing_someone_who_is_not_a_member_is_not_found() {
+    let app = spawn_app().await;
+    let t = app.tenant(&app.admin, "Team", None).await;
+    let (owner, _) = app.member(&t, "owner@example.com", "owner").await;
+    let (stranger, _) = app.user("stranger@example.com").await;
+    app.delete(&app.admin, &member_path(&t, &stranger))
+        .await
+        .assert_problem(404, "member_not_found");
+    assert_eq!(roles(&app, &t).await, expect(&[(&owner, "owner")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_removals_of_the_last_two_owners_leave_one() {
+    let app = spawn_app().await;
+    for round in 0..5 {
+        let t = app.tenant(&app.admin, &format!("Team {round}"), None).await;
+        let (first, _) = app
+            .member(&t, &format!("first{round}@example.com"), "owner")
+            .await;
+        let (second, _) = app
+            .member(&t, &format!("second{round}@example.com"), "owner")
+            .await;
+        let (first, second) = (member_path(&t, &first), member_path(&t, &second));
+        let (a, b) = tokio::join!(
+            app.delete(&app.admin, &first),
+            app.delete(&app.admin, &second),
+        );
+        let wins = [&a, &b].iter().filter(|r| r.status == 204).count();
+        assert_eq!(wins, 1, "{a:#?} {b:#?}");
+        for r in [&a, &b].into_iter().filter(|r| r.status != 204) {
+            assert_eq!(r.status, 409, "{r:#?}");
+        }
+        let left = roles(&app, &t).await;
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left.values().all(|r| r == "owner"));
+    }
+}

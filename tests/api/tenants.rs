@@ -122,7 +122,7 @@ async fn the_list_filters_by_status() {
             .collect()
     };
     let p = app.walk(&app.admin, "/v1/tenants?status=PARKED", 20).await;
-    assert_eq!(ids(p), [parked.clone()]);
+    assert_eq!(ids(p), [parked]);
     let a = app.walk(&app.admin, "/v1/tenants?status=ACTIVE", 20).await;
     assert_eq!(ids(a), [active]);
 }
@@ -292,7 +292,7 @@ async fn illegal_transitions_are_refused_and_leave_the_status_unchanged() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_patches_without_if_match_lose_no_update() {
     let app = spawn_app().await;
     let id = app.tenant(&app.admin, "Start", None).await;
@@ -323,7 +323,7 @@ async fn twenty_concurrent_patches_without_if_match_lose_no_update() {
     assert_eq!(t["organisationName"], last.body["organisationName"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_ten_concurrent_patches_with_one_if_match_exactly_one_wins() {
     let app = spawn_app().await;
     let id = app.tenant(&app.admin, "Start", None).await;
@@ -415,4 +415,131 @@ async fn reusing_an_idempotency_key_for_a_different_body_is_refused() {
         .map(|t| t["organisationName"].clone())
         .collect();
     assert_eq!(names, [json!("First")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_with_one_idempotency_key_make_one_tenant() {
+    let app = spawn_app().await;
+    let body = json!({"organisationName": "Racing"});
+    let headers = [("idempotency-key", "race-1")];
+    let answers = join_all((0..8).map(|_| {
+        app.request(
+            "POST",
+            "/v1/tenants",
+            Some(&app.admin),
+            Some(body.clone()),
+            &headers,
+        )
+    }))
+    .await;
+    let all = app.all_tenants().await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    for r in &answers {
+        if r.status == 201 {
+            assert_eq!(r.body["tenantId"], all[0]["tenantId"]);
+        } else {
+            r.assert_problem(409, "idempotency_in_progress");
+        }
+    }
+    assert!(answers.iter().any(|r| r.status == 201));
+}
+
+#[tokio::test]
+async fn a_state_change_or_delete_with_a_stale_if_match_is_refused() {
+    let app = spawn_app().await;
+    let id = app.tenant(&app.admin, "Guarded", None).await;
+    app.patch(&app.admin, &tenant_path(&id), json!({"tier": "free"}), None)
+        .await
+        .ok(200);
+    let before = app.admin_read(&tenant_path(&id)).await;
+    let stale = [("if-match", "\"1\"")];
+    for (method, path) in [
+        ("POST", format!("/v1/tenants/{id}/park")),
+        ("POST", format!("/v1/tenants/{id}/suspend")),
+        ("DELETE", tenant_path(&id)),
+    ] {
+        app.request(method, &path, Some(&app.admin), None, &stale)
+            .await
+            .assert_problem(412, "version_conflict");
+    }
+    assert_eq!(app.admin_read(&tenant_path(&id)).await, before);
+    // The current ETag is accepted.
+    let current = [("if-match", "\"2\"")];
+    let parked = app
+        .request(
+            "POST",
+            &format!("/v1/tenants/{id}/park"),
+            Some(&app.admin),
+            None,
+            &current,
+        )
+        .await;
+    assert_eq!(parked.etag(), "\"3\"");
+    assert_eq!(parked.ok(200)["status"], "PARKED");
+}
+
+#[tokio::test]
+async fn a_list_without_a_limit_answers_twenty() {
+    let app = spawn_app().await;
+    for i in 0..25 {
+        app.tenant(&app.admin, &format!("T{i}"), None).await;
+    }
+    let page = app.get(&app.admin, "/v1/tenants").await.ok(200).clone();
+    assert_eq!(page["items"].as_array().unwrap().len(), 20);
+    assert!(page["nextCursor"].is_string(), "{page}");
+}
+
+#[tokio::test]
+async fn paging_while_tenants_are_written_sees_every_existing_tenant_once() {
+    let app = spawn_app().await;
+    let mut existing = HashSet::new();
+    for i in 0..30 {
+        existing.insert(app.tenant(&app.admin, &format!("Old {i}"), None).await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for round in 0.. {
+        // Writes between pages: new tenants, and renames of old ones.
+        app.tenant(&app.admin, &format!("New {round}"), None).await;
+        let victim = existing.iter().nth(round % existing.len()).unwrap().clone();
+        app.patch(
+            &app.admin,
+            &tenant_path(&victim),
+            json!({"organisationName": format!("Renamed {round}")}),
+            None,
+        )
+        .await
+        .ok(200);
+        let url = match &cursor {
+            Some(c) => format!("/v1/tenants?limit=7&cursor={c}"),
+            None => "/v1/tenants?limit=7".to_string(),
+        };
+        let page = app.get(&app.admin, &url).await.ok(200).clone();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["tenantId"].as_str().unwrap().to_string()),
+        );
+        match page.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(round < 50, "the walk does not end");
+    }
+    let old_seen: Vec<_> = seen.iter().filter(|id| existing.contains(*id)).collect();
+    let unique: HashSet<_> = old_seen.iter().collect();
+    assert_eq!(
+        unique.len(),
+        old_seen.len(),
+        "an existing tenant was repeated"
+    );
+    assert_eq!(
+        unique.len(),
+        existing.len(),
+        "an existing tenant was skipped"
+    );
+    let all: HashSet<_> = seen.iter().collect();
+    assert_eq!(all.len(), seen.len(), "a tenant was repeated");
 }

@@ -84,9 +84,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 /// Decodes JSON the way [`Body`] does.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let inner = e.inner();
-        if inner.is_syntax() || inner.is_eof() {
+        // serde_json reports some type mismatches (an array or a number where
+        // an enum goes) as syntax errors: only a body that does not parse as
+        // JSON at all is malformed.
+        let valid = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        if (inner.is_syntax() || inner.is_eof()) && !valid {
             return Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
@@ -94,7 +98,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             );
         }
         let path = e.path().to_string();
-        let message = inner.to_string();
+        let message = if inner.is_syntax() {
+            "has the wrong type".to_string()
+        } else {
+            inner.to_string()
+        };
         // serde names a missing field in the message, at its parent's path.
         let field = match message
             .strip_prefix("missing field `")
@@ -111,7 +119,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             .unwrap_or_default()
             .to_string();
         Problem::validation(vec![FieldError { field, message }])
-    })
+    })?;
+    de.end().map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
 }
 
 /// The version an `If-Match` header names, if any. Accepts `"3"`, `W/"3"`

@@ -135,28 +135,6 @@ impl Services {
             ));
         }
         let now = self.clock.now();
-        // One live invitation per address and tenant: a claim item says which.
-        let claim_key = keys::invitee(tenant_id, &email);
-        let claim_condition = match self.store.get(&claim_key).await? {
-            None => Condition::NotExists,
-            Some(claim) => {
-                let existing_id = claim.data["invitationId"].as_str().unwrap_or_default();
-                let existing: Option<Invitation> =
-                    self.load(&keys::invitation(tenant_id, existing_id)).await?;
-                if let Some(existing) = existing
-                    && existing.status_at(now) == InvitationStatus::Pending
-                {
-                    return Err(Error::conflict(
-                        "invitation_exists",
-                        format!(
-                            "{email} already has a pending invitation ({}); resend or cancel it",
-                            existing.invitation_id
-                        ),
-                    ));
-                }
-                Condition::Version(claim.version)
-            }
-        };
         let token = ids::new_secret("inv");
         let inv = Invitation {
             invitation_id: ids::new_id("inv"),
@@ -172,16 +150,12 @@ impl Services {
             token_hash: ids::hash_secret(&token),
             version: 0,
         };
+        // One live invitation per address and tenant: a claim item says which.
+        let claim = self.claim_op(&inv, true).await?;
         let ops = vec![
             TxOp::check(keys::tenant(tenant_id), Condition::Version(tenant.version)),
             TxOp::put(self.invitation_item(&inv)?, Condition::NotExists),
-            TxOp::put(
-                Item::new(
-                    claim_key,
-                    serde_json::json!({ "invitationId": inv.invitation_id }),
-                ),
-                claim_condition,
-            ),
+            claim.expect("taking a claim always writes"),
             self.token_pointer(&inv)?,
             TxOp::put(
                 self.invitation_mail(&tenant, &inv, &token)?,
@@ -314,6 +288,9 @@ impl Services {
         inv.token_hash = ids::hash_secret(&token);
         inv.expires_at = self.expiry();
         inv.updated_at = self.clock.now();
+        // An expired invitation may have been replaced by a newer one for
+        // the same address: the claim decides which one may be live.
+        let claim = self.claim_op(&inv, true).await?;
         let ops = vec![
             TxOp::put(self.invitation_item(&inv)?, Condition::Version(inv.version)),
             TxOp::delete(keys::invitation_token(&old_hash), Condition::None),
@@ -322,7 +299,10 @@ impl Services {
                 self.invitation_mail(&tenant, &inv, &token)?,
                 Condition::NotExists,
             ),
-        ];
+        ]
+        .into_iter()
+        .chain(claim)
+        .collect();
         self.store.transact(ops).await?;
         inv.version += 1;
         Ok(inv)
@@ -348,6 +328,52 @@ impl Services {
         Ok(inv)
     }
 
+    /// The write on the claim that names the one live invitation of an
+    /// address in a tenant. With `take`, point it at `inv`, refused while
+    /// another invitation for the address is pending; otherwise release it,
+    /// but only if it is `inv`'s (closing a superseded invitation must not
+    /// free the address of the newer one).
+    async fn claim_op(&self, inv: &Invitation, take: bool) -> Result<Option<TxOp>> {
+        let key = keys::invitee(&inv.tenant_id, &inv.email);
+        let claim = self.store.get(&key).await?;
+        let condition = match &claim {
+            None => Condition::NotExists,
+            Some(claim) => Condition::Version(claim.version),
+        };
+        let holder = claim
+            .as_ref()
+            .and_then(|c| c.data["invitationId"].as_str())
+            .filter(|id| *id != inv.invitation_id)
+            .map(str::to_string);
+        if let Some(holder) = &holder {
+            let other: Option<Invitation> =
+                self.load(&keys::invitation(&inv.tenant_id, holder)).await?;
+            if take
+                && let Some(other) = other
+                && other.status_at(self.clock.now()) == InvitationStatus::Pending
+            {
+                return Err(Error::conflict(
+                    "invitation_exists",
+                    format!(
+                        "{} already has a pending invitation ({}); resend or cancel it",
+                        inv.email, other.invitation_id
+                    ),
+                ));
+            }
+        }
+        Ok(match (take, claim.is_some(), holder.is_some()) {
+            (true, _, _) => Some(TxOp::put(
+                Item::new(
+                    key,
+                    serde_json::json!({ "invitationId": inv.invitation_id }),
+                ),
+                condition,
+            )),
+            (false, true, false) => Some(TxOp::delete(key, condition)),
+            (false, _, _) => None,
+        })
+    }
+
     /// Sets a final status, releases the address's claim, plus `extra` writes.
     async fn close_invitation(
         &self,
@@ -355,12 +381,14 @@ impl Services {
         status: InvitationStatus,
         extra: Vec<TxOp>,
     ) -> Result<()> {
+        let claim = self.claim_op(inv, false).await?;
         inv.status = status;
         inv.updated_at = self.clock.now();
-        let mut ops = vec![
-            TxOp::put(self.invitation_item(inv)?, Condition::Version(inv.version)),
-            TxOp::delete(keys::invitee(&inv.tenant_id, &inv.email), Condition::None),
-        ];
+        let mut ops = vec![TxOp::put(
+            self.invitation_item(inv)?,
+            Condition::Version(inv.version),
+        )];
+        ops.extend(claim);
         ops.extend(extra);
         self.store.transact(ops).await.map_err(|e| match e {
             StoreError::TransactionCancelled { .. } => Error::conflict(

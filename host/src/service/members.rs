@@ -232,6 +232,13 @@ impl Services {
                 Ok(u) => {
                     users.insert(a.user_id.clone(), u);
                 }
+                // A lone assignment (PUT .../users/{userId}) names the user
+                // in the path: an unknown one is 404, as a lone removal is.
+                Err(e @ Error::NotFound { .. })
+                    if input.assign.len() == 1 && input.remove.is_empty() =>
+                {
+                    return Err(e);
+                }
                 Err(Error::NotFound { .. }) => missing.error(
                     format!("assign[{i}].userId"),
                     format!("no user {}", a.user_id),

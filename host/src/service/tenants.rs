@@ -64,8 +64,18 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// How often a write retries after losing a race it did not promise to win
-/// (no If-Match): it re-reads and re-applies, so no update is lost.
-const RETRIES: usize = 5;
+/// (no If-Match): it re-reads and re-applies, so no update is lost. Every
+/// round of a race has a winner, so with a jittered pause between attempts
+/// this carries a few dozen concurrent writers to one tenant.
+const RETRIES: usize = 30;
+
+/// A short random pause before retry `attempt` (0-based), growing to at
+/// most 20 ms, so that writers that lost a race spread out.
+async fn backoff(attempt: usize) {
+    let ceiling = 1u64 << attempt.min(4);
+    let micros = rand::random_range(0..=ceiling * 1250);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
 
 pub(crate) fn tenant_item(t: &Tenant) -> Result<Item> {
     let mut item = Item::new(keys::tenant(&t.tenant_id), encode(t)?)
@@ -96,7 +106,7 @@ impl Services {
         }
         v.finish().map_err(Error::Validation)?;
 
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
             let parent = match &input.parent_tenant_id {
                 None => {
                     self.authorize_global(caller, "tenant.create", Resource::default())?;
@@ -144,7 +154,7 @@ impl Services {
                         ..tenant
                     });
                 }
-                Err(StoreError::TransactionCancelled { .. }) => continue,
+                Err(StoreError::TransactionCancelled { .. }) => backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -223,7 +233,7 @@ impl Services {
         if_match: Option<u64>,
         mut change: impl FnMut(&mut Tenant) -> Result<()>,
     ) -> Result<Tenant> {
-        for _ in 0..RETRIES {
+        for attempt in 0..RETRIES {
             let mut t = self.live_tenant(id).await?;
             check_if_match(if_match, t.version, "the tenant")?;
             change(&mut t)?;
@@ -234,7 +244,7 @@ impl Services {
                 .await
             {
                 Ok(version) => return Ok(Tenant { version, ..t }),
-                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(StoreError::ConditionFailed { .. }) => backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
