@@ -35,6 +35,11 @@ struct Serve {
     /// How long an invitation stays valid (`2s`, `15m`, `7d`).
     #[arg(long, env = "BBWS_INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
     invitation_ttl: std::time::Duration,
+    /// How long a resolved bearer token is trusted before the store is
+    /// asked again (`0s` disables). This bounds how late another replica's
+    /// token revocation or role change takes effect here.
+    #[arg(long, env = "BBWS_AUTH_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
+    auth_cache_ttl: std::time::Duration,
     /// The bootstrap admin token to create on first start (default: random, printed once).
     #[arg(long, env = "BBWS_BOOTSTRAP_TOKEN", hide_env_values = true)]
     bootstrap_token: Option<String>,
@@ -64,6 +69,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         invitation_ttl: args.invitation_ttl,
+        auth_cache_ttl: args.auth_cache_ttl,
         bootstrap_token: args.bootstrap_token,
     })
     .await?;

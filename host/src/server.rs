@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub invitation_ttl: Duration,
+    /// How long a resolved bearer token is trusted without a store read.
+    pub auth_cache_ttl: Duration,
     /// Use this secret as the bootstrap admin token instead of a random one.
     pub bootstrap_token: Option<String>,
 }
@@ -32,6 +34,7 @@ impl ServerConfig {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             data_dir: data_dir.into(),
             invitation_ttl: ServiceConfig::default().invitation_ttl,
+            auth_cache_ttl: ServiceConfig::default().auth_cache_ttl,
             bootstrap_token: None,
         }
     }
@@ -96,6 +99,7 @@ pub async fn start_with_clock(
         clock,
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
+            auth_cache_ttl: config.auth_cache_ttl,
         },
     );
     let bootstrap_token = services

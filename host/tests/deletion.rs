@@ -15,7 +15,7 @@ async fn services(dir: &std::path::Path) -> Services {
     Services::new(store, Arc::new(SystemClock), ServiceConfig::default())
 }
 
-async fn admin(s: &Services) -> Caller {
+async fn admin(s: &Services) -> Arc<Caller> {
     let token = s.bootstrap(Some("admin".into())).await.unwrap();
     s.authenticate(token.as_deref().unwrap_or("admin"))
         .await

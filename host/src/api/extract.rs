@@ -18,7 +18,7 @@ use crate::domain::FieldError;
 use crate::service::{Caller, Error, PageRequest};
 
 /// The authenticated caller of a request.
-pub struct Auth(pub Caller);
+pub struct Auth(pub std::sync::Arc<Caller>);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;

@@ -134,7 +134,7 @@ async fn delete_tenant(
 
 async fn transition(
     s: AppState,
-    caller: crate::service::Caller,
+    caller: std::sync::Arc<crate::service::Caller>,
     id: String,
     action: StatusAction,
     if_match: Option<u64>,

@@ -126,6 +126,8 @@ impl Services {
                 return Ok(());
             }
             self.store.transact(ops).await?;
+            // Members lost a role: forget every cached caller (deletions are rare).
+            self.auth_cache.clear();
         }
     }
 

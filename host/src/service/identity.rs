@@ -1,5 +1,7 @@
 //! Users, API tokens and authentication.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -47,11 +49,14 @@ fn unauthorized() -> Error {
 
 impl Services {
     /// Resolves a bearer token to its caller.
-    pub async fn authenticate(&self, bearer: &str) -> Result<Caller> {
-        if !bearer.starts_with("bbws_") && bearer.len() > 200 {
+    pub async fn authenticate(&self, bearer: &str) -> Result<Arc<Caller>> {
+        if bearer.len() > 200 {
             return Err(unauthorized());
         }
         let hash = ids::hash_secret(bearer);
+        if let Some(caller) = self.auth_cache.get(&hash) {
+            return Ok(caller);
+        }
         let token = self
             .store
             .get(&keys::token(&hash))
@@ -63,7 +68,7 @@ impl Services {
             .await?
             .ok_or_else(unauthorized)?;
         let memberships = self.memberships_of(&user.user_id).await?;
-        Ok(Caller {
+        let caller = Arc::new(Caller {
             principal: Principal {
                 user_id: user.user_id,
                 platform_role: user.platform_role,
@@ -73,7 +78,9 @@ impl Services {
                 .into_iter()
                 .map(|m| (m.tenant_id, m.role))
                 .collect(),
-        })
+        });
+        self.auth_cache.put(hash, caller.clone());
+        Ok(caller)
     }
 
     /// Every direct membership of a user.
@@ -268,7 +275,12 @@ impl Services {
             .map_err(|e| match e {
                 StoreError::ConditionFailed { .. } => missing(),
                 e => e.into(),
-            })
+            })?;
+        // After the delete, so no request can cache the token again.
+        if let Some(hash) = keys::token_hash(&item.key) {
+            self.auth_cache.forget_token(hash);
+        }
+        Ok(())
     }
 
     pub async fn me(&self, caller: &Caller) -> Result<Me> {

@@ -61,6 +61,10 @@ pub fn email(email: &str) -> Key {
 pub fn token(hash: &str) -> Key {
     Key::new(format!("TOKEN#{hash}"), "TOKEN")
 }
+/// The secret hash a token item's key carries.
+pub fn token_hash(key: &Key) -> Option<&str> {
+    key.pk.strip_prefix("TOKEN#")
+}
 pub fn tokens_of(user_id: &str) -> String {
     format!("TOKENS#{user_id}")
 }

@@ -352,7 +352,12 @@ impl Services {
             }
         }
         match self.store.transact(ops).await {
-            Ok(()) => Ok(results),
+            Ok(()) => {
+                for r in &results {
+                    self.auth_cache.forget_user(&r.user_id);
+                }
+                Ok(results)
+            }
             Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
                 "concurrent_modification",
                 "the tenant's members changed while this request ran; retry",

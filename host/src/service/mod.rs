@@ -4,6 +4,7 @@
 //! callers never lose each other's updates.
 
 mod access;
+pub mod auth_cache;
 pub mod bootstrap;
 mod cascade;
 pub mod identity;
@@ -33,12 +34,16 @@ pub use paging::PageRequest;
 pub struct ServiceConfig {
     /// How long an invitation stays valid.
     pub invitation_ttl: Duration,
+    /// How long a resolved bearer token is trusted without a store read
+    /// (see [`auth_cache`]); zero disables the cache.
+    pub auth_cache_ttl: Duration,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            auth_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -49,6 +54,7 @@ pub struct Services {
     pub store: Arc<dyn ItemStore>,
     pub clock: Arc<dyn Clock>,
     pub config: ServiceConfig,
+    pub(crate) auth_cache: Arc<auth_cache::AuthCache>,
 }
 
 /// An authenticated caller: the principal and its direct memberships.
@@ -174,6 +180,7 @@ impl Services {
         Self {
             store,
             clock,
+            auth_cache: Arc::new(auth_cache::AuthCache::new(config.auth_cache_ttl)),
             config,
         }
     }

@@ -227,14 +227,21 @@ impl Services {
 
     /// Re-reads a tenant and applies `change` until the write wins, or
     /// answers 412 if `if_match` names a version that is no longer current.
+    /// `read` is the tenant as the caller's authorization just read it; it
+    /// serves the first attempt.
     async fn change_tenant(
         &self,
-        id: &str,
+        read: Tenant,
         if_match: Option<u64>,
         mut change: impl FnMut(&mut Tenant) -> Result<()>,
     ) -> Result<Tenant> {
+        let id = read.tenant_id.clone();
+        let mut read = Some(read);
         for attempt in 0..RETRIES {
-            let mut t = self.live_tenant(id).await?;
+            let mut t = match read.take() {
+                Some(t) => t,
+                None => self.live_tenant(&id).await?,
+            };
             check_if_match(if_match, t.version, "the tenant")?;
             change(&mut t)?;
             t.updated_at = self.clock.now();
@@ -261,7 +268,8 @@ impl Services {
         if_match: Option<u64>,
         input: UpdateTenant,
     ) -> Result<Tenant> {
-        self.tenant_for(caller, "tenant.update", id, tenant_resource(id))
+        let read = self
+            .tenant_for(caller, "tenant.update", id, tenant_resource(id))
             .await?;
         let mut v = Validator::new();
         if let Some(name) = &input.organisation_name {
@@ -271,7 +279,7 @@ impl Services {
             v.email("contactEmail", email);
         }
         v.finish().map_err(Error::Validation)?;
-        self.change_tenant(id, if_match, |t| {
+        self.change_tenant(read, if_match, |t| {
             if let Some(name) = &input.organisation_name {
                 t.organisation_name = name.clone();
             }
@@ -295,10 +303,11 @@ impl Services {
         if_match: Option<u64>,
     ) -> Result<Tenant> {
         let name = format!("tenant.{}", action.as_str());
-        self.tenant_for(caller, &name, id, tenant_resource(id))
+        let read = self
+            .tenant_for(caller, &name, id, tenant_resource(id))
             .await?;
         let t = self
-            .change_tenant(id, if_match, |t| {
+            .change_tenant(read, if_match, |t| {
                 let (status, from) = t.status.apply(action, t.suspended_from).map_err(|e| {
                     Error::conflict(
                         "invalid_transition",
