@@ -6,9 +6,11 @@
 //! DynamoDB-shaped [`store::ItemStore`] trait). [`server`] assembles them.
 
 pub mod api;
+pub mod blobs;
 pub mod clock;
 pub mod domain;
 pub mod policy;
+pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod store;

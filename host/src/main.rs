@@ -22,6 +22,22 @@ struct Cli {
 enum Command {
     /// Run the API server.
     Serve(Serve),
+    /// The policy decision log.
+    #[command(subcommand)]
+    Decisions(Decisions),
+}
+
+#[derive(Subcommand)]
+enum Decisions {
+    /// Re-run a recorded decision on its recorded components and input, and
+    /// show both answers.
+    Replay {
+        /// The decision's id (`dec_…`).
+        id: String,
+        /// The data directory of the (stopped or running) server.
+        #[arg(long, env = "BBWS_DATA_DIR", default_value = "./bbws-data")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -53,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Decisions(Decisions::Replay { id, data_dir }) => replay(&id, &data_dir).await,
     }
 }
 
@@ -79,4 +96,22 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     }
     println!("bbws listening on http://{}", running.addr);
     running.wait().await
+}
+
+async fn replay(id: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = server::open_store(data_dir)?;
+    let services = server::services(
+        store,
+        std::sync::Arc::new(bbws_host::clock::SystemClock),
+        Default::default(),
+        data_dir,
+    )
+    .await?;
+    let record = services.decision(None, id).await?;
+    let replay = services.replay(&record).await?;
+    println!("{}", serde_json::to_string_pretty(&replay)?);
+    if !replay.same {
+        anyhow::bail!("the replay answered differently from the record");
+    }
+    Ok(())
 }

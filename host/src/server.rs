@@ -10,7 +10,10 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::service::policies::Policies;
 use crate::service::{ServiceConfig, Services};
 use crate::store::ItemStore;
 use crate::store::sqlite::SqliteStore;
@@ -83,6 +86,20 @@ pub fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn ItemStor
     Ok(Arc::new(store))
 }
 
+/// The services over `store`, with the WebAssembly runtime and blobs under
+/// `data_dir` (components and precompiled artifacts).
+pub async fn services(
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Services> {
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobs::new(data_dir.join("blobs")));
+    let runtime = Runtime::new(RuntimeConfig::default(), blobs.clone())?;
+    let policies = Policies::start(runtime, blobs, store.clone()).await?;
+    Ok(Services::new(store, clock, config, policies))
+}
+
 /// Starts a server with the system clock.
 pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     start_with_clock(config, Arc::new(SystemClock)).await
@@ -94,14 +111,16 @@ pub async fn start_with_clock(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Running> {
     let store = open_store(&config.data_dir)?;
-    let services = Services::new(
+    let services = services(
         store,
         clock,
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
             auth_cache_ttl: config.auth_cache_ttl,
         },
-    );
+        &config.data_dir,
+    )
+    .await?;
     let bootstrap_token = services
         .bootstrap(config.bootstrap_token.clone())
         .await

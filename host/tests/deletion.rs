@@ -12,7 +12,9 @@ use bbws_host::store::{Index, ItemStore, Query};
 
 async fn services(dir: &std::path::Path) -> Services {
     let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(dir.join("bbws.db")).unwrap());
-    Services::new(store, Arc::new(SystemClock), ServiceConfig::default())
+    bbws_host::server::services(store, Arc::new(SystemClock), ServiceConfig::default(), dir)
+        .await
+        .unwrap()
 }
 
 async fn admin(s: &Services) -> Arc<Caller> {

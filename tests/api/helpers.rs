@@ -141,6 +141,19 @@ impl TestApp {
         body: &str,
         content_type: &str,
     ) -> Resp {
+        self.raw_bytes(method, path, token, body.as_bytes().to_vec(), content_type)
+            .await
+    }
+
+    /// A request with a raw byte body and content type.
+    pub async fn raw_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Resp {
         let req = self
             .client
             .request(
@@ -149,7 +162,7 @@ impl TestApp {
             )
             .bearer_auth(token)
             .header("content-type", content_type)
-            .body(body.to_string());
+            .body(body);
         Self::read(req.send().await.expect("the request is answered")).await
     }
 
@@ -331,5 +344,26 @@ impl TestApp {
             .last()
             .cloned()
             .unwrap_or_else(|| panic!("no mail to {to}"))
+    }
+
+    /// Uploads a component of `kind` to `tenant` (`?activate=true` if asked).
+    pub async fn upload(
+        &self,
+        token: &str,
+        tenant: &str,
+        kind: &str,
+        wasm: Vec<u8>,
+        activate: bool,
+    ) -> Resp {
+        let path = format!("/v1/tenants/{tenant}/extensions/{kind}?activate={activate}");
+        self.raw_bytes("PUT", &path, token, wasm, "application/wasm")
+            .await
+    }
+
+    /// Uploads and activates the policy built at `path`; returns its version.
+    pub async fn activate_policy(&self, token: &str, tenant: &str, path: &str) -> String {
+        let wasm = std::fs::read(path).expect("a built guest");
+        let res = self.upload(token, tenant, "policy", wasm, true).await;
+        res.ok(201)["version"].as_str().unwrap().to_string()
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod api_contract;
 mod bad_input;
+mod extensions;
 mod hierarchy;
 mod identity;
 mod invitations;

@@ -79,6 +79,9 @@ impl From<Error> for Problem {
                 Problem::new(StatusCode::BAD_REQUEST, code, detail)
             }
             Error::Validation(errors) => Problem::validation(errors),
+            Error::Unprocessable { code, detail } => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+            }
             Error::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, detail),
             Error::VersionConflict(d) => {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "version_conflict", d)

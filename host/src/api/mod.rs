@@ -3,6 +3,7 @@
 //! same route list, so the document cannot miss a route.
 
 pub mod error;
+mod extensions;
 pub mod extract;
 mod idempotency;
 mod invitations;
@@ -64,6 +65,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(members::router())
         .merge(invitations::router())
         .merge(users::router())
+        .merge(extensions::router())
         .merge(ops::router())
 }
 

@@ -1,5 +1,7 @@
 //! Tenants: the record, its status state machine and its tiers.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,9 +23,30 @@ pub struct Tenant {
     pub child_count: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Extensions the tenant activated, by kind (`policy`, `template`,
+    /// `event-filter`). Absent kinds use the platform default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, ExtensionSlot>,
     /// Incremented on every change; the ETag is its quoted value.
     #[serde(default)]
     pub version: u64,
+}
+
+/// The active version of one extension kind, and what was active before.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtensionSlot {
+    /// sha256 of the active component.
+    pub active: String,
+    /// Earlier active versions, most recent last (rollback pops it).
+    pub history: Vec<String>,
+}
+
+impl Tenant {
+    /// The tenant's own active policy component, if any.
+    pub fn active_policy(&self) -> Option<&str> {
+        self.extensions.get("policy").map(|s| s.active.as_str())
+    }
 }
 
 /// Where a tenant is in its lifecycle.

@@ -1,6 +1,7 @@
 //! The platform's access rules: every action the API knows, and what it
-//! requires. This table is the documented list of action names; the README
-//! and `GET /v1/policy/actions` show it.
+//! requires. This table is the documented list of action names (the README
+//! and `GET /v1/policy/actions` show it); `guests/default-policy` enforces
+//! the same table as WebAssembly, and a test checks the two agree.
 
 use crate::domain::TenantRole::{self, *};
 

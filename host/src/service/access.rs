@@ -2,7 +2,7 @@
 //! answer into an error the API can give.
 
 use crate::domain::{Tenant, TenantStatus, ids};
-use crate::policy::{self, AccessRequest, Decision, Resource, RoleBinding};
+use crate::policy::{Resource, RoleBinding};
 
 use super::{Caller, Error, Result, Services, keys};
 
@@ -49,38 +49,28 @@ impl Services {
         Ok(out)
     }
 
+    /// The tenant and its ancestors, the tenant first.
+    pub(crate) async fn chain(&self, tenant: &Tenant) -> Result<Vec<Tenant>> {
+        let mut chain = vec![tenant.clone()];
+        if tenant.parent_tenant_id.is_some() {
+            chain.extend(self.ancestors(tenant).await?);
+        }
+        Ok(chain)
+    }
+
     /// The caller's roles bearing on `tenant`: on it, and on its ancestors.
     pub(crate) async fn bindings(
         &self,
         caller: &Caller,
         tenant: &Tenant,
     ) -> Result<Vec<RoleBinding>> {
-        let mut roles = Vec::new();
         if caller.memberships.is_empty() {
-            return Ok(roles);
+            return Ok(Vec::new());
         }
-        if let Some(role) = caller.memberships.get(&tenant.tenant_id) {
-            roles.push(RoleBinding {
-                tenant_id: tenant.tenant_id.clone(),
-                role: *role,
-                inherited: false,
-            });
-        }
-        if tenant.parent_tenant_id.is_some() {
-            for ancestor in self.ancestors(tenant).await? {
-                if let Some(role) = caller.memberships.get(&ancestor.tenant_id) {
-                    roles.push(RoleBinding {
-                        tenant_id: ancestor.tenant_id.clone(),
-                        role: *role,
-                        inherited: true,
-                    });
-                }
-            }
-        }
-        Ok(roles)
+        Ok(bindings_in(caller, &self.chain(tenant).await?))
     }
 
-    /// Asks the policy whether `caller` may do `action` on `tenant`.
+    /// Asks the policies whether `caller` may do `action` on `tenant`.
     pub(crate) async fn authorize_on(
         &self,
         caller: &Caller,
@@ -88,19 +78,37 @@ impl Services {
         tenant: &Tenant,
         resource: Resource,
     ) -> Result<()> {
-        let roles = if caller.principal.is_platform_admin() {
+        let admin = caller.principal.is_platform_admin();
+        // Without any membership the answer is "not found" whatever the
+        // rules say: skip reading the ancestors.
+        let chain = if admin || !caller.memberships.is_empty() {
+            self.chain(tenant).await?
+        } else {
+            vec![tenant.clone()]
+        };
+        let roles = if admin {
             Vec::new()
         } else {
-            self.bindings(caller, tenant).await?
+            bindings_in(caller, &chain)
         };
-        let decision = policy::decide(&AccessRequest {
-            principal: &caller.principal,
-            action,
-            tenant_id: Some(&tenant.tenant_id),
-            roles: &roles,
-            resource,
-        });
-        into_result(decision, || tenant_not_found(&tenant.tenant_id))
+        let outcome = self
+            .policies
+            .decide(
+                &caller.principal,
+                action,
+                &chain,
+                &roles,
+                &resource,
+                self.clock.now(),
+            )
+            .await?;
+        if outcome.allowed {
+            Ok(())
+        } else if roles.is_empty() && !admin {
+            Err(tenant_not_found(&tenant.tenant_id))
+        } else {
+            Err(Error::Forbidden(outcome.reason))
+        }
     }
 
     /// Loads a live tenant and authorizes `action` on it.
@@ -117,29 +125,48 @@ impl Services {
     }
 
     /// Authorizes an action that is not scoped to a tenant.
-    pub(crate) fn authorize_global(
+    pub(crate) async fn authorize_global(
         &self,
         caller: &Caller,
         action: &str,
         resource: Resource,
     ) -> Result<()> {
-        let decision = policy::decide(&AccessRequest {
-            principal: &caller.principal,
-            action,
-            tenant_id: None,
-            roles: &[],
-            resource,
-        });
-        into_result(decision, || Error::Forbidden(String::new()))
+        let outcome = self
+            .policies
+            .decide(
+                &caller.principal,
+                action,
+                &[],
+                &[],
+                &resource,
+                self.clock.now(),
+            )
+            .await?;
+        if outcome.allowed {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(outcome.reason))
+        }
     }
 }
 
-fn into_result(decision: Decision, hidden: impl FnOnce() -> Error) -> Result<()> {
-    match decision {
-        Decision::Allow { .. } => Ok(()),
-        Decision::Deny { visible: false, .. } => Err(hidden()),
-        Decision::Deny { reason, .. } => Err(Error::Forbidden(reason)),
-    }
+/// The caller's direct roles on the members of `chain` (the first is the
+/// request's tenant; the rest are inherited).
+fn bindings_in(caller: &Caller, chain: &[Tenant]) -> Vec<RoleBinding> {
+    chain
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            caller
+                .memberships
+                .get(&t.tenant_id)
+                .map(|role| RoleBinding {
+                    tenant_id: t.tenant_id.clone(),
+                    role: *role,
+                    inherited: i > 0,
+                })
+        })
+        .collect()
 }
 
 /// A tenant resource for the policy request.
@@ -148,5 +175,6 @@ pub(crate) fn tenant_resource(id: &str) -> Resource {
         kind: "tenant",
         id: Some(id.to_string()),
         grants_role: None,
+        attributes: Vec::new(),
     }
 }

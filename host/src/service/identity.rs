@@ -40,6 +40,7 @@ fn user_resource(id: &str) -> Resource {
         kind: "user",
         id: Some(id.to_string()),
         grants_role: None,
+        attributes: Vec::new(),
     }
 }
 
@@ -143,7 +144,8 @@ impl Services {
         email: &str,
         display_name: &str,
     ) -> Result<User> {
-        self.authorize_global(caller, "user.create", Resource::default())?;
+        self.authorize_global(caller, "user.create", Resource::default())
+            .await?;
         let mut v = Validator::new();
         v.email("email", email);
         v.text("displayName", display_name, MAX_NAME);
@@ -159,7 +161,8 @@ impl Services {
     }
 
     pub async fn get_user(&self, caller: &Caller, user_id: &str) -> Result<User> {
-        self.authorize_global(caller, "user.read", user_resource(user_id))?;
+        self.authorize_global(caller, "user.read", user_resource(user_id))
+            .await?;
         self.existing_user(user_id).await
     }
 
@@ -172,7 +175,8 @@ impl Services {
     }
 
     pub async fn list_users(&self, caller: &Caller, page: &PageRequest) -> Result<Page<User>> {
-        self.authorize_global(caller, "user.list", Resource::default())?;
+        self.authorize_global(caller, "user.list", Resource::default())
+            .await?;
         self.page(Query::new(Index::Gsi1, keys::ALL_USERS), page, |item| {
             decode(item).map(Some)
         })
@@ -215,7 +219,8 @@ impl Services {
         user_id: &str,
         name: Option<String>,
     ) -> Result<IssuedToken> {
-        self.authorize_global(caller, "user.token.create", user_resource(user_id))?;
+        self.authorize_global(caller, "user.token.create", user_resource(user_id))
+            .await?;
         if let Some(name) = &name {
             let mut v = Validator::new();
             v.text("name", name, MAX_NAME);
@@ -239,7 +244,8 @@ impl Services {
         user_id: &str,
         page: &PageRequest,
     ) -> Result<Page<TokenInfo>> {
-        self.authorize_global(caller, "user.token.list", user_resource(user_id))?;
+        self.authorize_global(caller, "user.token.list", user_resource(user_id))
+            .await?;
         self.existing_user(user_id).await?;
         self.page(
             Query::new(Index::Gsi1, keys::tokens_of(user_id)),
@@ -250,7 +256,8 @@ impl Services {
     }
 
     pub async fn revoke_token(&self, caller: &Caller, user_id: &str, token_id: &str) -> Result<()> {
-        self.authorize_global(caller, "user.token.revoke", user_resource(user_id))?;
+        self.authorize_global(caller, "user.token.revoke", user_resource(user_id))
+            .await?;
         let missing = || {
             Error::not_found(
                 "token_not_found",

@@ -54,6 +54,7 @@ fn invitation_resource(id: Option<&str>, role: Option<TenantRole>) -> Resource {
         kind: "invitation",
         id: id.map(str::to_string),
         grants_role: role,
+        attributes: Vec::new(),
     }
 }
 

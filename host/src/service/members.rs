@@ -79,6 +79,7 @@ fn member_resource(user_id: &str, touches: Option<TenantRole>) -> Resource {
         kind: "membership",
         id: Some(user_id.to_string()),
         grants_role: touches,
+        attributes: Vec::new(),
     }
 }
 

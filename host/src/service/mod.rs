@@ -7,12 +7,14 @@ mod access;
 pub mod auth_cache;
 pub mod bootstrap;
 mod cascade;
+pub mod extensions;
 pub mod identity;
 pub mod invitations;
 pub mod keys;
 pub mod members;
 pub mod outbox;
 pub mod paging;
+pub mod policies;
 pub mod tenants;
 
 use std::collections::HashMap;
@@ -54,6 +56,7 @@ pub struct Services {
     pub store: Arc<dyn ItemStore>,
     pub clock: Arc<dyn Clock>,
     pub config: ServiceConfig,
+    pub policies: Arc<policies::Policies>,
     pub(crate) auth_cache: Arc<auth_cache::AuthCache>,
 }
 
@@ -84,6 +87,10 @@ pub enum Error {
     /// 422 `validation_failed`.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// 422 with its own code: a well-formed request the platform refuses
+    /// (an invalid component, a kind that cannot run yet).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     /// 409: the request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
@@ -176,10 +183,16 @@ pub fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value> {
 }
 
 impl Services {
-    pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>, config: ServiceConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn ItemStore>,
+        clock: Arc<dyn Clock>,
+        config: ServiceConfig,
+        policies: Arc<policies::Policies>,
+    ) -> Self {
         Self {
             store,
             clock,
+            policies,
             auth_cache: Arc::new(auth_cache::AuthCache::new(config.auth_cache_ttl)),
             config,
         }

@@ -45,7 +45,8 @@ impl Services {
         to: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Message>> {
-        self.authorize_global(caller, "outbox.read", Resource::default())?;
+        self.authorize_global(caller, "outbox.read", Resource::default())
+            .await?;
         let query = match to {
             Some(to) => Query::new(Index::Gsi1, keys::outbox_to(&normalise_email(to))),
             None => Query::new(Index::Primary, keys::OUTBOX),

@@ -109,7 +109,8 @@ impl Services {
         for attempt in 0..RETRIES {
             let parent = match &input.parent_tenant_id {
                 None => {
-                    self.authorize_global(caller, "tenant.create", Resource::default())?;
+                    self.authorize_global(caller, "tenant.create", Resource::default())
+                        .await?;
                     None
                 }
                 Some(pid) => {
@@ -134,6 +135,7 @@ impl Services {
                 contact_email: input.contact_email.as_deref().map(normalise_email),
                 tier: input.tier.unwrap_or_default(),
                 child_count: 0,
+                extensions: Default::default(),
                 created_at: now,
                 updated_at: now,
                 version: 0,
@@ -229,7 +231,7 @@ impl Services {
     /// answers 412 if `if_match` names a version that is no longer current.
     /// `read` is the tenant as the caller's authorization just read it; it
     /// serves the first attempt.
-    async fn change_tenant(
+    pub(crate) async fn change_tenant(
         &self,
         read: Tenant,
         if_match: Option<u64>,
@@ -344,7 +346,8 @@ impl Services {
         let mut ops = Vec::new();
         let new_parent = match &input.new_parent_tenant_id {
             None => {
-                self.authorize_global(caller, "tenant.create", Resource::default())?;
+                self.authorize_global(caller, "tenant.create", Resource::default())
+                    .await?;
                 None
             }
             Some(pid) if pid == id => {

@@ -1,0 +1,245 @@
+//! The platform's default policy: the access rules every request must pass
+//! (role-based, per action), moved out of the host into a guest so that the
+//! platform's own rules and a tenant's narrowing policy run the same way.
+//! It is `decide` of `host/src/policy/mod.rs` and the table of
+//! `host/src/policy/rules.rs`, with the same action names, requirements and
+//! reason texts.
+//!
+//! The WIT `decision` has no visibility flag: the host decides that itself
+//! (a tenant-scoped request from a principal with no binding at all answers
+//! 404, so a tenant's existence is not revealed).
+
+#![cfg_attr(not(test), no_std)]
+
+mod rules;
+
+use bbws_guest::{Decision, Policy, Request, String, ToString, format};
+use rules::Requires;
+
+struct DefaultPolicy;
+
+impl Policy for DefaultPolicy {
+    fn authorize(request: Request) -> Decision {
+        decide(&request)
+    }
+}
+
+bbws_guest::export_policy!(DefaultPolicy);
+
+/// Decides a request by the rule for its action.
+fn decide(req: &Request) -> Decision {
+    let Some(requires) = rules::find(&req.action) else {
+        return Decision::Deny(format!("no rule for action {}", req.action));
+    };
+    let action = &req.action;
+    if req.principal.platform_admin {
+        return Decision::Allow(format!("{action}: platform admin"));
+    }
+    let held = req.highest_role();
+    let outcome: Result<String, String> = match requires {
+        Requires::Authenticated => Ok("any authenticated user".to_string()),
+        Requires::PlatformAdmin => Err("requires the platform admin role".to_string()),
+        Requires::SelfOrPlatformAdmin => {
+            if req.resource.id.as_deref() == Some(req.principal.user_id.as_str()) {
+                Ok("acting on oneself".to_string())
+            } else {
+                Err("only the user themself or a platform admin".to_string())
+            }
+        }
+        Requires::Role(min) => match held {
+            Some(role) if role >= min => Ok(format!("holds {}", role.as_str())),
+            Some(role) => Err(format!(
+                "requires {} on the tenant; holds {}",
+                min.as_str(),
+                role.as_str()
+            )),
+            None => Err(format!("requires {} on the tenant", min.as_str())),
+        },
+        Requires::AncestorRole(min) => {
+            let above = req
+                .roles
+                .iter()
+                .filter(|b| b.inherited)
+                .map(|b| b.role)
+                .max();
+            match above {
+                Some(role) if role >= min => Ok(format!("holds {} on an ancestor", role.as_str())),
+                _ => Err(format!(
+                    "requires {} on a parent tenant (a tenant cannot do this to itself)",
+                    min.as_str()
+                )),
+            }
+        }
+    };
+    match outcome {
+        Err(why) => Decision::Deny(format!("{action}: {why}")),
+        Ok(why) => match (req.resource.grants_role, held) {
+            (Some(granted), Some(role)) if granted > role => Decision::Deny(format!(
+                "{action}: cannot grant {} while holding {}",
+                granted.as_str(),
+                role.as_str()
+            )),
+            _ => Decision::Allow(format!("{action}: {why}")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The host's `policy::tests`, against the guest's logic (run on the
+    //! build machine: `cargo test -p bbws-default-policy` in `guests/`).
+
+    use super::*;
+    use bbws_guest::{Principal, Resource, RoleBinding, TenantRole, TenantRole::*, Vec};
+
+    fn ask(action: &str, roles: &[RoleBinding], grants: Option<TenantRole>) -> Decision {
+        decide(&Request {
+            principal: Principal {
+                user_id: "usr_1".into(),
+                platform_admin: false,
+            },
+            action: action.into(),
+            tenant_id: Some("ten_1".into()),
+            roles: roles.to_vec(),
+            resource: Resource {
+                kind: "tenant".into(),
+                id: Some("ten_1".into()),
+                grants_role: grants,
+                attributes: Vec::new(),
+            },
+            now_ms: 0,
+        })
+    }
+
+    fn bind(role: TenantRole, inherited: bool) -> RoleBinding {
+        RoleBinding {
+            tenant_id: "ten_0".into(),
+            role,
+            inherited,
+        }
+    }
+
+    fn reason(d: Decision) -> String {
+        d.reason().to_string()
+    }
+
+    #[test]
+    fn a_viewer_reads_but_cannot_update() {
+        let roles = [bind(Viewer, false)];
+        assert_eq!(
+            ask("tenant.read", &roles, None),
+            Decision::Allow("tenant.read: holds viewer".into())
+        );
+        assert_eq!(
+            ask("tenant.update", &roles, None),
+            Decision::Deny("tenant.update: requires admin on the tenant; holds viewer".into())
+        );
+    }
+
+    #[test]
+    fn no_role_at_all_is_denied() {
+        assert_eq!(
+            ask("tenant.read", &[], None),
+            Decision::Deny("tenant.read: requires viewer on the tenant".into())
+        );
+    }
+
+    #[test]
+    fn an_admin_cannot_grant_owner() {
+        let roles = [bind(Admin, false)];
+        assert!(ask("tenant.user.assign", &roles, Some(Admin)).is_allow());
+        assert_eq!(
+            reason(ask("tenant.user.assign", &roles, Some(Owner))),
+            "tenant.user.assign: cannot grant owner while holding admin"
+        );
+    }
+
+    #[test]
+    fn suspension_needs_a_role_above_the_tenant() {
+        assert_eq!(
+            reason(ask("tenant.suspend", &[bind(Owner, false)], None)),
+            "tenant.suspend: requires owner on a parent tenant (a tenant cannot do this to itself)"
+        );
+        assert_eq!(
+            ask("tenant.suspend", &[bind(Owner, true)], None),
+            Decision::Allow("tenant.suspend: holds owner on an ancestor".into())
+        );
+    }
+
+    #[test]
+    fn the_highest_binding_counts() {
+        let roles = [bind(Viewer, false), bind(Owner, true)];
+        assert!(ask("tenant.delete", &roles, None).is_allow());
+    }
+
+    #[test]
+    fn unknown_actions_are_denied() {
+        assert_eq!(
+            ask("tenant.explode", &[bind(Owner, false)], None),
+            Decision::Deny("no rule for action tenant.explode".into())
+        );
+    }
+
+    #[test]
+    fn platform_admins_may_do_everything_known() {
+        let mut req = Request {
+            principal: Principal {
+                user_id: "usr_admin".into(),
+                platform_admin: true,
+            },
+            action: "user.create".into(),
+            tenant_id: None,
+            roles: Vec::new(),
+            resource: Resource {
+                kind: "user".into(),
+                id: None,
+                grants_role: None,
+                attributes: Vec::new(),
+            },
+            now_ms: 0,
+        };
+        assert_eq!(
+            decide(&req),
+            Decision::Allow("user.create: platform admin".into())
+        );
+        req.principal.platform_admin = false;
+        assert_eq!(
+            reason(decide(&req)),
+            "user.create: requires the platform admin role"
+        );
+    }
+
+    #[test]
+    fn users_act_on_themselves() {
+        let mut req = Request {
+            principal: Principal {
+                user_id: "usr_1".into(),
+                platform_admin: false,
+            },
+            action: "user.token.create".into(),
+            tenant_id: None,
+            roles: Vec::new(),
+            resource: Resource {
+                kind: "user".into(),
+                id: Some("usr_1".into()),
+                grants_role: None,
+                attributes: Vec::new(),
+            },
+            now_ms: 0,
+        };
+        assert_eq!(reason(decide(&req)), "user.token.create: acting on oneself");
+        req.resource.id = Some("usr_2".into());
+        assert_eq!(
+            reason(decide(&req)),
+            "user.token.create: only the user themself or a platform admin"
+        );
+    }
+
+    #[test]
+    fn every_rule_is_named_once() {
+        let mut names: Vec<_> = rules::RULES.iter().map(|r| r.0).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), rules::RULES.len());
+    }
+}

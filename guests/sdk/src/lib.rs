@@ -1,0 +1,198 @@
+//! The SDK for bbws WebAssembly extensions. A tenant's policy is a
+//! WebAssembly component of the `bbws:platform/policy` world; this crate
+//! hides the generated bindings and the runtime glue a component needs, so
+//! an author implements one trait, [`Policy`], and registers it with one
+//! macro, [`export_policy!`]. The platform runs every decision in a fresh
+//! instance with no file system, network, clock or randomness: everything a
+//! decision depends on arrives in its [`Request`], and the read-only host
+//! look-ups ([`tenants`], [`sites`], [`instances`]) are scoped to the
+//! tenant's own tree. A tenant policy is composed with the platform's own
+//! access rules, so it can only narrow what they allow.
+//!
+//! The crate is `no_std` (with `alloc`): a guest imports nothing from WASI,
+//! which keeps it sandboxed and cheap to instantiate. On `wasm32` it brings
+//! its own global allocator (a bump allocator: an instance lives for one
+//! decision, so nothing needs freeing) and a panic handler that traps, so a
+//! guest crate is `#![no_std]` too and must not link `std`.
+//!
+//! A whole guest (its `lib.rs`, under `#![no_std]`; its `Cargo.toml` says
+//! `crate-type = ["cdylib"]` and depends on `bbws-guest`):
+//!
+//! ```
+//! use bbws_guest::{Decision, Policy, Request, format};
+//!
+//! struct NoFridayDeploys;
+//!
+//! impl Policy for NoFridayDeploys {
+//!     fn authorize(request: Request) -> Decision {
+//!         let day = (request.now_ms / 86_400_000 + 4) % 7; // 1970-01-01 was a Thursday
+//!         if request.action == "site.promote" && day == 5 {
+//!             bbws_guest::log!(Info, "refused a Friday deploy by {}", request.principal.user_id);
+//!             return Decision::Deny(format!("{}: no deploys on Fridays", request.action));
+//!         }
+//!         Decision::Allow("not a Friday deploy".into())
+//!     }
+//! }
+//!
+//! bbws_guest::export_policy!(NoFridayDeploys);
+//! # fn main() {}
+//! ```
+//!
+//! `cargo build --release --target wasm32-wasip2` turns it into the
+//! component to upload, `target/wasm32-wasip2/release/<crate>.wasm`.
+
+#![no_std]
+
+extern crate alloc;
+
+#[cfg(target_arch = "wasm32")]
+mod runtime;
+
+/// The generated bindings. Private: authors use the names re-exported
+/// below, so the generated layout can change without breaking them.
+mod wit {
+    wit_bindgen::generate!({
+        world: "policy",
+        path: "../../wit",
+        // The export macro is invoked from the author's crate (through
+        // `export_policy!`), so it must be public and find the bindings
+        // through an absolute path.
+        pub_export_macro: true,
+        export_macro_name: "__export_policy_world",
+        default_bindings_module: "bbws_guest::__private::wit",
+        // Decisions and the records in them compare, so policies can be
+        // tested with `assert_eq!`.
+        additional_derives: [PartialEq, Eq],
+    });
+}
+
+pub use alloc::format;
+pub use alloc::string::{String, ToString};
+pub use alloc::vec::Vec;
+
+pub use wit::bbws::platform::types::{
+    Decision, Principal, Request, Resource, RoleBinding, TenantRole,
+};
+
+/// Tenants, as far as the guest's tenant tree reaches.
+pub mod tenants {
+    pub use crate::wit::bbws::platform::tenants::{ancestors, get};
+    pub use crate::wit::bbws::platform::types::{Tenant, TenantStatus};
+}
+
+/// Sites of the guest's tenant tree.
+pub mod sites {
+    pub use crate::wit::bbws::platform::sites::{get, list};
+    pub use crate::wit::bbws::platform::types::Site;
+}
+
+/// Instances of the guest's tenant tree.
+pub mod instances {
+    pub use crate::wit::bbws::platform::instances::{get, list};
+    pub use crate::wit::bbws::platform::types::Instance;
+}
+
+/// Lines in the host's log, tagged with the tenant and component. See
+/// [`log!`](crate::log!) for the formatting shorthand.
+pub mod log {
+    pub use crate::wit::bbws::platform::log::{Level, write};
+}
+
+/// Writes a formatted line to the host's log: `log!(Info, "denied {}", action)`.
+/// The level is one of `Debug`, `Info`, `Warn`, `Error`.
+#[macro_export]
+macro_rules! log {
+    ($level:ident, $($arg:tt)+) => {
+        $crate::log::write($crate::log::Level::$level, &$crate::format!($($arg)+))
+    };
+}
+
+/// A policy: decides whether a request may proceed. Implement it on a unit
+/// struct and register that with [`export_policy!`].
+pub trait Policy {
+    /// Decides one request, with a reason a person can read. The default
+    /// denies: a policy that forgot to decide must not let anything through.
+    fn authorize(request: Request) -> Decision {
+        let _ = request;
+        Decision::Deny("not implemented".into())
+    }
+}
+
+/// Exports a [`Policy`] implementation as the component's `authorize`
+/// function. Use it once, at the top level of the guest crate:
+/// `bbws_guest::export_policy!(MyPolicy);`
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        const _: () = {
+            struct __BbwsGuestPolicy;
+
+            impl $crate::__private::wit::Guest for __BbwsGuestPolicy {
+                fn authorize(request: $crate::Request) -> $crate::Decision {
+                    <$policy as $crate::Policy>::authorize(request)
+                }
+            }
+
+            $crate::__private::wit::__export_policy_world!(
+                __BbwsGuestPolicy with_types_in $crate::__private::wit
+            );
+        };
+    };
+}
+
+/// What [`export_policy!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub mod wit {
+        pub use crate::wit::*;
+    }
+}
+
+impl TenantRole {
+    /// The role's name as the API spells it: `viewer`, `operator`, `admin`, `owner`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantRole::Viewer => "viewer",
+            TenantRole::Operator => "operator",
+            TenantRole::Admin => "admin",
+            TenantRole::Owner => "owner",
+        }
+    }
+}
+
+impl Request {
+    /// The highest role among all the principal's bindings (on the tenant
+    /// and its ancestors), if any.
+    pub fn highest_role(&self) -> Option<TenantRole> {
+        self.roles.iter().map(|b| b.role).max()
+    }
+
+    /// The value of a resource attribute, such as `plugin` or `targetEnvironment`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.resource.attribute(name)
+    }
+}
+
+impl Resource {
+    /// The value of an attribute, such as `plugin` or `targetEnvironment`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl Decision {
+    /// True for [`Decision::Allow`].
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    /// The reason, whichever way the decision went.
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Allow(reason) | Decision::Deny(reason) => reason,
+        }
+    }
+}

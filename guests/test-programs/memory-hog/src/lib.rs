@@ -1,0 +1,21 @@
+//! Allocates (and touches) memory without end: the host's memory limit must
+//! refuse `memory.grow`, and the guest then traps.
+#![no_std]
+
+use bbws_guest::{Decision, Policy, Request, Vec};
+use core::hint::black_box;
+
+struct MemoryHog;
+
+impl Policy for MemoryHog {
+    fn authorize(_: Request) -> Decision {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let mut chunk = Vec::with_capacity(1 << 20);
+            chunk.resize(1 << 20, 0xa5);
+            hoard.push(black_box(chunk));
+        }
+    }
+}
+
+bbws_guest::export_policy!(MemoryHog);

@@ -1,0 +1,1170 @@
+//! One RBAC decision through the WebAssembly runtime against the same rules
+//! in Cedar, and cold loads of the platform policy.
+//!
+//! `cargo bench -p bbws-host --bench policy` runs, in order:
+//!
+//! 1. a check that the Cedar translation of the rules (below) agrees with the
+//!    RBAC guest on a matrix of requests, so the two sides decide the same;
+//! 2. latency percentiles (p50/p90/p99/p99.9) from a loop timing each call
+//!    with `Instant` (`BBWS_BENCH_SAMPLES`, default 100,000), and the
+//!    wasm/Cedar ratios: criterion reports means and medians only;
+//! 3. the same decision under variants of the engine configuration (a copy
+//!    of `Runtime::new`'s settings, one knob changed at a time), to show
+//!    which settings matter for instantiation (`BBWS_BENCH_KNOBS=0` skips);
+//! 4. the criterion groups `decision/*` and `load/*`.
+//!
+//! `BBWS_PROFILE_LOOP=N` instead runs N production decisions and exits (for
+//! `perf record` or callgrind); with `BBWS_PROFILE_KEEP_RESIDENT=BYTES` (and
+//! optionally `BBWS_PROFILE_POLICY=path.wasm`) on the engine variant with
+//! `pagemap_scan` and that `linear_memory_keep_resident`.
+
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bbws_host::blobs::FsBlobs;
+use bbws_host::domain::TenantRole;
+use bbws_host::policy::{RULES, Requires};
+use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
+use bbws_host::runtime::{
+    HostState, Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash,
+};
+use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
+use cedar_policy as cedar;
+use criterion::{BatchSize, Criterion};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+};
+
+const CHILD: &str = "ten_0000000000000000000000000000000c";
+const PARENT: &str = "ten_0000000000000000000000000000000p";
+const USER: &str = "usr_0000000000000000000000000000000a";
+
+// ---------------------------------------------------------------------------
+// The request
+// ---------------------------------------------------------------------------
+
+/// The benchmarked request: a non-admin user holding `operator` on the
+/// parent (inherited) and `viewer` on the tenant itself promotes a site
+/// with two attributes. Allowed ("holds operator").
+fn sample_request() -> PolicyRequest {
+    serde_json::from_value(serde_json::json!({
+        "principal": {"userId": USER, "platformAdmin": false},
+        "action": "site.promote",
+        "tenantId": CHILD,
+        "roles": [
+            {"tenantId": PARENT, "role": "operator", "inherited": true},
+            {"tenantId": CHILD, "role": "viewer", "inherited": false}
+        ],
+        "resource": {
+            "kind": "site",
+            "id": "site_0000000000000000000000000000001",
+            "attributes": [["targetEnvironment", "PROD"], ["plugin", "woocommerce"]]
+        },
+        "nowMs": 1_767_225_600_000i64
+    }))
+    .expect("the sample request parses")
+}
+
+/// The tenant and its parent, as the host snapshots them for a decision.
+fn sample_scope() -> Scope {
+    Scope {
+        tenants: vec![
+            ScopeTenant {
+                id: CHILD.into(),
+                organisation_name: "Child Org".into(),
+                status: "ACTIVE".into(),
+                parent_id: Some(PARENT.into()),
+                tier: "standard".into(),
+            },
+            ScopeTenant {
+                id: PARENT.into(),
+                organisation_name: "Parent Org".into(),
+                status: "ACTIVE".into(),
+                parent_id: None,
+                tier: "enterprise".into(),
+            },
+        ],
+    }
+}
+
+fn is_allow(d: &types::Decision) -> bool {
+    matches!(d, types::Decision::Allow(_))
+}
+
+// ---------------------------------------------------------------------------
+// The wasm side
+// ---------------------------------------------------------------------------
+
+/// A store set up exactly as `Runtime::authorize` sets it up.
+fn new_store(engine: &Engine, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
+    let mut store = Store::new(engine, HostState::new(scope, limits));
+    store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+    store.set_epoch_deadline(limits.deadline.as_millis().max(1) as u64 + 1);
+    store.epoch_deadline_trap();
+    store
+}
+
+/// Everything the wasm benchmarks need.
+struct Wasm {
+    runtime: Arc<Runtime>,
+    pre: PolicyPre<HostState>,
+    request: PolicyRequest,
+    wit: types::Request,
+    scope: Scope,
+    scope_arc: Arc<Scope>,
+    limits: Limits,
+    _dir: tempfile::TempDir,
+}
+
+impl Wasm {
+    fn new(rt: &tokio::runtime::Runtime) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path())))
+            .expect("runtime");
+        let pre = rt
+            .block_on(runtime.prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY))
+            .expect("the default policy prepares");
+        let request = sample_request();
+        let scope = sample_scope();
+        Self {
+            runtime,
+            pre,
+            wit: request.to_wit(),
+            request,
+            scope_arc: Arc::new(scope.clone()),
+            scope,
+            limits: Limits::default(),
+            _dir: dir,
+        }
+    }
+
+    /// The production call on an already converted request.
+    fn decide(&self) -> types::Decision {
+        self.runtime
+            .authorize(&self.pre, &self.wit, self.scope_arc.clone(), self.limits)
+            .expect("decides")
+    }
+
+    /// As `Policies::run` calls it: the request and scope converted per call.
+    fn decide_converting(&self) -> types::Decision {
+        self.runtime
+            .authorize(
+                &self.pre,
+                &self.request.to_wit(),
+                Arc::new(self.scope.clone()),
+                self.limits,
+            )
+            .expect("decides")
+    }
+
+    fn store(&self) -> Store<HostState> {
+        new_store(self.runtime.engine(), self.scope_arc.clone(), self.limits)
+    }
+
+    /// Store setup, instantiation and the store's drop (the slot's reset), no call.
+    fn instantiate_only(&self) {
+        let mut store = self.store();
+        let policy = self.pre.instantiate(&mut store).expect("instantiates");
+        black_box(&policy);
+    }
+
+    /// A store set up and dropped, nothing instantiated.
+    fn store_only(&self) {
+        black_box(self.store());
+    }
+
+    /// A live instance for `call only` runs.
+    fn instance(&self) -> (Store<HostState>, Policy) {
+        let mut store = self.store();
+        let policy = self.pre.instantiate(&mut store).expect("instantiates");
+        (store, policy)
+    }
+}
+
+/// Calls on one instance, re-instantiating (untimed) every this many calls:
+/// the guest's bump allocator never frees, so an instance is not reused forever.
+const CALLS_PER_INSTANCE: u64 = 200;
+
+// ---------------------------------------------------------------------------
+// The Cedar side
+// ---------------------------------------------------------------------------
+
+/// The cumulative role sets: `viewer` holds every tenant on which the user
+/// has at least viewer, and so on up.
+const ROLES: [(TenantRole, &str); 4] = [
+    (TenantRole::Viewer, "viewer"),
+    (TenantRole::Operator, "operator"),
+    (TenantRole::Admin, "admin"),
+    (TenantRole::Owner, "owner"),
+];
+
+fn role_name(r: TenantRole) -> &'static str {
+    ROLES
+        .iter()
+        .find(|(x, _)| *x == r)
+        .map(|(_, n)| *n)
+        .expect("every role is named")
+}
+
+/// The rules of `host/src/policy/rules.rs` in Cedar, generated from the
+/// table so the two cannot drift.
+///
+/// Model: `User` has `platformAdmin: Bool` and four sets of `Tenant`s, one
+/// per role, each holding the tenants on which the user has at least that
+/// role. Tenants are entities whose parent is their parent tenant (and who
+/// also name it in a `parent` attribute), so `t in principal.operator` is
+/// "operator on t or on an ancestor of t": Cedar does the inheritance.
+/// The request's tenant is `context.tenant`; a role a request would grant
+/// is `context.grants`.
+fn cedar_policy_text() -> String {
+    let actions = |keep: &dyn Fn(Requires) -> bool| -> Vec<String> {
+        RULES
+            .iter()
+            .filter(|r| keep(r.requires))
+            .map(|r| format!("Action::\"{}\"", r.action))
+            .collect()
+    };
+    let mut text = String::new();
+    let mut permit = |id: &str, list: Vec<String>, when: &str| {
+        if !list.is_empty() {
+            text.push_str(&format!(
+                "@id(\"{id}\")\npermit (principal, action in [{}], resource)\n{when};\n\n",
+                list.join(", ")
+            ));
+        }
+    };
+    permit(
+        "platform-admin",
+        actions(&|_| true),
+        "when { principal.platformAdmin }",
+    );
+    permit(
+        "authenticated",
+        actions(&|r| r == Requires::Authenticated),
+        "when { true }",
+    );
+    permit(
+        "self",
+        actions(&|r| r == Requires::SelfOrPlatformAdmin),
+        "when { resource == principal }",
+    );
+    for (role, name) in ROLES {
+        permit(
+            &format!("role-{name}"),
+            actions(&|r| r == Requires::Role(role)),
+            &format!("when {{ context has tenant && context.tenant in principal.{name} }}"),
+        );
+        permit(
+            &format!("ancestor-role-{name}"),
+            actions(&|r| r == Requires::AncestorRole(role)),
+            &format!(
+                "when {{ context has tenant && context.tenant has parent && context.tenant.parent in principal.{name} }}"
+            ),
+        );
+    }
+    // The grant ceiling: one may grant at most the highest role one holds.
+    text.push_str(
+        r#"@id("grant-ceiling")
+forbid (principal, action, resource)
+when {
+  context has grants && context has tenant && context.tenant in principal.viewer &&
+  ((context.grants == "owner" && !(context.tenant in principal.owner)) ||
+   (context.grants == "admin" && !(context.tenant in principal.admin)) ||
+   (context.grants == "operator" && !(context.tenant in principal.operator)))
+}
+unless { principal.platformAdmin };
+"#,
+    );
+    text
+}
+
+/// Entity type names, parsed once.
+struct Types {
+    user: cedar::EntityTypeName,
+    tenant: cedar::EntityTypeName,
+    action: cedar::EntityTypeName,
+    kinds: HashMap<&'static str, cedar::EntityTypeName>,
+}
+
+impl Types {
+    fn new() -> Self {
+        let name = |s: &str| cedar::EntityTypeName::from_str(s).expect("a type name");
+        let kinds = [
+            ("tenant", "Tenant"),
+            ("user", "User"),
+            ("invitation", "Invitation"),
+            ("site", "Site"),
+            ("instance", "Instance"),
+            ("extension", "Extension"),
+            ("outbox", "Outbox"),
+        ]
+        .into_iter()
+        .map(|(k, t)| (k, name(t)))
+        .collect();
+        Self {
+            user: name("User"),
+            tenant: name("Tenant"),
+            action: name("Action"),
+            kinds,
+        }
+    }
+
+    fn uid(ty: &cedar::EntityTypeName, id: &str) -> cedar::EntityUid {
+        cedar::EntityUid::from_type_name_and_id(ty.clone(), cedar::EntityId::new(id))
+    }
+
+    fn kind(&self, kind: &str) -> cedar::EntityTypeName {
+        self.kinds.get(kind).cloned().unwrap_or_else(|| {
+            let mut t = kind.replace('.', "_");
+            if let Some(first) = t.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            cedar::EntityTypeName::from_str(&t).expect("a type name")
+        })
+    }
+}
+
+/// Everything `Authorizer::is_authorized` needs, built from the same input
+/// the wasm guest gets (the request and the scope).
+fn cedar_input(
+    types: &Types,
+    req: &PolicyRequest,
+    scope: &Scope,
+) -> (cedar::Request, cedar::Entities) {
+    use cedar::RestrictedExpression as E;
+    let principal = Types::uid(&types.user, &req.principal.user_id);
+    let mut entities = Vec::with_capacity(scope.tenants.len() + 2);
+    let mut seen = HashSet::new();
+
+    // The principal: its role sets, cumulative.
+    let mut sets: [Vec<E>; 4] = Default::default();
+    for b in &req.roles {
+        for (i, (role, _)) in ROLES.iter().enumerate() {
+            if b.role >= *role {
+                sets[i].push(E::new_entity_uid(Types::uid(&types.tenant, &b.tenant_id)));
+            }
+        }
+    }
+    let mut attrs = HashMap::with_capacity(5);
+    attrs.insert(
+        "platformAdmin".to_string(),
+        E::new_bool(req.principal.platform_admin),
+    );
+    for ((_, name), set) in ROLES.iter().zip(sets) {
+        attrs.insert((*name).to_string(), E::new_set(set));
+    }
+    seen.insert(principal.clone());
+    entities
+        .push(cedar::Entity::new(principal.clone(), attrs, HashSet::new()).expect("the principal"));
+
+    // The tenant tree: each tenant's parent is its parent tenant.
+    for t in &scope.tenants {
+        let uid = Types::uid(&types.tenant, &t.id);
+        let mut parents = HashSet::new();
+        let mut attrs = HashMap::new();
+        if let Some(p) = &t.parent_id {
+            let parent = Types::uid(&types.tenant, p);
+            attrs.insert("parent".to_string(), E::new_entity_uid(parent.clone()));
+            parents.insert(parent);
+        }
+        seen.insert(uid.clone());
+        entities.push(cedar::Entity::new(uid, attrs, parents).expect("a tenant"));
+    }
+
+    // The resource, a child of the request's tenant, with its attributes.
+    let resource = Types::uid(
+        &types.kind(&req.resource.kind),
+        req.resource.id.as_deref().unwrap_or(""),
+    );
+    if !seen.contains(&resource) {
+        let attrs = req
+            .resource
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), E::new_string(v.clone())))
+            .collect();
+        let parents = req
+            .tenant_id
+            .iter()
+            .map(|t| Types::uid(&types.tenant, t))
+            .collect();
+        entities.push(cedar::Entity::new(resource.clone(), attrs, parents).expect("the resource"));
+    }
+
+    let mut context = Vec::with_capacity(2);
+    if let Some(t) = &req.tenant_id {
+        context.push((
+            "tenant".to_string(),
+            E::new_entity_uid(Types::uid(&types.tenant, t)),
+        ));
+    }
+    if let Some(g) = req.resource.grants_role {
+        context.push((
+            "grants".to_string(),
+            E::new_string(role_name(g).to_string()),
+        ));
+    }
+    let request = cedar::Request::new(
+        principal,
+        Types::uid(&types.action, &req.action),
+        resource,
+        cedar::Context::from_pairs(context).expect("a context"),
+        None,
+    )
+    .expect("a request");
+    (
+        request,
+        cedar::Entities::from_entities(entities, None).expect("entities"),
+    )
+}
+
+struct Cedar {
+    authorizer: cedar::Authorizer,
+    policies: cedar::PolicySet,
+    types: Types,
+    request: cedar::Request,
+    entities: cedar::Entities,
+}
+
+impl Cedar {
+    fn new(req: &PolicyRequest, scope: &Scope) -> Self {
+        let policies =
+            cedar::PolicySet::from_str(&cedar_policy_text()).expect("the Cedar policies parse");
+        let types = Types::new();
+        let (request, entities) = cedar_input(&types, req, scope);
+        Self {
+            authorizer: cedar::Authorizer::new(),
+            policies,
+            types,
+            request,
+            entities,
+        }
+    }
+
+    fn allows(&self, request: &cedar::Request, entities: &cedar::Entities) -> bool {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, entities);
+        response.decision() == cedar::Decision::Allow
+    }
+
+    /// Request and entities built once: only the evaluation.
+    fn decide_prebuilt(&self) -> cedar::Response {
+        self.authorizer
+            .is_authorized(&self.request, &self.policies, &self.entities)
+    }
+
+    /// Request and entities built from the input, then the evaluation.
+    fn decide_building(&self, req: &PolicyRequest, scope: &Scope) -> cedar::Response {
+        let (request, entities) = cedar_input(&self.types, req, scope);
+        self.authorizer
+            .is_authorized(&request, &self.policies, &entities)
+    }
+}
+
+/// The Cedar rules must decide as the guest does, or the comparison means
+/// nothing. Returns how many requests were compared.
+fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
+    use TenantRole::*;
+    use bbws_host::service::policies::BindingInput;
+    let bind = |tenant: &str, role, inherited| BindingInput {
+        tenant_id: tenant.into(),
+        role,
+        inherited,
+    };
+    let role_sets: Vec<Vec<BindingInput>> = vec![
+        vec![],
+        vec![bind(CHILD, Viewer, false)],
+        vec![bind(PARENT, Operator, true), bind(CHILD, Viewer, false)],
+        vec![bind(CHILD, Operator, false)],
+        vec![bind(CHILD, Admin, false)],
+        vec![bind(PARENT, Admin, true)],
+        vec![bind(CHILD, Owner, false)],
+        vec![bind(PARENT, Owner, true)],
+        vec![bind(PARENT, Owner, true), bind(CHILD, Viewer, false)],
+    ];
+    let mut actions: Vec<&str> = RULES.iter().map(|r| r.action).collect();
+    actions.push("tenant.explode");
+    let scope = sample_scope();
+    let mut compared = 0;
+    let mut disagreements = Vec::new();
+    for action in &actions {
+        for roles in &role_sets {
+            for admin in [false, true] {
+                for grants in [None, Some(Operator), Some(Admin), Some(Owner)] {
+                    for (kind, id) in [
+                        ("site", "site_1"),
+                        ("user", USER),
+                        ("user", "usr_other"),
+                        ("tenant", CHILD),
+                    ] {
+                        let mut req = sample_request();
+                        req.action = (*action).to_string();
+                        req.roles = roles.clone();
+                        req.principal.platform_admin = admin;
+                        req.resource.kind = kind.into();
+                        req.resource.id = Some(id.into());
+                        req.resource.grants_role = grants;
+                        let w = is_allow(
+                            &wasm
+                                .runtime
+                                .authorize(
+                                    &wasm.pre,
+                                    &req.to_wit(),
+                                    Arc::new(scope.clone()),
+                                    wasm.limits,
+                                )
+                                .expect("decides"),
+                        );
+                        let (cr, ce) = cedar_input(&cedar.types, &req, &scope);
+                        let c = cedar.allows(&cr, &ce);
+                        compared += 1;
+                        if w != c {
+                            disagreements.push(format!(
+                                "{action} roles={:?} admin={admin} grants={grants:?} resource={kind}:{id}: wasm={w} cedar={c}",
+                                roles.iter().map(|b| (b.role, b.inherited)).collect::<Vec<_>>()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "Cedar and the RBAC guest disagree on {} of {compared} requests:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    compared
+}
+
+// ---------------------------------------------------------------------------
+// Percentiles
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+struct Summary {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    mean: f64,
+}
+
+/// Nanoseconds, sorted, into microsecond percentiles.
+fn summarise(mut ns: Vec<u64>) -> Summary {
+    ns.sort_unstable();
+    let at = |q: f64| ns[((ns.len() as f64 * q) as usize).min(ns.len() - 1)] as f64 / 1000.0;
+    Summary {
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        p999: at(0.999),
+        mean: ns.iter().sum::<u64>() as f64 / ns.len() as f64 / 1000.0,
+    }
+}
+
+/// Times each of `n` calls of `f` (after `n / 10` untimed warm-up calls).
+fn time_each(n: usize, mut f: impl FnMut()) -> Summary {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let mut ns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        ns.push(t.elapsed().as_nanos() as u64);
+    }
+    summarise(ns)
+}
+
+/// Times each of `n` calls on live instances, re-instantiating untimed.
+fn time_calls(wasm: &Wasm, n: usize) -> Summary {
+    let mut ns = Vec::with_capacity(n);
+    let mut warm = n / 10;
+    while ns.len() < n {
+        let (mut store, policy) = wasm.instance();
+        for _ in 0..CALLS_PER_INSTANCE {
+            let t = Instant::now();
+            black_box(
+                policy
+                    .call_authorize(&mut store, &wasm.wit)
+                    .expect("decides"),
+            );
+            let took = t.elapsed().as_nanos() as u64;
+            if warm > 0 {
+                warm -= 1;
+            } else if ns.len() < n {
+                ns.push(took);
+            }
+        }
+    }
+    summarise(ns)
+}
+
+fn print_row(name: &str, s: Summary) {
+    println!(
+        "{name:<60} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+        s.p50, s.p90, s.p99, s.p999, s.mean
+    );
+}
+
+fn print_header(title: &str) {
+    println!("\n{title}");
+    println!(
+        "{:<60} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "(microseconds)", "p50", "p90", "p99", "p99.9", "mean"
+    );
+}
+
+fn percentiles(wasm: &Wasm, cedar: &Cedar, n: usize) {
+    print_header(&format!("decision latency, {n} timed calls each"));
+    let full = time_each(n, || {
+        black_box(wasm.decide());
+    });
+    print_row("wasm: instantiate + call (authorize)", full);
+    let conv = time_each(n, || {
+        black_box(wasm.decide_converting());
+    });
+    print_row("wasm: + per-call input conversion", conv);
+    let store = time_each(n, || wasm.store_only());
+    print_row("wasm part: store new + drop", store);
+    let inst = time_each(n, || wasm.instantiate_only());
+    print_row("wasm part: store + instantiate + drop", inst);
+    let call = time_calls(wasm, n);
+    print_row("wasm part: call on a live instance", call);
+    let pre = time_each(n, || {
+        black_box(cedar.decide_prebuilt());
+    });
+    print_row("cedar: is_authorized (input prebuilt)", pre);
+    let (req, scope) = (&wasm.request, &wasm.scope);
+    let build = time_each(n, || {
+        black_box(cedar.decide_building(req, scope));
+    });
+    print_row("cedar: build entities/request + is_authorized", build);
+
+    println!("\nratios wasm/cedar          p50      p99");
+    let ratio = |name: &str, a: Summary, b: Summary| {
+        println!("{name:<24} {:>6.2}x {:>7.2}x", a.p50 / b.p50, a.p99 / b.p99);
+    };
+    ratio("prebuilt input", full, pre);
+    ratio("input built per call", conv, build);
+}
+
+// ---------------------------------------------------------------------------
+// Engine configuration variants
+// ---------------------------------------------------------------------------
+
+/// The engine settings of `Runtime::new`, with the knobs under test.
+#[derive(Clone, Copy, Debug)]
+struct Knobs {
+    memory_init_cow: bool,
+    linear_memory_keep_resident: usize,
+    table_keep_resident: usize,
+    max_memory_size: usize,
+    table_lazy_init: bool,
+    decommit_batch_size: usize,
+    memory_reservation: Option<u64>,
+    memory_guard_size: Option<u64>,
+    epoch_interruption: bool,
+    limiter: bool,
+    pooling: bool,
+    pagemap_scan: bool,
+}
+
+impl Default for Knobs {
+    /// Exactly `Runtime::new` (pool of 256 component instances).
+    fn default() -> Self {
+        Self {
+            memory_init_cow: true,
+            linear_memory_keep_resident: 0,
+            table_keep_resident: 0,
+            max_memory_size: Limits::CEILING_MEMORY,
+            table_lazy_init: true,
+            decommit_batch_size: 1,
+            memory_reservation: None,
+            memory_guard_size: None,
+            epoch_interruption: true,
+            limiter: true,
+            pooling: true,
+            pagemap_scan: false,
+        }
+    }
+}
+
+/// An engine and the default policy compiled for it, with an epoch ticker
+/// like the runtime's.
+struct Variant {
+    engine: Engine,
+    pre: PolicyPre<HostState>,
+    knobs: Knobs,
+    ticking: Arc<AtomicBool>,
+}
+
+impl Drop for Variant {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Variant {
+    fn new(knobs: Knobs, policy: &[u8]) -> wasmtime::Result<Self> {
+        let instances = RuntimeConfig::default().pool_instances;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 4)
+            .total_memories(instances * 2)
+            .total_tables(instances * 4)
+            .max_memory_size(knobs.max_memory_size)
+            .table_elements(20_000)
+            .linear_memory_keep_resident(knobs.linear_memory_keep_resident)
+            .table_keep_resident(knobs.table_keep_resident)
+            .decommit_batch_size(knobs.decommit_batch_size)
+            .pagemap_scan(if knobs.pagemap_scan {
+                Enabled::Yes
+            } else {
+                Enabled::No
+            });
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .concurrency_support(false)
+            .epoch_interruption(knobs.epoch_interruption)
+            .memory_init_cow(knobs.memory_init_cow)
+            .table_lazy_init(knobs.table_lazy_init)
+            .max_wasm_stack(256 << 10);
+        if knobs.pooling {
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        if let Some(r) = knobs.memory_reservation {
+            wasm.memory_reservation(r);
+        }
+        if let Some(g) = knobs.memory_guard_size {
+            wasm.memory_guard_size(g);
+        }
+        let engine = Engine::new(&wasm)?;
+        let mut linker = Linker::new(&engine);
+        Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let component = Component::new(&engine, policy)?;
+        let pre = PolicyPre::new(linker.instantiate_pre(&component)?)?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        if knobs.epoch_interruption {
+            let (engine, ticking) = (engine.clone(), ticking.clone());
+            std::thread::spawn(move || {
+                while ticking.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(1));
+                    engine.increment_epoch();
+                }
+            });
+        }
+        Ok(Self {
+            engine,
+            pre,
+            knobs,
+            ticking,
+        })
+    }
+
+    fn store(&self, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, HostState::new(scope, limits));
+        if self.knobs.limiter {
+            store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        }
+        if self.knobs.epoch_interruption {
+            store.set_epoch_deadline(limits.deadline.as_millis().max(1) as u64 + 1);
+            store.epoch_deadline_trap();
+        }
+        store
+    }
+
+    fn decide(&self, req: &types::Request, scope: &Arc<Scope>, limits: Limits) -> bool {
+        let mut store = self.store(scope.clone(), limits);
+        let policy = self.pre.instantiate(&mut store).expect("instantiates");
+        is_allow(&policy.call_authorize(&mut store, req).expect("decides"))
+    }
+
+    fn instantiate_only(&self, scope: &Arc<Scope>, limits: Limits) {
+        let mut store = self.store(scope.clone(), limits);
+        black_box(self.pre.instantiate(&mut store).expect("instantiates"));
+    }
+}
+
+fn knob_sweep(wasm: &Wasm, n: usize) {
+    let base = Knobs::default();
+    let keep = |bytes: usize| Knobs {
+        linear_memory_keep_resident: bytes,
+        table_keep_resident: 4 << 10,
+        ..base
+    };
+    let scan = |bytes: usize| Knobs {
+        pagemap_scan: true,
+        ..keep(bytes)
+    };
+    let variants: Vec<(&str, Knobs)> = vec![
+        ("baseline (copy of Runtime::new)", base),
+        ("keep_resident 64 KiB (memset, no scan)", keep(64 << 10)),
+        ("keep_resident 1 MiB (memset, no scan)", keep(1 << 20)),
+        ("pagemap_scan + keep_resident 64 KiB", scan(64 << 10)),
+        ("pagemap_scan + keep_resident 256 KiB", scan(256 << 10)),
+        ("pagemap_scan + keep_resident 1 MiB", scan(1 << 20)),
+        (
+            "decommit_batch_size 32",
+            Knobs {
+                decommit_batch_size: 32,
+                ..base
+            },
+        ),
+        (
+            "pagemap_scan + keep 256 KiB + batch 32",
+            Knobs {
+                decommit_batch_size: 32,
+                ..scan(256 << 10)
+            },
+        ),
+        (
+            "memory_init_cow off",
+            Knobs {
+                memory_init_cow: false,
+                ..base
+            },
+        ),
+        (
+            "memory_init_cow off + scan + keep 256 KiB",
+            Knobs {
+                memory_init_cow: false,
+                ..scan(256 << 10)
+            },
+        ),
+        (
+            "max_memory_size 4 MiB",
+            Knobs {
+                max_memory_size: 4 << 20,
+                ..base
+            },
+        ),
+        (
+            "memory_reservation 32 MiB, guard 64 KiB",
+            Knobs {
+                memory_reservation: Some(32 << 20),
+                memory_guard_size: Some(64 << 10),
+                ..base
+            },
+        ),
+        (
+            "table_lazy_init off",
+            Knobs {
+                table_lazy_init: false,
+                ..base
+            },
+        ),
+        (
+            "no epoch interruption",
+            Knobs {
+                epoch_interruption: false,
+                ..base
+            },
+        ),
+        (
+            "no resource limiter",
+            Knobs {
+                limiter: false,
+                ..base
+            },
+        ),
+        (
+            "on-demand allocator (no pooling)",
+            Knobs {
+                pooling: false,
+                ..base
+            },
+        ),
+    ];
+    print_header(&format!(
+        "engine variants: full decision / instantiate only, {n} timed calls each (pagemap scan available: {})",
+        PoolingAllocationConfig::is_pagemap_scan_available()
+    ));
+    run_variants(wasm, n, DEFAULT_POLICY, &variants);
+
+    // Other builds of the guest (`name=path.wasm,...`), under the variants
+    // that matter most: what a change to the SDK would buy.
+    let others = std::env::var("BBWS_BENCH_ALT_POLICIES").unwrap_or_default();
+    for (name, path) in others.split(',').filter_map(|p| p.split_once('=')) {
+        let bytes = std::fs::read(path).expect("an alternative policy component");
+        print_header(&format!("guest build `{name}` ({path}, {} B)", bytes.len()));
+        let few: Vec<(&str, Knobs)> = variants
+            .iter()
+            .filter(|(v, _)| {
+                v.starts_with("baseline")
+                    || *v == "pagemap_scan + keep_resident 256 KiB"
+                    || *v == "decommit_batch_size 32"
+                    || *v == "pagemap_scan + keep 256 KiB + batch 32"
+            })
+            .cloned()
+            .collect();
+        run_variants(wasm, n, &bytes, &few);
+    }
+}
+
+fn run_variants(wasm: &Wasm, n: usize, policy: &[u8], variants: &[(&str, Knobs)]) {
+    let (req, scope, limits) = (&wasm.wit, &wasm.scope_arc, wasm.limits);
+    for &(name, knobs) in variants {
+        let v = match Variant::new(knobs, policy) {
+            Ok(v) => v,
+            Err(e) => {
+                println!("{name:<60} not available: {e:#}");
+                continue;
+            }
+        };
+        assert!(v.decide(req, scope, limits));
+        let full = time_each(n, || {
+            black_box(v.decide(req, scope, limits));
+        });
+        print_row(&format!("{name}: decision"), full);
+        let inst = time_each(n, || v.instantiate_only(scope, limits));
+        print_row(&format!("{name}: instantiate"), inst);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Criterion
+// ---------------------------------------------------------------------------
+
+fn decision_benches(c: &mut Criterion, wasm: &Wasm, cedar: &Cedar) {
+    let mut g = c.benchmark_group("decision");
+    g.bench_function("wasm", |b| b.iter(|| black_box(wasm.decide())));
+    g.bench_function("wasm_converting_input", |b| {
+        b.iter(|| black_box(wasm.decide_converting()))
+    });
+    g.bench_function("wasm_instantiate_only", |b| {
+        b.iter(|| wasm.instantiate_only())
+    });
+    g.bench_function("wasm_call_only", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let (mut store, policy) = wasm.instance();
+                let batch = (iters - done).min(CALLS_PER_INSTANCE);
+                let t = Instant::now();
+                for _ in 0..batch {
+                    black_box(
+                        policy
+                            .call_authorize(&mut store, &wasm.wit)
+                            .expect("decides"),
+                    );
+                }
+                total += t.elapsed();
+                done += batch;
+            }
+            total
+        })
+    });
+    g.bench_function("cedar", |b| b.iter(|| black_box(cedar.decide_prebuilt())));
+    let (req, scope) = (&wasm.request, &wasm.scope);
+    g.bench_function("cedar_building_input", |b| {
+        b.iter(|| black_box(cedar.decide_building(req, scope)))
+    });
+    g.finish();
+}
+
+fn load_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let hash = content_hash(DEFAULT_POLICY);
+    // A blob dir that holds the precompiled artifact of this engine.
+    let warm = tempfile::tempdir().expect("tempdir");
+    {
+        let runtime = Runtime::new(
+            RuntimeConfig::default(),
+            Arc::new(FsBlobs::new(warm.path())),
+        )
+        .expect("runtime");
+        rt.block_on(runtime.prepare(&hash, DEFAULT_POLICY))
+            .expect("prepares");
+        assert_eq!(runtime.stats().compiled.load(Ordering::Relaxed), 1);
+    }
+    let mut g = c.benchmark_group("load");
+    g.sample_size(30).measurement_time(Duration::from_secs(10));
+    g.bench_function("cold-artifact", |b| {
+        b.iter_batched(
+            || {
+                Runtime::new(
+                    RuntimeConfig::default(),
+                    Arc::new(FsBlobs::new(warm.path())),
+                )
+                .expect("runtime")
+            },
+            |runtime| {
+                let pre = rt
+                    .block_on(runtime.prepare(&hash, DEFAULT_POLICY))
+                    .expect("prepares");
+                debug_assert_eq!(runtime.stats().artifacts_loaded.load(Ordering::Relaxed), 1);
+                (runtime, pre)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("compile", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let runtime =
+                    Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path())))
+                        .expect("runtime");
+                (dir, runtime)
+            },
+            |(dir, runtime)| {
+                let pre = rt
+                    .block_on(runtime.prepare(&hash, DEFAULT_POLICY))
+                    .expect("prepares");
+                debug_assert_eq!(runtime.stats().compiled.load(Ordering::Relaxed), 1);
+                (dir, runtime, pre)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// Cold loads timed by hand, for a direct ratio (criterion prints each alone).
+fn load_ratio(rt: &tokio::runtime::Runtime, n: usize) {
+    let hash = content_hash(DEFAULT_POLICY);
+    let warm = tempfile::tempdir().expect("tempdir");
+    {
+        let runtime = Runtime::new(
+            RuntimeConfig::default(),
+            Arc::new(FsBlobs::new(warm.path())),
+        )
+        .expect("runtime");
+        rt.block_on(runtime.prepare(&hash, DEFAULT_POLICY))
+            .expect("prepares");
+    }
+    let artifact_bytes = std::fs::read_dir(warm.path().join("artifacts"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .and_then(|e| std::fs::read_dir(e.path()).ok())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+        })
+        .unwrap_or(0);
+    let time = |fresh_dir: bool| {
+        let mut ns = Vec::with_capacity(n);
+        for _ in 0..n {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = if fresh_dir { dir.path() } else { warm.path() };
+            let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(path)))
+                .expect("runtime");
+            let t = Instant::now();
+            let pre = rt
+                .block_on(runtime.prepare(&hash, DEFAULT_POLICY))
+                .expect("prepares");
+            ns.push(t.elapsed().as_nanos() as u64);
+            drop(pre);
+        }
+        summarise(ns)
+    };
+    let cold = time(false);
+    let compile = time(true);
+    print_header(&format!(
+        "Runtime::prepare of the default policy ({} B component, {artifact_bytes} B artifact), {n} fresh runtimes each",
+        DEFAULT_POLICY.len()
+    ));
+    print_row("load/cold-artifact", cold);
+    print_row("load/compile", compile);
+    println!(
+        "compile / cold-artifact: {:.1}x at p50, {:.1}x in mean",
+        compile.p50 / cold.p50,
+        compile.mean / cold.mean
+    );
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let wasm = Wasm::new(&rt);
+    assert!(is_allow(&wasm.decide()), "the sample request is allowed");
+
+    if let (Some(n), Ok(keep)) = (
+        std::env::var("BBWS_PROFILE_LOOP")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok()),
+        std::env::var("BBWS_PROFILE_KEEP_RESIDENT"),
+    ) {
+        // The loop on a copy of the engine with pagemap_scan and this much
+        // kept resident, optionally on another build of the guest.
+        let policy = match std::env::var("BBWS_PROFILE_POLICY") {
+            Ok(path) => std::fs::read(path).expect("the policy to profile"),
+            Err(_) => DEFAULT_POLICY.to_vec(),
+        };
+        let knobs = Knobs {
+            pagemap_scan: true,
+            linear_memory_keep_resident: keep.parse().expect("bytes"),
+            table_keep_resident: 4 << 10,
+            ..Knobs::default()
+        };
+        let v = Variant::new(knobs, &policy).expect("the variant engine");
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(v.decide(&wasm.wit, &wasm.scope_arc, wasm.limits));
+        }
+        println!("{n} decisions in {:?}", t.elapsed());
+        return;
+    }
+    if let Some(n) = std::env::var("BBWS_PROFILE_LOOP")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(wasm.decide());
+        }
+        println!("{n} decisions in {:?}", t.elapsed());
+        return;
+    }
+
+    if env_usize("BBWS_BENCH_ONLY_KNOBS", 0) != 0 {
+        knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
+        return;
+    }
+
+    let cedar = Cedar::new(&wasm.request, &wasm.scope);
+    assert_eq!(
+        cedar.decide_prebuilt().decision(),
+        cedar::Decision::Allow,
+        "Cedar allows the sample request"
+    );
+    let mut c = Criterion::default().configure_from_args();
+    // Under `cargo test --benches` (`--test`) only run each benchmark once.
+    let quick = std::env::args().any(|a| a == "--test" || a == "--list");
+    if !quick {
+        let compared = check_agreement(&wasm, &cedar);
+        println!("Cedar and the RBAC guest agree on all {compared} requests of the check matrix.");
+        println!("Cedar policies:\n{}", cedar_policy_text());
+        percentiles(&wasm, &cedar, env_usize("BBWS_BENCH_SAMPLES", 100_000));
+        load_ratio(&rt, env_usize("BBWS_BENCH_LOAD_SAMPLES", 30));
+        if env_usize("BBWS_BENCH_KNOBS", 1) != 0 {
+            knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
+        }
+        println!();
+    }
+    decision_benches(&mut c, &wasm, &cedar);
+    load_benches(&mut c, &rt);
+    c.final_summary();
+}

@@ -1,0 +1,177 @@
+//! `/v1/tenants/{tenantId}/extensions` and the decision log.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiResult, Problem};
+use super::extract::{Auth, Body, PageQuery, Params};
+use super::{AppState, PageBody};
+use crate::domain::tenant::ExtensionSlot;
+use crate::runtime::MAX_COMPONENT_BYTES;
+use crate::service::extensions::{
+    Activate, DryRun, DryRunResult, ExtensionVersion, ExtensionsView, Replay,
+};
+use crate::service::policies::DecisionRecord;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload, reset))
+        .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES + 1))
+        .routes(routes!(list))
+        .routes(routes!(activate))
+        .routes(routes!(rollback))
+        .routes(routes!(dry_run))
+        .routes(routes!(decisions))
+        .routes(routes!(replay))
+}
+
+/// `?activate=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadParams {
+    /// Activate the new version at once.
+    #[serde(default)]
+    pub activate: bool,
+}
+
+/// Upload a component (`application/wasm`, at most 8 MiB). It is validated:
+/// a component, of the kind's world, importing only what that world allows.
+#[utoipa::path(put, path = "/v1/tenants/{tenantId}/extensions/{kind}", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path, description = "policy, template or event-filter"), UploadParams),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = ExtensionVersion), (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+async fn upload(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind)): Path<(String, String)>,
+    Params(q): Params<UploadParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ExtensionVersion>), Problem> {
+    let wasm = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/wasm");
+    if !wasm {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the component as Content-Type: application/wasm",
+        ));
+    }
+    let v = s
+        .services
+        .upload_extension(&caller, &id, &kind, &body, q.activate)
+        .await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Versions per kind, and which is active.
+#[utoipa::path(get, path = "/v1/tenants/{tenantId}/extensions", tag = "extensions",
+    params(("tenantId" = String, Path)),
+    responses((status = 200, body = ExtensionsView), (status = 404, body = Problem)))]
+async fn list(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ExtensionsView>> {
+    Ok(Json(s.services.list_extensions(&caller, &id).await?))
+}
+
+/// Make an uploaded version active; it decides from the next request on.
+#[utoipa::path(post, path = "/v1/tenants/{tenantId}/extensions/{kind}/activate", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path)),
+    request_body = Activate,
+    responses((status = 200, body = Option<ExtensionSlot>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn activate(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind)): Path<(String, String)>,
+    Body(input): Body<Activate>,
+) -> ApiResult<Json<Option<ExtensionSlot>>> {
+    Ok(Json(
+        s.services
+            .activate_extension(&caller, &id, &kind, &input.version)
+            .await?,
+    ))
+}
+
+/// Back to the version that was active before.
+#[utoipa::path(post, path = "/v1/tenants/{tenantId}/extensions/{kind}/rollback", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path)),
+    responses((status = 200, body = Option<ExtensionSlot>), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn rollback(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind)): Path<(String, String)>,
+) -> ApiResult<Json<Option<ExtensionSlot>>> {
+    Ok(Json(
+        s.services.rollback_extension(&caller, &id, &kind).await?,
+    ))
+}
+
+/// Back to the platform default for this kind.
+#[utoipa::path(delete, path = "/v1/tenants/{tenantId}/extensions/{kind}", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path)),
+    responses((status = 200, body = Option<ExtensionSlot>), (status = 404, body = Problem)))]
+async fn reset(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind)): Path<(String, String)>,
+) -> ApiResult<Json<Option<ExtensionSlot>>> {
+    Ok(Json(s.services.reset_extension(&caller, &id, &kind).await?))
+}
+
+/// Run a version on a sample input: the result, its reason and the time it took.
+#[utoipa::path(post, path = "/v1/tenants/{tenantId}/extensions/{kind}/dry-run", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path)),
+    request_body = DryRun,
+    responses((status = 200, body = DryRunResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn dry_run(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind)): Path<(String, String)>,
+    Body(input): Body<DryRun>,
+) -> ApiResult<Json<DryRunResult>> {
+    Ok(Json(s.services.dry_run(&caller, &id, &kind, input).await?))
+}
+
+/// The decision log, newest last. Records are written in batches off the
+/// request path: a decision shows up within about 20 ms.
+#[utoipa::path(get, path = "/v1/tenants/{tenantId}/decisions", tag = "extensions",
+    params(("tenantId" = String, Path), PageQuery),
+    responses((status = 200, body = PageBody<DecisionRecord>), (status = 404, body = Problem)))]
+async fn decisions(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<PageBody<DecisionRecord>>> {
+    Ok(Json(
+        s.services
+            .list_decisions(&caller, &id, &q.request()?)
+            .await?
+            .into(),
+    ))
+}
+
+/// Re-run a recorded decision on its recorded components and input.
+#[utoipa::path(post, path = "/v1/tenants/{tenantId}/decisions/{decisionId}/replay", tag = "extensions",
+    params(("tenantId" = String, Path), ("decisionId" = String, Path)),
+    responses((status = 200, body = Replay), (status = 404, body = Problem)))]
+async fn replay(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, decision)): Path<(String, String)>,
+) -> ApiResult<Json<Replay>> {
+    Ok(Json(
+        s.services.replay_decision(&caller, &id, &decision).await?,
+    ))
+}

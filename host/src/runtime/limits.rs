@@ -1,0 +1,74 @@
+//! The hard limits every guest call runs under, per tenant tier.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::Tier;
+
+/// Limits of one guest call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Wall-clock time for instantiation and the call.
+    #[serde(with = "millis")]
+    pub deadline: Duration,
+    /// Linear memory, all memories together.
+    pub memory_bytes: usize,
+    /// Table elements, all tables together.
+    pub table_elements: usize,
+    /// Core instances a component may create.
+    pub instances: usize,
+    /// Bytes of output (a decision's reason).
+    pub output_bytes: usize,
+    /// Calls into the host per guest call.
+    pub host_calls: u32,
+}
+
+mod millis {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_millis(10),
+            memory_bytes: 16 << 20,
+            table_elements: 10_000,
+            instances: 16,
+            output_bytes: 64 << 10,
+            host_calls: 1_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits for a tier. Larger plans get more room; the pool's
+    /// per-instance memory ceiling ([`Limits::CEILING_MEMORY`]) bounds all.
+    pub fn for_tier(tier: Tier) -> Self {
+        let base = Self::default();
+        match tier {
+            Tier::Free => Self {
+                deadline: Duration::from_millis(5),
+                memory_bytes: 8 << 20,
+                host_calls: 200,
+                ..base
+            },
+            Tier::Standard => base,
+            Tier::Premium | Tier::Enterprise => Self {
+                deadline: Duration::from_millis(25),
+                memory_bytes: Self::CEILING_MEMORY,
+                host_calls: 5_000,
+                ..base
+            },
+        }
+    }
+
+    /// The most memory any guest instance may have (the pooling slot size).
+    pub const CEILING_MEMORY: usize = 32 << 20;
+}

@@ -1,0 +1,357 @@
+//! The WebAssembly runtime: one wasmtime [`Engine`] for the process, a
+//! content-addressed cache of compiled components, and the sandbox every
+//! guest call runs in.
+//!
+//! - The engine uses the pooling allocator with copy-on-write memory images
+//!   and epoch interruption driven by a 1 ms ticker thread, so a fresh,
+//!   isolated instance per call costs microseconds and a runaway guest is
+//!   stopped at its deadline.
+//! - Components are named by the sha256 of their bytes. Each is compiled
+//!   once, kept in a bounded LRU, and its precompiled artifact is stored in
+//!   the blob store keyed by hash and engine fingerprint, with the
+//!   artifact's own sha256 beside it: a restart does not recompile, and an
+//!   artifact that is corrupt or from another engine is recompiled, never
+//!   trusted.
+//! - Every call runs under [`Limits`]: deadline, memory, tables, instances,
+//!   output size and host-call budget. A failure is a [`GuestError`]; the
+//!   caller fails closed.
+
+pub mod bindings;
+pub mod host;
+pub mod limits;
+mod validate;
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use sha2::Digest as _;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use crate::blobs::BlobStore;
+use bindings::{Policy, PolicyPre, types};
+pub use host::{HostState, Scope, ScopeTenant};
+pub use limits::Limits;
+pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
+
+/// The epoch ticker's period: the resolution of deadlines.
+const TICK: Duration = Duration::from_millis(1);
+
+/// Why a guest call failed. Every variant fails closed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("the guest ran past its {0:?} deadline")]
+    Timeout(Duration),
+    #[error("the guest exceeded its {0} limit")]
+    Limit(&'static str),
+    #[error("the guest exhausted its host-call budget of {0}")]
+    HostCalls(u32),
+    #[error("the guest's output of {size} bytes exceeds the {limit}-byte limit")]
+    OutputTooLarge { size: usize, limit: usize },
+    #[error("the guest trapped: {0}")]
+    Trap(String),
+    #[error("the component could not be loaded: {0}")]
+    Load(String),
+}
+
+impl GuestError {
+    /// A stable code for logs, the decision log and API errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GuestError::Timeout(_) => "guest_timeout",
+            GuestError::Limit(_) => "guest_limit",
+            GuestError::HostCalls(_) => "guest_host_calls",
+            GuestError::OutputTooLarge { .. } => "guest_output_too_large",
+            GuestError::Trap(_) => "guest_trap",
+            GuestError::Load(_) => "guest_load",
+        }
+    }
+}
+
+/// How the runtime is set up.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Compiled components kept in memory.
+    pub cache_capacity: usize,
+    /// Instances the pool holds at once (concurrent guest calls).
+    pub pool_instances: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_capacity: 512,
+            pool_instances: 256,
+        }
+    }
+}
+
+/// The process's WebAssembly runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    compiled: Mutex<lru::LruCache<String, PolicyPre<HostState>>>,
+    blobs: Arc<dyn BlobStore>,
+    fingerprint: String,
+    ticking: Arc<AtomicBool>,
+    stats: Stats,
+}
+
+/// What the runtime did since it started (for tests and metrics).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Components compiled from their bytes.
+    pub compiled: AtomicU64,
+    /// Components loaded from a stored precompiled artifact.
+    pub artifacts_loaded: AtomicU64,
+    /// Stored artifacts refused (corrupt or of another engine).
+    pub artifacts_rejected: AtomicU64,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The sha256 of some bytes, hex: a component's name.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig, blobs: Arc<dyn BlobStore>) -> anyhow::Result<Arc<Self>> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.pool_instances)
+            .total_core_instances(config.pool_instances * 4)
+            .total_memories(config.pool_instances * 2)
+            .total_tables(config.pool_instances * 4)
+            .max_memory_size(Limits::CEILING_MEMORY)
+            .table_elements(20_000);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            // No component-model async here: guest calls are short and
+            // synchronous, and the async machinery costs per call.
+            .concurrency_support(false)
+            .epoch_interruption(true)
+            .memory_init_cow(true)
+            .max_wasm_stack(256 << 10)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)
+            .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e:#}"))?;
+        let mut linker = Linker::new(&engine);
+        Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the host interfaces: {e:#}"))?;
+
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+
+        let ticking = Arc::new(AtomicBool::new(true));
+        {
+            let engine = engine.clone();
+            let ticking = ticking.clone();
+            std::thread::Builder::new()
+                .name("bbws-epoch".into())
+                .spawn(move || {
+                    while ticking.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            compiled: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(config.cache_capacity.max(1)).expect("nonzero"),
+            )),
+            blobs,
+            fingerprint,
+            ticking,
+            stats: Stats::default(),
+        }))
+    }
+
+    /// Identifies the engine's compilation settings (artifacts are keyed by it).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn artifact_key(&self, hash: &str) -> String {
+        format!("artifacts/{}/{hash}.cwasm", self.fingerprint)
+    }
+
+    /// A compiled policy from memory, if it is there.
+    pub fn cached(&self, hash: &str) -> Option<PolicyPre<HostState>> {
+        self.compiled.lock().get(hash).cloned()
+    }
+
+    /// The compiled policy for `hash`: from memory, else from its stored
+    /// artifact, else compiled from `bytes` (and its artifact stored).
+    pub async fn prepare(
+        &self,
+        hash: &str,
+        bytes: &[u8],
+    ) -> Result<PolicyPre<HostState>, GuestError> {
+        if let Some(pre) = self.cached(hash) {
+            return Ok(pre);
+        }
+        let component = match self.load_artifact(hash).await {
+            Some(c) => c,
+            None => self.compile_and_store(hash, bytes).await?,
+        };
+        let pre = self
+            .policy_pre(&component)
+            .map_err(|e| GuestError::Load(format!("{e:#}")))?;
+        self.compiled.lock().put(hash.to_string(), pre.clone());
+        Ok(pre)
+    }
+
+    fn policy_pre(&self, component: &Component) -> wasmtime::Result<PolicyPre<HostState>> {
+        PolicyPre::new(self.linker.instantiate_pre(component)?)
+    }
+
+    async fn compile_and_store(&self, hash: &str, bytes: &[u8]) -> Result<Component, GuestError> {
+        self.stats.compiled.fetch_add(1, Ordering::Relaxed);
+        let engine = self.engine.clone();
+        let owned = bytes.to_vec();
+        let artifact = tokio::task::spawn_blocking(move || engine.precompile_component(&owned))
+            .await
+            .map_err(|e| GuestError::Load(e.to_string()))?
+            .map_err(|e| GuestError::Load(format!("{e:#}")))?;
+        let key = self.artifact_key(hash);
+        let digest = content_hash(&artifact);
+        // The digest is written last: an artifact without one is never used.
+        if let Err(e) = async {
+            self.blobs.put(&key, &artifact).await?;
+            self.blobs
+                .put(&format!("{key}.sha256"), digest.as_bytes())
+                .await
+        }
+        .await
+        {
+            tracing::warn!(error = %e, component = %hash, "could not store a precompiled artifact");
+        }
+        self.deserialize(&artifact)
+            .map_err(|e| GuestError::Load(format!("{e:#}")))
+    }
+
+    /// The stored artifact for `hash`, if present, intact and of this engine.
+    async fn load_artifact(&self, hash: &str) -> Option<Component> {
+        let key = self.artifact_key(hash);
+        let digest = self.blobs.get(&format!("{key}.sha256")).await.ok()??;
+        let artifact = self.blobs.get(&key).await.ok()??;
+        if content_hash(&artifact).as_bytes() != digest.as_slice() {
+            self.stats
+                .artifacts_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(component = %hash, "a precompiled artifact is corrupt; recompiling");
+            return None;
+        }
+        match self.deserialize(&artifact) {
+            Ok(c) => {
+                self.stats.artifacts_loaded.fetch_add(1, Ordering::Relaxed);
+                Some(c)
+            }
+            Err(e) => {
+                self.stats
+                    .artifacts_rejected
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(component = %hash, error = %e, "a precompiled artifact does not fit this engine; recompiling");
+                None
+            }
+        }
+    }
+
+    #[allow(unsafe_code)]
+    fn deserialize(&self, artifact: &[u8]) -> wasmtime::Result<Component> {
+        // SAFETY: wasmtime requires that deserialized bytes come from
+        // `precompile_component` of a compatible engine; it checks the engine
+        // compatibility itself, and callers pass only bytes this runtime
+        // produced in this call or whose sha256 matches the digest written
+        // beside them when they were produced.
+        unsafe { Component::deserialize(&self.engine, artifact) }
+    }
+
+    /// Runs one policy decision in a fresh instance under `limits`.
+    pub fn authorize(
+        &self,
+        pre: &PolicyPre<HostState>,
+        request: &types::Request,
+        scope: Arc<Scope>,
+        limits: Limits,
+    ) -> Result<types::Decision, GuestError> {
+        let mut store = Store::new(&self.engine, HostState::new(scope, limits));
+        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        store.set_epoch_deadline(
+            limits.deadline.as_millis().max(1) as u64 / TICK.as_millis() as u64 + 1,
+        );
+        store.epoch_deadline_trap();
+        let started = Instant::now();
+        let outcome = pre
+            .instantiate(&mut store)
+            .and_then(|policy| policy.call_authorize(&mut store, request));
+        let decision = outcome.map_err(|e| classify(e, &store, started))?;
+        let reason = match &decision {
+            types::Decision::Allow(r) | types::Decision::Deny(r) => r,
+        };
+        if reason.len() > limits.output_bytes {
+            return Err(GuestError::OutputTooLarge {
+                size: reason.len(),
+                limit: limits.output_bytes,
+            });
+        }
+        Ok(decision)
+    }
+
+    /// Checks uploaded bytes: a component, of `kind`'s world, importing only
+    /// what that world allows. Compiles it (and keeps it) when it passes.
+    pub async fn validate(&self, kind: Kind, bytes: &[u8]) -> Result<ComponentInfo, Invalid> {
+        validate::check_header(bytes)?;
+        let engine = self.engine.clone();
+        let owned = bytes.to_vec();
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &owned))
+            .await
+            .map_err(|e| Invalid::Malformed(e.to_string()))?
+            .map_err(|e| Invalid::Malformed(format!("{e:#}")))?;
+        let info = validate::inspect(&self.engine, &component, kind, bytes)?;
+        if kind == Kind::Policy {
+            let pre = self
+                .policy_pre(&component)
+                .map_err(|e| Invalid::WrongWorld(format!("{e:#}")))?;
+            self.compiled.lock().put(info.hash.clone(), pre);
+        }
+        Ok(info)
+    }
+}
+
+fn classify(e: wasmtime::Error, store: &Store<HostState>, started: Instant) -> GuestError {
+    if let Some(what) = store.data().limit_hit {
+        return GuestError::Limit(what);
+    }
+    if store.data().host_calls > store.data().limits.host_calls {
+        return GuestError::HostCalls(store.data().limits.host_calls);
+    }
+    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        tracing::debug!(elapsed = ?started.elapsed(), "guest interrupted at its deadline");
+        return GuestError::Timeout(store.data().limits.deadline);
+    }
+    let mut text = format!("{e:#}");
+    text.truncate(500);
+    GuestError::Trap(text)
+}

@@ -1,0 +1,502 @@
+//! Extensions: tenants' WebAssembly components. Upload (validated, stored
+//! by content hash), list, activate, roll back, delete (back to the platform
+//! default), dry-run, and the decision log with replay.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::tenant::ExtensionSlot;
+use crate::domain::{Tenant, ids};
+use crate::runtime::{Invalid, Kind, Limits, Scope};
+use crate::store::{Condition, Index, Item, Key, Query};
+
+use super::access::tenant_resource;
+use super::paging::Page;
+use super::policies::{
+    DecisionInput, DecisionRecord, PolicyRequest, Verdict, component_key, decisions_pk,
+};
+use super::{Caller, Error, PageRequest, Result, Services, keys};
+
+/// One uploaded version of an extension.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtensionVersion {
+    /// sha256 of the component: its version.
+    pub version: String,
+    pub kind: String,
+    pub size: usize,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub uploaded_at: DateTime<Utc>,
+    pub uploaded_by: String,
+}
+
+/// One kind's state on a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KindView {
+    pub kind: String,
+    /// The active version; absent: the platform default.
+    pub active: Option<String>,
+    /// Versions a rollback returns to, most recent last.
+    pub history: Vec<String>,
+    pub versions: Vec<ExtensionVersion>,
+}
+
+/// `GET /v1/tenants/{tenantId}/extensions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtensionsView {
+    pub kinds: Vec<KindView>,
+}
+
+/// `POST .../extensions/{kind}/activate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Activate {
+    pub version: String,
+}
+
+/// `POST .../extensions/{kind}/dry-run`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRun {
+    /// The version to run (default: the active one, else the platform's).
+    pub version: Option<String>,
+    pub input: PolicyRequest,
+}
+
+/// What a dry run answered.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunResult {
+    pub version: String,
+    /// `allow`, `deny`, or `error` when the guest failed (and would have
+    /// been denied, failing closed).
+    pub decision: String,
+    pub reason: String,
+    /// The error's code when `decision` is `error` (`guest_timeout`, ...).
+    pub error: Option<String>,
+    pub duration_us: u64,
+}
+
+/// A decision replayed on its recorded input.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    pub decision_id: String,
+    pub recorded: Vec<Verdict>,
+    pub replayed: Vec<Verdict>,
+    /// True when every component answered as recorded.
+    pub same: bool,
+}
+
+fn version_key(tenant_id: &str, kind: Kind, hash: &str) -> Key {
+    Key::new(
+        keys::tenant_pk(tenant_id),
+        format!("EXTVER#{}#{hash}", kind.as_str()),
+    )
+}
+
+fn parse_kind(kind: &str) -> Result<Kind> {
+    Kind::parse(kind).ok_or_else(|| {
+        Error::not_found(
+            "extension_kind_not_found",
+            format!("no extension kind {kind}; the kinds are policy, template and event-filter"),
+        )
+    })
+}
+
+fn extension_resource(tenant_id: &str) -> crate::policy::Resource {
+    crate::policy::Resource {
+        kind: "extension",
+        ..tenant_resource(tenant_id)
+    }
+}
+
+impl From<Invalid> for Error {
+    fn from(e: Invalid) -> Self {
+        Error::Unprocessable {
+            code: e.code(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl Services {
+    pub async fn upload_extension(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+        bytes: &[u8],
+        activate: bool,
+    ) -> Result<ExtensionVersion> {
+        self.tenant_for(
+            caller,
+            "extension.manage",
+            tenant_id,
+            extension_resource(tenant_id),
+        )
+        .await?;
+        let kind = parse_kind(kind)?;
+        let info = self.policies.runtime.validate(kind, bytes).await?;
+        self.policies
+            .blobs
+            .put(&component_key(&info.hash), bytes)
+            .await
+            .map_err(Error::Internal)?;
+        let version = ExtensionVersion {
+            version: info.hash.clone(),
+            kind: kind.as_str().to_string(),
+            size: info.size,
+            imports: info.imports,
+            exports: info.exports,
+            uploaded_at: self.clock.now(),
+            uploaded_by: caller.principal.user_id.clone(),
+        };
+        let doc = serde_json::to_value(&version).map_err(anyhow::Error::from)?;
+        self.store
+            .put(
+                Item::new(version_key(tenant_id, kind, &info.hash), doc),
+                Condition::None,
+            )
+            .await?;
+        tracing::info!(tenant = %tenant_id, kind = kind.as_str(), version = %info.hash, "extension uploaded");
+        if activate {
+            self.activate_extension(caller, tenant_id, kind.as_str(), &info.hash)
+                .await?;
+        }
+        Ok(version)
+    }
+
+    async fn versions(&self, tenant_id: &str, kind: Kind) -> Result<Vec<ExtensionVersion>> {
+        let page = self
+            .store
+            .query(
+                Query::new(Index::Primary, keys::tenant_pk(tenant_id))
+                    .prefix(format!("EXTVER#{}#", kind.as_str()))
+                    .limit(1000),
+            )
+            .await?;
+        let mut versions: Vec<ExtensionVersion> = page
+            .items
+            .iter()
+            .map(|i| i.decode())
+            .collect::<std::result::Result<_, _>>()?;
+        versions.sort_by_key(|v| v.uploaded_at);
+        Ok(versions)
+    }
+
+    pub async fn list_extensions(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+    ) -> Result<ExtensionsView> {
+        let tenant = self
+            .tenant_for(
+                caller,
+                "extension.read",
+                tenant_id,
+                extension_resource(tenant_id),
+            )
+            .await?;
+        let mut kinds = Vec::new();
+        for kind in [Kind::Policy, Kind::Template, Kind::EventFilter] {
+            let slot = tenant.extensions.get(kind.as_str());
+            kinds.push(KindView {
+                kind: kind.as_str().to_string(),
+                active: slot.map(|s| s.active.clone()),
+                history: slot.map(|s| s.history.clone()).unwrap_or_default(),
+                versions: self.versions(tenant_id, kind).await?,
+            });
+        }
+        Ok(ExtensionsView { kinds })
+    }
+
+    /// Changes one kind's slot on the tenant, conditionally on its version.
+    async fn change_slot(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+        change: impl Fn(&mut BTreeMap<String, ExtensionSlot>) -> Result<()>,
+    ) -> Result<Option<ExtensionSlot>> {
+        let kind = parse_kind(kind)?;
+        let read = self
+            .tenant_for(
+                caller,
+                "extension.manage",
+                tenant_id,
+                extension_resource(tenant_id),
+            )
+            .await?;
+        let tenant: Tenant = self
+            .change_tenant(read, None, |t| change(&mut t.extensions))
+            .await?;
+        Ok(tenant.extensions.get(kind.as_str()).cloned())
+    }
+
+    pub async fn activate_extension(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+        version: &str,
+    ) -> Result<Option<ExtensionSlot>> {
+        let k = parse_kind(kind)?;
+        if self
+            .store
+            .get(&version_key(tenant_id, k, version))
+            .await?
+            .is_none()
+        {
+            return Err(Error::invalid(
+                "version",
+                format!("no {kind} version {version} was uploaded to this tenant"),
+            ));
+        }
+        let slot = self
+            .change_slot(caller, tenant_id, kind, |ext| {
+                let slot = ext.entry(k.as_str().to_string()).or_default();
+                if slot.active != version {
+                    if !slot.active.is_empty() {
+                        let previous = std::mem::take(&mut slot.active);
+                        slot.history.push(previous);
+                    }
+                    slot.active = version.to_string();
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(tenant = %tenant_id, kind, version, "extension activated");
+        Ok(slot)
+    }
+
+    pub async fn rollback_extension(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+    ) -> Result<Option<ExtensionSlot>> {
+        let k = parse_kind(kind)?;
+        self.change_slot(caller, tenant_id, kind, |ext| {
+            let slot = ext
+                .get_mut(k.as_str())
+                .filter(|s| !s.history.is_empty())
+                .ok_or_else(|| {
+                    Error::conflict(
+                        "nothing_to_roll_back",
+                        format!("no earlier {kind} version was active"),
+                    )
+                })?;
+            slot.active = slot.history.pop().unwrap_or_default();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Back to the platform default for `kind`.
+    pub async fn reset_extension(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+    ) -> Result<Option<ExtensionSlot>> {
+        let k = parse_kind(kind)?;
+        self.change_slot(caller, tenant_id, kind, |ext| {
+            ext.remove(k.as_str());
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn dry_run(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+        input: DryRun,
+    ) -> Result<DryRunResult> {
+        let tenant = self
+            .tenant_for(
+                caller,
+                "extension.manage",
+                tenant_id,
+                extension_resource(tenant_id),
+            )
+            .await?;
+        let k = parse_kind(kind)?;
+        if k != Kind::Policy {
+            return Err(Error::Unprocessable {
+                code: "not_executable",
+                detail: format!(
+                    "{kind} components are validated and stored; running them arrives with their service"
+                ),
+            });
+        }
+        let version = match input.version {
+            Some(v) => {
+                if self
+                    .store
+                    .get(&version_key(tenant_id, k, &v))
+                    .await?
+                    .is_none()
+                    && v != self.policies.platform_hash()
+                {
+                    return Err(Error::invalid(
+                        "version",
+                        format!("no policy version {v} was uploaded to this tenant"),
+                    ));
+                }
+                v
+            }
+            None => tenant
+                .active_policy()
+                .unwrap_or(self.policies.platform_hash())
+                .to_string(),
+        };
+        let chain = self.chain(&tenant).await?;
+        let input = DecisionInput {
+            request: input.input,
+            scope: Scope {
+                tenants: chain.iter().map(super::policies::scope_tenant).collect(),
+            },
+        };
+        let started = std::time::Instant::now();
+        let result = self
+            .policies
+            .run(&version, &input, Limits::for_tier(tenant.tier))
+            .await;
+        let duration_us = started.elapsed().as_micros() as u64;
+        use crate::runtime::bindings::types::Decision;
+        Ok(match result {
+            Ok((Decision::Allow(reason), _)) => DryRunResult {
+                version,
+                decision: "allow".into(),
+                reason,
+                error: None,
+                duration_us,
+            },
+            Ok((Decision::Deny(reason), _)) => DryRunResult {
+                version,
+                decision: "deny".into(),
+                reason,
+                error: None,
+                duration_us,
+            },
+            Err(e) => DryRunResult {
+                version,
+                decision: "error".into(),
+                reason: e.to_string(),
+                error: Some(e.code().to_string()),
+                duration_us,
+            },
+        })
+    }
+
+    pub async fn list_decisions(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DecisionRecord>> {
+        self.tenant_for(
+            caller,
+            "extension.read",
+            tenant_id,
+            extension_resource(tenant_id),
+        )
+        .await?;
+        self.page(
+            Query::new(Index::Primary, decisions_pk(Some(tenant_id))),
+            page,
+            |item| Ok(Some(item.decode()?)),
+        )
+        .await
+    }
+
+    /// A recorded decision by id (any tenant; for the operator's CLI).
+    pub async fn decision(
+        &self,
+        tenant_id: Option<&str>,
+        decision_id: &str,
+    ) -> Result<DecisionRecord> {
+        let missing =
+            || Error::not_found("decision_not_found", format!("no decision {decision_id}"));
+        if !ids::looks_like("dec", decision_id) {
+            return Err(missing());
+        }
+        let item = match tenant_id {
+            Some(t) => {
+                self.store
+                    .get(&Key::new(decisions_pk(Some(t)), decision_id))
+                    .await?
+            }
+            None => self
+                .store
+                .query(
+                    Query::new(Index::Gsi1, super::policies::DECISION_INDEX)
+                        .prefix(decision_id)
+                        .limit(1),
+                )
+                .await?
+                .items
+                .into_iter()
+                .next(),
+        };
+        Ok(item.ok_or_else(missing)?.decode()?)
+    }
+
+    /// Reruns each component of a recorded decision on the recorded input.
+    pub async fn replay(&self, record: &DecisionRecord) -> Result<Replay> {
+        let limits = Limits::default();
+        let mut replayed = Vec::new();
+        for v in &record.components {
+            let started = std::time::Instant::now();
+            use crate::runtime::bindings::types::Decision;
+            let (decision, reason) =
+                match self.policies.run(&v.component, &record.input, limits).await {
+                    Ok((Decision::Allow(r), _)) => ("allow", r),
+                    Ok((Decision::Deny(r), _)) => ("deny", r),
+                    Err(e) => ("error", format!("{}: {e}", e.code())),
+                };
+            replayed.push(Verdict {
+                source: v.source.clone(),
+                component: v.component.clone(),
+                decision: decision.into(),
+                reason,
+                duration_us: started.elapsed().as_micros() as u64,
+            });
+        }
+        let same = replayed
+            .iter()
+            .zip(&record.components)
+            .all(|(a, b)| a.decision == b.decision && a.reason == b.reason);
+        Ok(Replay {
+            decision_id: record.decision_id.clone(),
+            recorded: record.components.clone(),
+            replayed,
+            same,
+        })
+    }
+
+    pub async fn replay_decision(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        decision_id: &str,
+    ) -> Result<Replay> {
+        self.tenant_for(
+            caller,
+            "extension.read",
+            tenant_id,
+            extension_resource(tenant_id),
+        )
+        .await?;
+        let record = self.decision(Some(tenant_id), decision_id).await?;
+        self.replay(&record).await
+    }
+}

@@ -1,0 +1,525 @@
+//! Extensions: tenants' WebAssembly policies, composed with the platform's
+//! RBAC guest, under hard limits, logged and replayable.
+
+use std::time::Duration;
+
+use bbws_tests::guests;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// A tenant with an owner and a viewer; returns (tenant, owner token, viewer token).
+async fn tenant_with_members(app: &TestApp, name: &str) -> (String, String, String) {
+    let t = app.tenant(&app.admin, name, None).await;
+    let (_, owner) = app
+        .member(&t, &format!("owner@{name}.example"), "owner")
+        .await;
+    let (_, viewer) = app
+        .member(&t, &format!("viewer@{name}.example"), "viewer")
+        .await;
+    (t, owner, viewer)
+}
+
+fn wasm(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A policy request as the dry-run takes it.
+fn request(action: &str, tenant: &str, role: &str, attributes: Value) -> Value {
+    json!({
+        "principal": {"userId": "usr_00000000000000000000000000000001", "platformAdmin": false},
+        "action": action,
+        "tenantId": tenant,
+        "roles": [{"tenantId": tenant, "role": role, "inherited": false}],
+        "resource": {"kind": "site", "id": "site_1", "grantsRole": null, "attributes": attributes},
+        "nowMs": 0
+    })
+}
+
+async fn dry_run(
+    app: &TestApp,
+    token: &str,
+    tenant: &str,
+    version: Option<&str>,
+    input: Value,
+) -> Value {
+    let mut body = json!({ "input": input });
+    if let Some(v) = version {
+        body["version"] = json!(v);
+    }
+    app.post(
+        token,
+        &format!("/v1/tenants/{tenant}/extensions/policy/dry-run"),
+        body,
+    )
+    .await
+    .ok(200)
+    .clone()
+}
+
+/// The first logged decision of a tenant that `wanted` picks, waiting for
+/// the batched writer.
+async fn logged(app: &TestApp, tenant: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let all = app
+            .walk(&app.admin, &format!("/v1/tenants/{tenant}/decisions"), 100)
+            .await;
+        if let Some(d) = all.into_iter().find(|d| wanted(d)) {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no such decision was logged for {tenant}");
+}
+
+#[tokio::test]
+async fn an_uploaded_policy_reports_its_version_size_imports_and_exports() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let res = app
+        .upload(&owner, &t, "policy", wasm(guests::ALLOW_ALL), false)
+        .await;
+    let body = res.ok(201);
+    let version = body["version"].as_str().unwrap();
+    assert_eq!(version.len(), 64, "a sha256: {body}");
+    assert_eq!(body["kind"], "policy");
+    assert_eq!(body["size"], wasm(guests::ALLOW_ALL).len());
+    assert_eq!(body["exports"], json!(["authorize"]));
+    for import in body["imports"].as_array().unwrap() {
+        assert!(
+            import.as_str().unwrap().starts_with("bbws:platform/"),
+            "{body}"
+        );
+    }
+    // Not active until asked.
+    let list = app
+        .get(&owner, &format!("/v1/tenants/{t}/extensions"))
+        .await;
+    let policy = &list.ok(200)["kinds"][0];
+    assert_eq!(policy["kind"], "policy");
+    assert!(policy["active"].is_null(), "{policy}");
+    assert_eq!(policy["versions"][0]["version"], version);
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_policy_components_are_refused_with_their_reason() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let cases: [(&str, Vec<u8>, &str, &str); 5] = [
+        ("random bytes", random, "not_wasm", "not WebAssembly"),
+        (
+            "a core module",
+            core_module,
+            "not_a_component",
+            "core WebAssembly module",
+        ),
+        (
+            "the wrong world",
+            wasm(guests::WRONG_WORLD),
+            "wrong_world",
+            "authorize",
+        ),
+        (
+            "a forbidden import",
+            wasm(guests::FORBIDDEN_IMPORT),
+            "forbidden_import",
+            "wasi:filesystem",
+        ),
+        (
+            "too large",
+            vec![0; 8 * 1024 * 1024 + 1],
+            "component_too_large",
+            "limit",
+        ),
+    ];
+    for (what, bytes, code, mention) in cases {
+        let res = app.upload(&owner, &t, "policy", bytes, true).await;
+        res.assert_problem(422, code);
+        let detail = res.body["detail"].as_str().unwrap();
+        assert!(detail.contains(mention), "{what}: {detail}");
+    }
+    let list = app
+        .get(&owner, &format!("/v1/tenants/{t}/extensions"))
+        .await;
+    assert_eq!(
+        list.ok(200)["kinds"][0]["versions"],
+        json!([]),
+        "nothing was stored"
+    );
+    app.get(&owner, &format!("/v1/tenants/{t}")).await.ok(200);
+}
+
+#[tokio::test]
+async fn an_upload_must_be_sent_as_wasm_of_a_known_kind() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let path = format!("/v1/tenants/{t}/extensions/policy");
+    app.raw_bytes(
+        "PUT",
+        &path,
+        &owner,
+        wasm(guests::ALLOW_ALL),
+        "application/json",
+    )
+    .await
+    .assert_problem(415, "unsupported_media_type");
+    app.raw_bytes(
+        "PUT",
+        &format!("/v1/tenants/{t}/extensions/widget"),
+        &owner,
+        wasm(guests::ALLOW_ALL),
+        "application/wasm",
+    )
+    .await
+    .assert_problem(404, "extension_kind_not_found");
+}
+
+/// Each hostile guest, active on a tenant, fails closed with its own code;
+/// the server then answers the next request normally.
+#[tokio::test]
+async fn hostile_guests_fail_closed_each_with_its_own_error() {
+    let app = spawn_app().await;
+    let (other, other_owner, _) = tenant_with_members(&app, "bystander").await;
+    let cases = [
+        (guests::INFINITE_LOOP, "guest_timeout"),
+        (guests::MEMORY_HOG, "guest_limit"),
+        (guests::DEEP_RECURSION, "guest_trap"),
+        (guests::HUGE_OUTPUT, "guest_output_too_large"),
+        (guests::PANICS, "guest_trap"),
+        (guests::HOST_CALL_FLOOD, "guest_host_calls"),
+    ];
+    for (i, (path, code)) in cases.into_iter().enumerate() {
+        let (t, owner, viewer) = tenant_with_members(&app, &format!("hostile{i}")).await;
+        let version = app.activate_policy(&owner, &t, path).await;
+
+        // The dry run names the failure and took no longer than the limits allow.
+        let run = dry_run(
+            &app,
+            &owner,
+            &t,
+            Some(&version),
+            request("tenant.read", &t, "viewer", json!([])),
+        )
+        .await;
+        assert_eq!(run["decision"], "error", "{path}: {run}");
+        assert_eq!(run["error"], code, "{path}: {run}");
+        assert!(
+            run["durationUs"].as_u64().unwrap() < 2_000_000,
+            "{path} ran {run}"
+        );
+
+        // A real request through it is denied, with the reason.
+        let res = app.get(&viewer, &format!("/v1/tenants/{t}")).await;
+        res.assert_problem(403, "policy_denied");
+        assert!(
+            res.body["detail"].as_str().unwrap().contains(code),
+            "{path}: {res:#?}"
+        );
+
+        // The server keeps serving: another tenant, and this one after a reset.
+        app.get(&other_owner, &format!("/v1/tenants/{other}"))
+            .await
+            .ok(200);
+        app.delete(&owner, &format!("/v1/tenants/{t}/extensions/policy"))
+            .await
+            .ok(200);
+        app.get(&viewer, &format!("/v1/tenants/{t}")).await.ok(200);
+    }
+}
+
+#[tokio::test]
+async fn an_allow_everything_policy_cannot_grant_what_rbac_denies() {
+    let app = spawn_app().await;
+    let (t, owner, viewer) = tenant_with_members(&app, "acme").await;
+    app.activate_policy(&owner, &t, guests::ALLOW_ALL).await;
+    let res = app
+        .patch(
+            &viewer,
+            &format!("/v1/tenants/{t}"),
+            json!({"organisationName": "Mine"}),
+            None,
+        )
+        .await;
+    res.assert_problem(403, "policy_denied");
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("requires admin"),
+        "{res:#?}"
+    );
+    assert_eq!(
+        app.get(&owner, &format!("/v1/tenants/{t}")).await.ok(200)["organisationName"],
+        "acme"
+    );
+}
+
+#[tokio::test]
+async fn a_parents_policy_binds_its_children() {
+    let app = spawn_app().await;
+    let (parent, parent_owner, _) = tenant_with_members(&app, "parent").await;
+    let child = app.tenant(&app.admin, "child", Some(&parent)).await;
+    let (_, child_owner) = app.member(&child, "owner@child.example", "owner").await;
+    app.get(&child_owner, &format!("/v1/tenants/{child}"))
+        .await
+        .ok(200);
+
+    app.activate_policy(&parent_owner, &parent, guests::DENY_ALL)
+        .await;
+    let res = app.get(&child_owner, &format!("/v1/tenants/{child}")).await;
+    res.assert_problem(403, "policy_denied");
+    assert!(
+        res.body["detail"].as_str().unwrap().contains(&parent),
+        "names the parent: {res:#?}"
+    );
+    // The platform admin answers to the platform policy alone.
+    app.get(&app.admin, &format!("/v1/tenants/{child}"))
+        .await
+        .ok(200);
+}
+
+#[tokio::test]
+async fn activate_and_rollback_switch_behaviour_on_the_next_request() {
+    let app = spawn_app().await;
+    let (t, owner, viewer) = tenant_with_members(&app, "acme").await;
+    let read = format!("/v1/tenants/{t}");
+    let allow = app.activate_policy(&owner, &t, guests::ALLOW_ALL).await;
+    app.get(&viewer, &read).await.ok(200);
+
+    let deny = app.activate_policy(&owner, &t, guests::DENY_ALL).await;
+    app.get(&viewer, &read)
+        .await
+        .assert_problem(403, "policy_denied");
+
+    let slot = app
+        .post(
+            &owner,
+            &format!("/v1/tenants/{t}/extensions/policy/rollback"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(slot.ok(200)["active"], allow.as_str());
+    app.get(&viewer, &read).await.ok(200);
+
+    // Activate by version, then back to the platform default.
+    let slot = app
+        .post(
+            &owner,
+            &format!("/v1/tenants/{t}/extensions/policy/activate"),
+            json!({"version": deny}),
+        )
+        .await;
+    assert_eq!(slot.ok(200)["active"], deny.as_str());
+    app.get(&viewer, &read)
+        .await
+        .assert_problem(403, "policy_denied");
+    app.delete(&owner, &format!("/v1/tenants/{t}/extensions/policy"))
+        .await
+        .ok(200);
+    app.get(&viewer, &read).await.ok(200);
+    // Nothing left to roll back to after a reset.
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/extensions/policy/rollback"),
+        json!({}),
+    )
+    .await
+    .assert_problem(409, "nothing_to_roll_back");
+}
+
+#[tokio::test]
+async fn activating_a_version_never_uploaded_is_refused() {
+    let app = spawn_app().await;
+    let (t, owner, viewer) = tenant_with_members(&app, "acme").await;
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/extensions/policy/activate"),
+        json!({"version": "0".repeat(64)}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get(&viewer, &format!("/v1/tenants/{t}")).await.ok(200);
+}
+
+#[tokio::test]
+async fn decisions_are_logged_with_their_components_and_replay_the_same() {
+    let app = spawn_app().await;
+    let (t, owner, viewer) = tenant_with_members(&app, "acme").await;
+    let version = app.activate_policy(&owner, &t, guests::DENY_ALL).await;
+    app.get(&viewer, &format!("/v1/tenants/{t}"))
+        .await
+        .assert_problem(403, "policy_denied");
+
+    let denied = logged(&app, &t, |d| {
+        d["decision"] == "deny" && d["action"] == "tenant.read"
+    })
+    .await;
+    let components = denied["components"].as_array().unwrap();
+    assert_eq!(
+        components.len(),
+        2,
+        "the platform RBAC, then the tenant's policy: {denied}"
+    );
+    assert_eq!(components[0]["source"], "platform");
+    assert_eq!(components[0]["decision"], "allow");
+    assert_eq!(components[1]["source"], t.as_str());
+    assert_eq!(components[1]["component"], version.as_str());
+    assert_eq!(denied["input"]["request"]["action"], "tenant.read");
+
+    let id = denied["decisionId"].as_str().unwrap();
+    let replay = app
+        .post(
+            &owner,
+            &format!("/v1/tenants/{t}/decisions/{id}/replay"),
+            json!({}),
+        )
+        .await;
+    let replay = replay.ok(200);
+    assert_eq!(replay["same"], true, "{replay}");
+    assert_eq!(replay["replayed"][1]["decision"], "deny");
+}
+
+#[tokio::test]
+async fn guests_see_only_their_own_tenant_tree() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let (other, _, _) = tenant_with_members(&app, "other").await;
+    app.upload(&owner, &t, "policy", wasm(guests::TENANT_ECHO), false)
+        .await
+        .ok(201);
+    let version = crate::extensions::version_of(guests::TENANT_ECHO);
+    // The guest looks up its own tenant, and the tenant named by the
+    // resource id: another tenant's, which exists but is outside its tree.
+    let mut input = request("tenant.read", &t, "viewer", json!([]));
+    input["resource"]["id"] = json!(other);
+    let run = dry_run(&app, &owner, &t, Some(&version), input).await;
+    let reason = run["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("own={t}|acme|active|-|standard")),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("other=none"),
+        "another tenant is invisible: {reason}"
+    );
+}
+
+/// The sha256 a component is named by.
+pub fn version_of(path: &str) -> String {
+    use std::fmt::Write as _;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(wasm(path));
+    digest.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[tokio::test]
+async fn the_example_plugin_allow_list_narrows_plugin_installs() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let version = app
+        .activate_policy(&owner, &t, guests::EXAMPLE_PLUGIN_ALLOWLIST)
+        .await;
+    let ask = |plugin: &str| {
+        request(
+            "site.plugin.manage",
+            &t,
+            "operator",
+            json!([["plugin", plugin]]),
+        )
+    };
+    let ok = dry_run(&app, &owner, &t, Some(&version), ask("akismet")).await;
+    assert_eq!(ok["decision"], "allow", "{ok}");
+    let no = dry_run(&app, &owner, &t, Some(&version), ask("evil-miner")).await;
+    assert_eq!(no["decision"], "deny", "{no}");
+    assert!(
+        no["reason"].as_str().unwrap().contains("evil-miner"),
+        "{no}"
+    );
+}
+
+#[tokio::test]
+async fn the_example_keeps_operators_from_promoting_to_prod() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let version = app
+        .activate_policy(&owner, &t, guests::EXAMPLE_NO_PROD_FOR_OPERATORS)
+        .await;
+    let promote = |role: &str, target: &str| {
+        request(
+            "site.promote",
+            &t,
+            role,
+            json!([["targetEnvironment", target]]),
+        )
+    };
+    let op_prod = dry_run(
+        &app,
+        &owner,
+        &t,
+        Some(&version),
+        promote("operator", "PROD"),
+    )
+    .await;
+    assert_eq!(op_prod["decision"], "deny", "{op_prod}");
+    let op_sit = dry_run(&app, &owner, &t, Some(&version), promote("operator", "SIT")).await;
+    assert_eq!(op_sit["decision"], "allow", "{op_sit}");
+    let admin_prod = dry_run(&app, &owner, &t, Some(&version), promote("admin", "PROD")).await;
+    assert_eq!(admin_prod["decision"], "allow", "{admin_prod}");
+}
+
+#[tokio::test]
+async fn another_tenants_owner_cannot_see_or_touch_extensions() {
+    let app = spawn_app().await;
+    let (a, a_owner, _) = tenant_with_members(&app, "alpha").await;
+    let (_, b_owner, _) = tenant_with_members(&app, "beta").await;
+    app.activate_policy(&a_owner, &a, guests::ALLOW_ALL).await;
+    let base = format!("/v1/tenants/{a}");
+    for res in [
+        app.get(&b_owner, &format!("{base}/extensions")).await,
+        app.get(&b_owner, &format!("{base}/decisions")).await,
+        app.upload(&b_owner, &a, "policy", wasm(guests::DENY_ALL), true)
+            .await,
+        app.post(
+            &b_owner,
+            &format!("{base}/extensions/policy/rollback"),
+            json!({}),
+        )
+        .await,
+        app.delete(&b_owner, &format!("{base}/extensions/policy"))
+            .await,
+        app.post(
+            &b_owner,
+            &format!("{base}/extensions/policy/dry-run"),
+            json!({"input": request("tenant.read", &a, "viewer", json!([]))}),
+        )
+        .await,
+    ] {
+        res.assert_problem(404, "tenant_not_found");
+    }
+    let list = app.get(&a_owner, &format!("{base}/extensions")).await;
+    assert_eq!(
+        list.ok(200)["kinds"][0]["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_manage_extensions() {
+    let app = spawn_app().await;
+    let (t, _, viewer) = tenant_with_members(&app, "acme").await;
+    app.upload(&viewer, &t, "policy", wasm(guests::ALLOW_ALL), true)
+        .await
+        .assert_problem(403, "policy_denied");
+    app.get(&viewer, &format!("/v1/tenants/{t}/extensions"))
+        .await
+        .ok(200);
+}
