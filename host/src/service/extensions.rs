@@ -16,7 +16,7 @@ use crate::store::{Condition, Index, Item, Key, Query};
 use super::access::tenant_resource;
 use super::paging::Page;
 use super::policies::{
-    DecisionInput, DecisionRecord, PolicyRequest, Verdict, component_key, decisions_pk,
+    DecisionInput, DecisionRecord, PolicyRequest, Verdict, answer, component_key, decisions_pk,
 };
 use super::{Caller, Error, PageRequest, Result, Services, keys};
 
@@ -369,31 +369,16 @@ impl Services {
         let result = self
             .policies
             .run(&version, &input, Limits::for_tier(tenant.tier))
-            .await;
+            .await
+            .map(|(d, _)| d);
         let duration_us = started.elapsed().as_micros() as u64;
-        use crate::runtime::bindings::types::Decision;
-        Ok(match result {
-            Ok((Decision::Allow(reason), _)) => DryRunResult {
-                version,
-                decision: "allow".into(),
-                reason,
-                error: None,
-                duration_us,
-            },
-            Ok((Decision::Deny(reason), _)) => DryRunResult {
-                version,
-                decision: "deny".into(),
-                reason,
-                error: None,
-                duration_us,
-            },
-            Err(e) => DryRunResult {
-                version,
-                decision: "error".into(),
-                reason: e.to_string(),
-                error: Some(e.code().to_string()),
-                duration_us,
-            },
+        let (decision, reason, error) = answer(result);
+        Ok(DryRunResult {
+            version,
+            decision: decision.into(),
+            reason,
+            error: error.map(str::to_string),
+            duration_us,
         })
     }
 
@@ -456,13 +441,8 @@ impl Services {
         let mut replayed = Vec::new();
         for v in &record.components {
             let started = std::time::Instant::now();
-            use crate::runtime::bindings::types::Decision;
-            let (decision, reason) =
-                match self.policies.run(&v.component, &record.input, limits).await {
-                    Ok((Decision::Allow(r), _)) => ("allow", r),
-                    Ok((Decision::Deny(r), _)) => ("deny", r),
-                    Err(e) => ("error", format!("{}: {e}", e.code())),
-                };
+            let result = self.policies.run(&v.component, &record.input, limits).await;
+            let (decision, reason, _) = answer(result.map(|(d, _)| d));
             replayed.push(Verdict {
                 source: v.source.clone(),
                 component: v.component.clone(),

@@ -306,14 +306,13 @@ impl Policies {
             reason: String::new(),
         };
         for (source, hash) in sources {
-            let (decision, reason, took) = match self.run(&hash, &input, limits).await {
-                Ok((types::Decision::Allow(r), took)) => ("allow", r, took),
-                Ok((types::Decision::Deny(r), took)) => ("deny", r, took),
-                Err(e) => {
-                    tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
-                    ("error", format!("{}: {e}", e.code()), Duration::ZERO)
-                }
-            };
+            let started = Instant::now();
+            let result = self.run(&hash, &input, limits).await.map(|(d, _)| d);
+            let took = started.elapsed();
+            if let Err(e) = &result {
+                tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
+            }
+            let (decision, reason, _) = answer(result);
             let allowed = decision == "allow";
             verdicts.push(Verdict {
                 source: source.clone(),
@@ -351,6 +350,18 @@ impl Policies {
         };
         let _ = self.log.send(record);
         Ok(outcome)
+    }
+}
+
+/// A guest's answer as `(decision, reason, error code)`: `allow`, `deny`,
+/// or `error` when it failed (and so denies, failing closed).
+pub(crate) fn answer(
+    result: std::result::Result<types::Decision, GuestError>,
+) -> (&'static str, String, Option<&'static str>) {
+    match result {
+        Ok(types::Decision::Allow(r)) => ("allow", r, None),
+        Ok(types::Decision::Deny(r)) => ("deny", r, None),
+        Err(e) => ("error", format!("{}: {e}", e.code()), Some(e.code())),
     }
 }
 

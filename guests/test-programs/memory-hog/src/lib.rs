@@ -1,5 +1,6 @@
-//! Allocates (and touches) memory without end: the host's memory limit must
-//! refuse `memory.grow`, and the guest then traps.
+//! Allocates memory without end, writing one byte of each mebibyte (so the
+//! hog is quick to reach the limit, not slowed by page faults): the host's
+//! memory limit must refuse `memory.grow`, and the guest then traps.
 #![no_std]
 
 use bbws_guest::{Decision, Policy, Request, Vec};
@@ -12,7 +13,7 @@ impl Policy for MemoryHog {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
             let mut chunk = Vec::with_capacity(1 << 20);
-            chunk.resize(1 << 20, 0xa5);
+            chunk.push(0xa5u8);
             hoard.push(black_box(chunk));
         }
     }
