@@ -3,8 +3,9 @@
 //!
 //! `cargo bench -p bbws-host --bench policy` runs, in order:
 //!
-//! 1. a check that the Cedar translation of the rules (below) agrees with the
-//!    RBAC guest on a matrix of requests, so the two sides decide the same;
+//! 1. a check that the Cedar translation of the rules (below, in two shapes)
+//!    agrees with the RBAC guest on a matrix of requests, so the two sides
+//!    decide the same;
 //! 2. latency percentiles (p50/p90/p99/p99.9) from a loop timing each call
 //!    with `Instant` (`BBWS_BENCH_SAMPLES`, default 100,000), and the
 //!    wasm/Cedar ratios: criterion reports means and medians only;
@@ -22,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
@@ -35,10 +36,10 @@ use bbws_host::runtime::{
 use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
 use cedar_policy as cedar;
 use criterion::{BatchSize, Criterion};
-use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-};
+use wasmtime::{Engine, PoolingAllocationConfig, Store};
+
+mod common;
+use common::{Knobs, TestEngine};
 
 const CHILD: &str = "ten_0000000000000000000000000000000c";
 const PARENT: &str = "ten_0000000000000000000000000000000p";
@@ -221,7 +222,13 @@ fn role_name(r: TenantRole) -> &'static str {
 /// "operator on t or on an ancestor of t": Cedar does the inheritance.
 /// The request's tenant is `context.tenant`; a role a request would grant
 /// is `context.grants`.
-fn cedar_policy_text() -> String {
+///
+/// Two shapes of the same rules: each policy's scope lists its actions
+/// (`action in [Action::"site.create", ...]`, no action entities needed),
+/// or (`groups`) names a group the actions are children of (`action in
+/// Action::"role-operator"`, the action hierarchy prebuilt once). The
+/// second evaluates about 3x faster; building its entities costs more.
+fn cedar_policy_text(groups: bool) -> String {
     let actions = |keep: &dyn Fn(Requires) -> bool| -> Vec<String> {
         RULES
             .iter()
@@ -231,12 +238,19 @@ fn cedar_policy_text() -> String {
     };
     let mut text = String::new();
     let mut permit = |id: &str, list: Vec<String>, when: &str| {
-        if !list.is_empty() {
-            text.push_str(&format!(
-                "@id(\"{id}\")\npermit (principal, action in [{}], resource)\n{when};\n\n",
-                list.join(", ")
-            ));
+        if list.is_empty() {
+            return;
         }
+        // Either the action list in the scope, or (`groups`) the group the
+        // actions are children of: `id` names the group.
+        let scope = if groups {
+            format!("Action::\"{id}\"")
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        text.push_str(&format!(
+            "@id(\"{id}\")\npermit (principal, action in {scope}, resource)\n{when};\n\n"
+        ));
     };
     permit(
         "platform-admin",
@@ -281,6 +295,38 @@ unless { principal.platformAdmin };
 "#,
     );
     text
+}
+
+/// The group of `cedar_policy_text(true)` an action's rule belongs to.
+fn action_group(r: Requires) -> String {
+    match r {
+        Requires::Authenticated => "authenticated".into(),
+        Requires::PlatformAdmin => "platform-admin-only".into(),
+        Requires::SelfOrPlatformAdmin => "self".into(),
+        Requires::Role(role) => format!("role-{}", role_name(role)),
+        Requires::AncestorRole(role) => format!("ancestor-role-{}", role_name(role)),
+    }
+}
+
+/// The action hierarchy of `cedar_policy_text(true)`: every action is a
+/// child of its rule's group and of `platform-admin` (all known actions).
+fn action_entities(types: &Types) -> Vec<cedar::Entity> {
+    let uid = |id: &str| Types::uid(&types.action, id);
+    let mut groups = HashSet::new();
+    let mut out = Vec::new();
+    for r in RULES {
+        let group = action_group(r.requires);
+        out.push(cedar::Entity::new_no_attrs(
+            uid(r.action),
+            HashSet::from([uid(&group), uid("platform-admin")]),
+        ));
+        groups.insert(group);
+    }
+    groups.insert("platform-admin".into());
+    for g in groups {
+        out.push(cedar::Entity::new_no_attrs(uid(&g), HashSet::new()));
+    }
+    out
 }
 
 /// Entity type names, parsed once.
@@ -335,7 +381,7 @@ fn cedar_input(
     types: &Types,
     req: &PolicyRequest,
     scope: &Scope,
-) -> (cedar::Request, cedar::Entities) {
+) -> (cedar::Request, Vec<cedar::Entity>) {
     use cedar::RestrictedExpression as E;
     let principal = Types::uid(&types.user, &req.principal.user_id);
     let mut entities = Vec::with_capacity(scope.tenants.len() + 2);
@@ -417,39 +463,64 @@ fn cedar_input(
         None,
     )
     .expect("a request");
-    (
-        request,
-        cedar::Entities::from_entities(entities, None).expect("entities"),
-    )
+    (request, entities)
 }
 
 struct Cedar {
     authorizer: cedar::Authorizer,
     policies: cedar::PolicySet,
     types: Types,
+    /// The action hierarchy, with action groups (none with action lists).
+    actions: Option<cedar::Entities>,
     request: cedar::Request,
     entities: cedar::Entities,
 }
 
 impl Cedar {
-    fn new(req: &PolicyRequest, scope: &Scope) -> Self {
-        let policies =
-            cedar::PolicySet::from_str(&cedar_policy_text()).expect("the Cedar policies parse");
+    /// `groups`: actions as children of per-rule groups (`action in
+    /// Action::"role-operator"`) instead of lists in each policy's scope.
+    fn new(req: &PolicyRequest, scope: &Scope, groups: bool) -> Self {
+        let policies = cedar::PolicySet::from_str(&cedar_policy_text(groups))
+            .expect("the Cedar policies parse");
         let types = Types::new();
-        let (request, entities) = cedar_input(&types, req, scope);
-        Self {
+        let actions = groups.then(|| {
+            cedar::Entities::from_entities(action_entities(&types), None).expect("actions")
+        });
+        let mut cedar = Self {
             authorizer: cedar::Authorizer::new(),
             policies,
             types,
-            request,
-            entities,
-        }
+            actions,
+            request: cedar::Request::new(
+                cedar::EntityUid::from_str("User::\"nobody\"").expect("a uid"),
+                cedar::EntityUid::from_str("Action::\"none\"").expect("a uid"),
+                cedar::EntityUid::from_str("Tenant::\"none\"").expect("a uid"),
+                cedar::Context::empty(),
+                None,
+            )
+            .expect("a request"),
+            entities: cedar::Entities::empty(),
+        };
+        (cedar.request, cedar.entities) = cedar.input(req, scope);
+        cedar
     }
 
-    fn allows(&self, request: &cedar::Request, entities: &cedar::Entities) -> bool {
+    /// The request and entities for an input: the request's entities added
+    /// to the (prebuilt) action hierarchy, if any.
+    fn input(&self, req: &PolicyRequest, scope: &Scope) -> (cedar::Request, cedar::Entities) {
+        let (request, entities) = cedar_input(&self.types, req, scope);
+        let entities = match &self.actions {
+            Some(actions) => actions.clone().add_entities(entities, None),
+            None => cedar::Entities::from_entities(entities, None),
+        };
+        (request, entities.expect("entities"))
+    }
+
+    fn allows(&self, req: &PolicyRequest, scope: &Scope) -> bool {
+        let (request, entities) = self.input(req, scope);
         let response = self
             .authorizer
-            .is_authorized(request, &self.policies, entities);
+            .is_authorized(&request, &self.policies, &entities);
         response.decision() == cedar::Decision::Allow
     }
 
@@ -461,7 +532,7 @@ impl Cedar {
 
     /// Request and entities built from the input, then the evaluation.
     fn decide_building(&self, req: &PolicyRequest, scope: &Scope) -> cedar::Response {
-        let (request, entities) = cedar_input(&self.types, req, scope);
+        let (request, entities) = self.input(req, scope);
         self.authorizer
             .is_authorized(&request, &self.policies, &entities)
     }
@@ -521,8 +592,7 @@ fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
                                 )
                                 .expect("decides"),
                         );
-                        let (cr, ce) = cedar_input(&cedar.types, &req, &scope);
-                        let c = cedar.allows(&cr, &ce);
+                        let c = cedar.allows(&req, &scope);
                         compared += 1;
                         if w != c {
                             disagreements.push(format!(
@@ -623,7 +693,7 @@ fn print_header(title: &str) {
     );
 }
 
-fn percentiles(wasm: &Wasm, cedar: &Cedar, n: usize) {
+fn percentiles(wasm: &Wasm, lists: &Cedar, groups: &Cedar, n: usize) {
     print_header(&format!("decision latency, {n} timed calls each"));
     let full = time_each(n, || {
         black_box(wasm.decide());
@@ -639,157 +709,67 @@ fn percentiles(wasm: &Wasm, cedar: &Cedar, n: usize) {
     print_row("wasm part: store + instantiate + drop", inst);
     let call = time_calls(wasm, n);
     print_row("wasm part: call on a live instance", call);
-    let pre = time_each(n, || {
-        black_box(cedar.decide_prebuilt());
-    });
-    print_row("cedar: is_authorized (input prebuilt)", pre);
     let (req, scope) = (&wasm.request, &wasm.scope);
-    let build = time_each(n, || {
-        black_box(cedar.decide_building(req, scope));
-    });
-    print_row("cedar: build entities/request + is_authorized", build);
+    let mut cedar = Vec::new();
+    for (name, model) in [("action lists", lists), ("action groups", groups)] {
+        let pre = time_each(n, || {
+            black_box(model.decide_prebuilt());
+        });
+        print_row(
+            &format!("cedar ({name}): is_authorized, input prebuilt"),
+            pre,
+        );
+        let build = time_each(n, || {
+            black_box(model.decide_building(req, scope));
+        });
+        print_row(
+            &format!("cedar ({name}): build input + is_authorized"),
+            build,
+        );
+        cedar.push((name, pre, build));
+    }
 
-    println!("\nratios wasm/cedar          p50      p99");
-    let ratio = |name: &str, a: Summary, b: Summary| {
-        println!("{name:<24} {:>6.2}x {:>7.2}x", a.p50 / b.p50, a.p99 / b.p99);
-    };
-    ratio("prebuilt input", full, pre);
-    ratio("input built per call", conv, build);
+    println!("\nratios wasm/cedar                              p50      p99");
+    for (name, pre, build) in cedar {
+        println!(
+            "{:<44} {:>6.2}x {:>7.2}x",
+            format!("input prebuilt, cedar with {name}"),
+            full.p50 / pre.p50,
+            full.p99 / pre.p99
+        );
+        println!(
+            "{:<44} {:>6.2}x {:>7.2}x",
+            format!("input built per call, cedar with {name}"),
+            conv.p50 / build.p50,
+            conv.p99 / build.p99
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Engine configuration variants
 // ---------------------------------------------------------------------------
 
-/// The engine settings of `Runtime::new`, with the knobs under test.
-#[derive(Clone, Copy, Debug)]
-struct Knobs {
-    memory_init_cow: bool,
-    linear_memory_keep_resident: usize,
-    table_keep_resident: usize,
-    max_memory_size: usize,
-    table_lazy_init: bool,
-    decommit_batch_size: usize,
-    memory_reservation: Option<u64>,
-    memory_guard_size: Option<u64>,
-    epoch_interruption: bool,
-    limiter: bool,
-    pooling: bool,
-    pagemap_scan: bool,
-}
-
-impl Default for Knobs {
-    /// Exactly `Runtime::new` (pool of 256 component instances).
-    fn default() -> Self {
-        Self {
-            memory_init_cow: true,
-            linear_memory_keep_resident: 0,
-            table_keep_resident: 0,
-            max_memory_size: Limits::CEILING_MEMORY,
-            table_lazy_init: true,
-            decommit_batch_size: 1,
-            memory_reservation: None,
-            memory_guard_size: None,
-            epoch_interruption: true,
-            limiter: true,
-            pooling: true,
-            pagemap_scan: false,
-        }
-    }
-}
-
-/// An engine and the default policy compiled for it, with an epoch ticker
-/// like the runtime's.
+/// The default policy compiled on an engine variant.
 struct Variant {
-    engine: Engine,
+    engine: TestEngine,
     pre: PolicyPre<HostState>,
-    knobs: Knobs,
-    ticking: Arc<AtomicBool>,
-}
-
-impl Drop for Variant {
-    fn drop(&mut self) {
-        self.ticking.store(false, Ordering::Relaxed);
-    }
 }
 
 impl Variant {
     fn new(knobs: Knobs, policy: &[u8]) -> wasmtime::Result<Self> {
-        let instances = RuntimeConfig::default().pool_instances;
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(instances)
-            .total_core_instances(instances * 4)
-            .total_memories(instances * 2)
-            .total_tables(instances * 4)
-            .max_memory_size(knobs.max_memory_size)
-            .table_elements(20_000)
-            .linear_memory_keep_resident(knobs.linear_memory_keep_resident)
-            .table_keep_resident(knobs.table_keep_resident)
-            .decommit_batch_size(knobs.decommit_batch_size)
-            .pagemap_scan(if knobs.pagemap_scan {
-                Enabled::Yes
-            } else {
-                Enabled::No
-            });
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            .concurrency_support(false)
-            .epoch_interruption(knobs.epoch_interruption)
-            .memory_init_cow(knobs.memory_init_cow)
-            .table_lazy_init(knobs.table_lazy_init)
-            .max_wasm_stack(256 << 10);
-        if knobs.pooling {
-            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
-        if let Some(r) = knobs.memory_reservation {
-            wasm.memory_reservation(r);
-        }
-        if let Some(g) = knobs.memory_guard_size {
-            wasm.memory_guard_size(g);
-        }
-        let engine = Engine::new(&wasm)?;
-        let mut linker = Linker::new(&engine);
-        Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-        let component = Component::new(&engine, policy)?;
-        let pre = PolicyPre::new(linker.instantiate_pre(&component)?)?;
-        let ticking = Arc::new(AtomicBool::new(true));
-        if knobs.epoch_interruption {
-            let (engine, ticking) = (engine.clone(), ticking.clone());
-            std::thread::spawn(move || {
-                while ticking.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(1));
-                    engine.increment_epoch();
-                }
-            });
-        }
-        Ok(Self {
-            engine,
-            pre,
-            knobs,
-            ticking,
-        })
-    }
-
-    fn store(&self, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, HostState::new(scope, limits));
-        if self.knobs.limiter {
-            store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-        }
-        if self.knobs.epoch_interruption {
-            store.set_epoch_deadline(limits.deadline.as_millis().max(1) as u64 + 1);
-            store.epoch_deadline_trap();
-        }
-        store
+        let engine = TestEngine::new(knobs)?;
+        let pre = engine.prepare(policy)?;
+        Ok(Self { engine, pre })
     }
 
     fn decide(&self, req: &types::Request, scope: &Arc<Scope>, limits: Limits) -> bool {
-        let mut store = self.store(scope.clone(), limits);
-        let policy = self.pre.instantiate(&mut store).expect("instantiates");
-        is_allow(&policy.call_authorize(&mut store, req).expect("decides"))
+        let decision = self.engine.decide(&self.pre, req, scope.clone(), limits);
+        is_allow(&decision.expect("decides"))
     }
 
     fn instantiate_only(&self, scope: &Arc<Scope>, limits: Limits) {
-        let mut store = self.store(scope.clone(), limits);
+        let mut store = self.engine.store(scope.clone(), limits);
         black_box(self.pre.instantiate(&mut store).expect("instantiates"));
     }
 }
@@ -807,6 +787,20 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
     };
     let variants: Vec<(&str, Knobs)> = vec![
         ("baseline (copy of Runtime::new)", base),
+        (
+            "table_keep_resident 4 KiB only",
+            Knobs {
+                table_keep_resident: 4 << 10,
+                ..base
+            },
+        ),
+        (
+            "pagemap_scan + keep_resident 256 KiB, tables madvised",
+            Knobs {
+                table_keep_resident: 0,
+                ..scan(256 << 10)
+            },
+        ),
         ("keep_resident 64 KiB (memset, no scan)", keep(64 << 10)),
         ("keep_resident 1 MiB (memset, no scan)", keep(1 << 20)),
         ("pagemap_scan + keep_resident 64 KiB", scan(64 << 10)),
@@ -834,11 +828,8 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
             },
         ),
         (
-            "memory_init_cow off + scan + keep 256 KiB",
-            Knobs {
-                memory_init_cow: false,
-                ..scan(256 << 10)
-            },
+            "PROPOSED: cow off + pagemap_scan + keep 256 KiB",
+            Knobs::proposed(),
         ),
         (
             "max_memory_size 4 MiB",
@@ -903,6 +894,7 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
                     || *v == "pagemap_scan + keep_resident 256 KiB"
                     || *v == "decommit_batch_size 32"
                     || *v == "pagemap_scan + keep 256 KiB + batch 32"
+                    || v.starts_with("PROPOSED")
             })
             .cloned()
             .collect();
@@ -912,7 +904,10 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
 
 fn run_variants(wasm: &Wasm, n: usize, policy: &[u8], variants: &[(&str, Knobs)]) {
     let (req, scope, limits) = (&wasm.wit, &wasm.scope_arc, wasm.limits);
-    for &(name, knobs) in variants {
+    // `BBWS_BENCH_KNOB_FILTER=a,b`: only the variants whose name contains one of these.
+    let filter = std::env::var("BBWS_BENCH_KNOB_FILTER").unwrap_or_default();
+    let wanted = |name: &str| filter.is_empty() || filter.split(',').any(|f| name.contains(f));
+    for &(name, knobs) in variants.iter().filter(|(name, _)| wanted(name)) {
         let v = match Variant::new(knobs, policy) {
             Ok(v) => v,
             Err(e) => {
@@ -934,7 +929,7 @@ fn run_variants(wasm: &Wasm, n: usize, policy: &[u8], variants: &[(&str, Knobs)]
 // Criterion
 // ---------------------------------------------------------------------------
 
-fn decision_benches(c: &mut Criterion, wasm: &Wasm, cedar: &Cedar) {
+fn decision_benches(c: &mut Criterion, wasm: &Wasm, cedar: &Cedar, groups: &Cedar) {
     let mut g = c.benchmark_group("decision");
     g.bench_function("wasm", |b| b.iter(|| black_box(wasm.decide())));
     g.bench_function("wasm_converting_input", |b| {
@@ -968,6 +963,12 @@ fn decision_benches(c: &mut Criterion, wasm: &Wasm, cedar: &Cedar) {
     let (req, scope) = (&wasm.request, &wasm.scope);
     g.bench_function("cedar_building_input", |b| {
         b.iter(|| black_box(cedar.decide_building(req, scope)))
+    });
+    g.bench_function("cedar_groups", |b| {
+        b.iter(|| black_box(groups.decide_prebuilt()))
+    });
+    g.bench_function("cedar_groups_building_input", |b| {
+        b.iter(|| black_box(groups.decide_building(req, scope)))
     });
     g.finish();
 }
@@ -1144,27 +1145,48 @@ fn main() {
         return;
     }
 
-    let cedar = Cedar::new(&wasm.request, &wasm.scope);
-    assert_eq!(
-        cedar.decide_prebuilt().decision(),
-        cedar::Decision::Allow,
-        "Cedar allows the sample request"
-    );
+    let cedar = Cedar::new(&wasm.request, &wasm.scope, false);
+    let groups = Cedar::new(&wasm.request, &wasm.scope, true);
+    for model in [&cedar, &groups] {
+        assert_eq!(
+            model.decide_prebuilt().decision(),
+            cedar::Decision::Allow,
+            "Cedar allows the sample request"
+        );
+    }
     let mut c = Criterion::default().configure_from_args();
-    // Under `cargo test --benches` (`--test`) only run each benchmark once.
-    let quick = std::env::args().any(|a| a == "--test" || a == "--list");
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`)
+    // criterion runs each benchmark once and only the agreement check runs.
+    let quick =
+        !std::env::args().any(|a| a == "--bench") || std::env::args().any(|a| a == "--test");
+    for (name, model) in [("action lists", &cedar), ("action groups", &groups)] {
+        let compared = check_agreement(&wasm, model);
+        println!(
+            "Cedar ({name}) and the RBAC guest agree on all {compared} requests of the check matrix."
+        );
+    }
     if !quick {
-        let compared = check_agreement(&wasm, &cedar);
-        println!("Cedar and the RBAC guest agree on all {compared} requests of the check matrix.");
-        println!("Cedar policies:\n{}", cedar_policy_text());
-        percentiles(&wasm, &cedar, env_usize("BBWS_BENCH_SAMPLES", 100_000));
+        println!(
+            "Cedar policies (action lists):\n{}",
+            cedar_policy_text(false)
+        );
+        println!(
+            "Cedar policies (action groups):\n{}",
+            cedar_policy_text(true)
+        );
+        percentiles(
+            &wasm,
+            &cedar,
+            &groups,
+            env_usize("BBWS_BENCH_SAMPLES", 100_000),
+        );
         load_ratio(&rt, env_usize("BBWS_BENCH_LOAD_SAMPLES", 30));
         if env_usize("BBWS_BENCH_KNOBS", 1) != 0 {
             knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
         }
         println!();
     }
-    decision_benches(&mut c, &wasm, &cedar);
+    decision_benches(&mut c, &wasm, &cedar, &groups);
     load_benches(&mut c, &rt);
     c.final_summary();
 }

@@ -8,16 +8,29 @@
 //!
 //! Then it does the same in a fresh process over the blob dir the first run
 //! filled, so every component loads from its stored precompiled artifact, as
-//! after a restart of the server.
+//! after a restart of the server; and in a third process on a copy of the
+//! engine with the settings the `policy` bench proposes (`Knobs::proposed`).
+//! It also prints open file descriptors (each copy-on-write memory image is
+//! a memfd) and first/second-decision latencies per component.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
-use bbws_host::runtime::bindings::types::Decision;
+use bbws_host::runtime::HostState;
+use bbws_host::runtime::bindings::PolicyPre;
+use bbws_host::runtime::bindings::types::{Decision, Request};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash};
 use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
+
+mod common;
+use common::{Knobs, TestEngine};
+
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
 
 /// VmRSS of this process, in KiB.
 fn rss_kib() -> u64 {
@@ -87,13 +100,81 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Prepares `n` distinct components on one runtime over `dir` and runs one
-/// decision on each, printing RSS at each step.
-fn run(dir: &std::path::Path, n: usize, label: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+/// What the components run on: the production `Runtime`, or a copy of its
+/// engine with the settings this benchmark proposes.
+enum Host {
+    Runtime(Arc<Runtime>, tokio::runtime::Runtime),
+    Proposed(Box<TestEngine>),
+}
+
+impl Host {
+    fn runtime(dir: &std::path::Path, n: usize) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let runtime = Runtime::new(
+            RuntimeConfig {
+                cache_capacity: n,
+                ..RuntimeConfig::default()
+            },
+            Arc::new(FsBlobs::new(dir)),
+        )
+        .expect("runtime");
+        Host::Runtime(runtime, rt)
+    }
+
+    fn prepare(&self, hash: &str, bytes: &[u8]) -> PolicyPre<HostState> {
+        match self {
+            Host::Runtime(runtime, rt) => rt
+                .block_on(runtime.prepare(hash, bytes))
+                .expect("a component prepares"),
+            Host::Proposed(engine) => engine.prepare(bytes).expect("a component compiles"),
+        }
+    }
+
+    fn decide(
+        &self,
+        pre: &PolicyPre<HostState>,
+        req: &Request,
+        scope: &Arc<Scope>,
+    ) -> Result<Decision, String> {
+        match self {
+            Host::Runtime(runtime, _) => runtime
+                .authorize(pre, req, scope.clone(), Limits::default())
+                .map_err(|e| e.to_string()),
+            Host::Proposed(engine) => engine
+                .decide(pre, req, scope.clone(), Limits::default())
+                .map_err(|e| format!("{e:#}")),
+        }
+    }
+
+    fn stats(&self) -> String {
+        match self {
+            Host::Runtime(runtime, _) => format!(
+                "runtime stats, the default policy included: compiled {}, loaded from artifacts {}",
+                runtime.stats().compiled.load(Relaxed),
+                runtime.stats().artifacts_loaded.load(Relaxed)
+            ),
+            Host::Proposed(_) => "compiled in process".into(),
+        }
+    }
+}
+
+fn quantiles(mut d: Vec<Duration>) -> String {
+    d.sort_unstable();
+    let at = |q: f64| d[((d.len() as f64 * q) as usize).min(d.len() - 1)].as_secs_f64() * 1e6;
+    format!(
+        "p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    )
+}
+
+/// Prepares `n` distinct components on one host and runs one decision on
+/// each (then a second round), printing RSS and open fds at each step.
+fn run(make_host: impl FnOnce() -> Host, n: usize, label: &str) {
     let components: Vec<(String, Vec<u8>)> = (0..n)
         .map(|i| {
             let bytes = with_custom_section(DEFAULT_POLICY, i);
@@ -103,70 +184,65 @@ fn run(dir: &std::path::Path, n: usize, label: &str) {
     let req = request().to_wit();
     let scope = scope();
 
-    let start = rss_kib();
-    let runtime = Runtime::new(
-        RuntimeConfig {
-            cache_capacity: n,
-            ..RuntimeConfig::default()
-        },
-        Arc::new(FsBlobs::new(dir)),
-    )
-    .expect("runtime");
-    let base = rt
-        .block_on(runtime.prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY))
-        .expect("the default policy prepares");
-    let want = runtime
-        .authorize(&base, &req, scope.clone(), Limits::default())
-        .expect("decides");
-    let before = rss_kib();
+    let (start, fds_start) = (rss_kib(), open_fds());
+    let host = make_host();
+    let base = host.prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY);
+    let want = host.decide(&base, &req, &scope).expect("decides");
+    let (before, fds_before) = (rss_kib(), open_fds());
 
     let t = Instant::now();
-    let mut pres = Vec::with_capacity(n);
-    for (hash, bytes) in &components {
-        pres.push(
-            rt.block_on(runtime.prepare(hash, bytes))
-                .expect("a tagged component prepares"),
-        );
-    }
+    let pres: Vec<_> = components.iter().map(|(h, b)| host.prepare(h, b)).collect();
     let prepared_in = t.elapsed();
-    let after_prepare = rss_kib();
+    let (after_prepare, fds_prepared) = (rss_kib(), open_fds());
 
+    // One decision on each. A first decision on a component can be slow (see
+    // the report); failures are counted, not fatal, so the figures still print.
     let t = Instant::now();
-    for pre in &pres {
-        let got = runtime
-            .authorize(pre, &req, scope.clone(), Limits::default())
-            .expect("decides");
-        assert_eq!(
-            format!("{got:?}"),
-            format!("{want:?}"),
-            "a custom section changes nothing the policy decides"
-        );
-        assert!(matches!(got, Decision::Allow(_)));
+    let mut took = Vec::with_capacity(n);
+    let mut failures = Vec::new();
+    for (i, pre) in pres.iter().enumerate() {
+        let one = Instant::now();
+        match host.decide(pre, &req, &scope) {
+            Ok(got) => {
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "a custom section changes nothing the policy decides"
+                );
+                assert!(matches!(got, Decision::Allow(_)));
+            }
+            Err(e) => failures.push(format!("component {i}: {e} after {:?}", one.elapsed())),
+        }
+        took.push(one.elapsed());
     }
     let decided_in = t.elapsed();
-    let after_decisions = rss_kib();
-    // The cache holds them all: a second prepare is a hit, not a load.
-    assert!(components.iter().all(|(h, _)| runtime.cached(h).is_some()));
+    let (after_decisions, fds_decided) = (rss_kib(), open_fds());
+    // A second round: the same components, now warm.
+    let mut again = Vec::with_capacity(n);
+    for pre in &pres {
+        let one = Instant::now();
+        let _ = host.decide(pre, &req, &scope);
+        again.push(one.elapsed());
+    }
+    let after_again = rss_kib();
 
-    let stats = runtime.stats();
     println!("\n{label}");
     println!(
-        "  components: {n} of {} B each (base {} B); runtime stats, the default policy included: compiled {}, loaded from artifacts {}",
+        "  components: {n} of {} B each (base {} B); {}",
         components[0].1.len(),
         DEFAULT_POLICY.len(),
-        stats.compiled.load(Relaxed),
-        stats.artifacts_loaded.load(Relaxed),
+        host.stats()
     );
     println!(
-        "  VmRSS at start (no runtime)             {:>9.1} MiB",
+        "  VmRSS at start (no runtime)             {:>9.1} MiB  ({fds_start} open fds)",
         mib(start)
     );
     println!(
-        "  VmRSS with the runtime + default policy {:>9.1} MiB",
+        "  VmRSS with the runtime + default policy {:>9.1} MiB  ({fds_before} open fds)",
         mib(before)
     );
     println!(
-        "  VmRSS after preparing {n:>5}               {:>9.1} MiB  (+{:.1} MiB, {:.1} KiB per component; {:.2} s, {:.2} ms each)",
+        "  VmRSS after preparing {n:>5}             {:>9.1} MiB  (+{:.1} MiB, {:.1} KiB per component; {fds_prepared} open fds; {:.2} s, {:.2} ms each)",
         mib(after_prepare),
         mib(after_prepare - before),
         (after_prepare - before) as f64 / n as f64,
@@ -174,31 +250,64 @@ fn run(dir: &std::path::Path, n: usize, label: &str) {
         prepared_in.as_secs_f64() * 1000.0 / n as f64
     );
     println!(
-        "  VmRSS after one decision on each        {:>9.1} MiB  (+{:.1} MiB over prepared, {:.1} KiB per component over the runtime; {:.1} us per decision)",
+        "  VmRSS after one decision on each        {:>9.1} MiB  (+{:.1} MiB over prepared, {:.1} KiB per component over the runtime; {fds_decided} open fds; {:.1} us per decision)",
         mib(after_decisions),
         mib(after_decisions.saturating_sub(after_prepare)),
         (after_decisions - before) as f64 / n as f64,
         decided_in.as_secs_f64() * 1e6 / n as f64
     );
+    println!(
+        "  VmRSS after a second round              {:>9.1} MiB",
+        mib(after_again)
+    );
+    println!("  first decision on each component:  {}", quantiles(took));
+    println!("  second decision on each component: {}", quantiles(again));
+    if !failures.is_empty() {
+        println!(
+            "  FAILED first decisions: {} of {n}; the first few:",
+            failures.len()
+        );
+        for f in failures.iter().take(5) {
+            println!("    {f}");
+        }
+    }
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`) a
+    // quick run over 20 components.
+    let quick = !args
+        .iter()
+        .any(|a| a == "--bench" || a.starts_with("--from") || a == "--proposed");
     let n: usize = std::env::var("BBWS_RSS_TENANTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
-    let args: Vec<String> = std::env::args().collect();
-    // The second phase: `rss --from-artifacts DIR`, in a fresh process.
+        .unwrap_or(if quick { 20 } else { 1_000 });
+    // Later phases run in fresh processes, so each starts from a clean RSS:
+    // `rss --from-artifacts DIR` and `rss --proposed`.
     if let Some(i) = args.iter().position(|a| a == "--from-artifacts") {
         let dir = std::path::PathBuf::from(&args[i + 1]);
         run(
-            &dir,
+            || Host::runtime(&dir, n),
             n,
             "restart: every component loaded from its stored artifact (fresh process)",
         );
         return;
     }
-    if args.iter().any(|a| a == "--test" || a == "--list") {
+    if args.iter().any(|a| a == "--proposed") {
+        run(
+            || {
+                Host::Proposed(Box::new(
+                    TestEngine::new(Knobs::proposed()).expect("the engine"),
+                ))
+            },
+            n,
+            "proposed engine settings (no CoW images, pagemap_scan, keep_resident 256 KiB), compiled in process (fresh process)",
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
         return;
     }
 
@@ -213,14 +322,22 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     run(
-        dir.path(),
+        || Host::runtime(dir.path(), n),
         n,
         "compile: every component compiled from its bytes (artifacts stored)",
     );
-    let status = std::process::Command::new(std::env::current_exe().expect("current exe"))
+    let exe = std::env::current_exe().expect("current exe");
+    let status = std::process::Command::new(&exe)
+        .env("BBWS_RSS_TENANTS", n.to_string())
         .arg("--from-artifacts")
         .arg(dir.path())
         .status()
         .expect("the restart phase runs");
     assert!(status.success(), "the restart phase failed");
+    let status = std::process::Command::new(&exe)
+        .env("BBWS_RSS_TENANTS", n.to_string())
+        .arg("--proposed")
+        .status()
+        .expect("the proposed phase runs");
+    assert!(status.success(), "the proposed phase failed");
 }
