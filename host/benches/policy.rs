@@ -786,7 +786,7 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ..keep(bytes)
     };
     let variants: Vec<(&str, Knobs)> = vec![
-        ("baseline (copy of Runtime::new)", base),
+        ("baseline (Runtime::new before 1b897f4)", base),
         (
             "table_keep_resident 4 KiB only",
             Knobs {
@@ -802,9 +802,16 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
             },
         ),
         ("keep_resident 64 KiB (memset, no scan)", keep(64 << 10)),
+        (
+            "keep_resident 256 KiB (memset, no scan: Auto without the ioctl)",
+            keep(256 << 10),
+        ),
         ("keep_resident 1 MiB (memset, no scan)", keep(1 << 20)),
         ("pagemap_scan + keep_resident 64 KiB", scan(64 << 10)),
-        ("pagemap_scan + keep_resident 256 KiB", scan(256 << 10)),
+        (
+            "pagemap_scan + keep_resident 256 KiB (= Runtime::new now)",
+            scan(256 << 10),
+        ),
         ("pagemap_scan + keep_resident 1 MiB", scan(1 << 20)),
         (
             "decommit_batch_size 32",
@@ -891,7 +898,7 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
             .iter()
             .filter(|(v, _)| {
                 v.starts_with("baseline")
-                    || *v == "pagemap_scan + keep_resident 256 KiB"
+                    || v.starts_with("pagemap_scan + keep_resident 256 KiB (=")
                     || *v == "decommit_batch_size 32"
                     || *v == "pagemap_scan + keep 256 KiB + batch 32"
                     || v.starts_with("PROPOSED")

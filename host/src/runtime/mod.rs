@@ -2,10 +2,11 @@
 //! content-addressed cache of compiled components, and the sandbox every
 //! guest call runs in.
 //!
-//! - The engine uses the pooling allocator with copy-on-write memory images
-//!   and epoch interruption driven by a 1 ms ticker thread, so a fresh,
-//!   isolated instance per call costs microseconds and a runaway guest is
-//!   stopped at its deadline.
+//! - The engine uses the pooling allocator (slots reset by a pagemap scan
+//!   where the kernel has it) and epoch interruption driven by a 1 ms ticker
+//!   thread, so a fresh, isolated instance per call costs microseconds and
+//!   a runaway guest is stopped at its deadline. Copy-on-write memory images
+//!   are off on purpose: see `Runtime::new`.
 //! - Components are named by the sha256 of their bytes. Each is compiled
 //!   once, kept in a bounded LRU, and its precompiled artifact is stored in
 //!   the blob store keyed by hash and engine fingerprint, with the
@@ -133,19 +134,28 @@ impl Runtime {
             .table_elements(20_000)
             // Resetting a slot for reuse dominated a decision (about 14 of
             // 19 us at p50, measured in host/benches/policy.rs): with the
-            // PAGEMAP_SCAN ioctl (Linux 6.7+; `Auto` falls back elsewhere)
-            // only the pages a guest dirtied are reset, by memset, up to
-            // 256 KiB kept resident, instead of an madvise of the slot.
-            .pagemap_scan(wasmtime::Enabled::Auto)
-            .linear_memory_keep_resident(256 << 10)
+            // PAGEMAP_SCAN ioctl (Linux 6.7+) only the pages a guest
+            // dirtied are reset, by memset, up to 256 KiB kept resident,
+            // instead of an madvise of the slot.
             .table_keep_resident(4 << 10);
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            // Without the ioctl, keeping pages resident means a memset of
+            // all of them per reset: slower than madvise. Only with it.
+            pool.pagemap_scan(wasmtime::Enabled::Yes)
+                .linear_memory_keep_resident(256 << 10);
+        }
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             // No component-model async here: guest calls are short and
             // synchronous, and the async machinery costs per call.
             .concurrency_support(false)
             .epoch_interruption(true)
-            .memory_init_cow(true)
+            // No copy-on-write images: each one holds a memfd, so a thousand
+            // tenants' components held a thousand descriptors, and growing
+            // the fd table stalled a first decision past its deadline
+            // (measured in host/benches/rss.rs). With the pagemap reset the
+            // cost at p50 is nil.
+            .memory_init_cow(false)
             .max_wasm_stack(256 << 10)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)
