@@ -40,7 +40,9 @@ impl Policy for TenantEcho {
             Some(id) => describe(tenants::get(id)),
             None => "no tenant".into(),
         };
-        let other = describe(tenants::get(request.resource.id.as_deref().unwrap_or(OTHER)));
+        let other = describe(tenants::get(
+            request.resource.id.as_deref().unwrap_or(OTHER),
+        ));
         Decision::Allow(format!("tenant-echo: own={own}; other={other}"))
     }
 }
