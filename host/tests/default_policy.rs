@@ -7,6 +7,8 @@ use std::sync::Arc;
 use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::TenantRole::{self, *};
 use bbws_host::policy::{RULES, Requires, Rule};
+use bbws_host::runtime::HostState;
+use bbws_host::runtime::bindings::PolicyPre;
 use bbws_host::runtime::bindings::types::Decision;
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, content_hash};
 use bbws_host::service::policies::{
@@ -74,15 +76,33 @@ fn request(
     }
 }
 
+/// The default policy, prepared on a runtime of its own.
+struct Guest {
+    runtime: Arc<Runtime>,
+    pre: PolicyPre<HostState>,
+    _dir: tempfile::TempDir,
+}
+
+impl Guest {
+    async fn load() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime =
+            Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path()))).unwrap();
+        let pre = runtime
+            .prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY)
+            .await
+            .unwrap();
+        Self {
+            runtime,
+            pre,
+            _dir: dir,
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_default_policy_guest_enforces_the_rules_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime =
-        Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path()))).unwrap();
-    let pre = runtime
-        .prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY)
-        .await
-        .unwrap();
+    let guest = Guest::load().await;
     let callers = [
         Caller {
             platform_admin: true,
@@ -123,9 +143,10 @@ async fn the_default_policy_guest_enforces_the_rules_table() {
             for user in [ME, OTHER] {
                 for grants in [None, Some(Admin), Some(Owner)] {
                     let req = request(rule.action, caller, user, grants);
-                    let decision = runtime
+                    let decision = guest
+                        .runtime
                         .authorize(
-                            &pre,
+                            &guest.pre,
                             &req.to_wit(),
                             Arc::new(Scope::default()),
                             Limits::default(),
@@ -150,20 +171,15 @@ async fn the_default_policy_guest_enforces_the_rules_table() {
 
 #[tokio::test]
 async fn the_default_policy_denies_actions_it_does_not_know() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime =
-        Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path()))).unwrap();
-    let pre = runtime
-        .prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY)
-        .await
-        .unwrap();
+    let guest = Guest::load().await;
     let owner = Caller {
         platform_admin: false,
         roles: vec![(Owner, false)],
     };
-    let decision = runtime
+    let decision = guest
+        .runtime
         .authorize(
-            &pre,
+            &guest.pre,
             &request("tenant.explode", &owner, ME, None).to_wit(),
             Arc::new(Scope::default()),
             Limits::default(),
