@@ -55,8 +55,8 @@ pub struct HostState {
     pub host_calls: u32,
     /// Set when the guest asked for more memory or table than allowed.
     pub limit_hit: Option<&'static str>,
-    /// Log lines the guest wrote (at most 16 are kept).
-    pub logs: Vec<String>,
+    /// Log lines the guest wrote (at most 16 reach the host's log).
+    pub log_lines: u32,
 }
 
 impl HostState {
@@ -66,7 +66,7 @@ impl HostState {
             limits,
             host_calls: 0,
             limit_hit: None,
-            logs: Vec::new(),
+            log_lines: 0,
         }
     }
 
@@ -181,11 +181,11 @@ impl instances::Host for HostState {
 impl log::Host for HostState {
     fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         self.charge()?;
-        if self.logs.len() < 16 {
-            let mut message = message;
-            message.truncate(1024);
+        if self.log_lines < 16 {
+            self.log_lines += 1;
+            // Cut on a character boundary: guests choose the bytes.
+            let message = &message[..message.floor_char_boundary(1024)];
             tracing::debug!(?level, %message, "guest log");
-            self.logs.push(message);
         }
         Ok(())
     }

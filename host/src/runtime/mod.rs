@@ -370,6 +370,6 @@ fn classify(e: wasmtime::Error, store: &Store<HostState>, started: Instant) -> G
         return GuestError::Timeout(store.data().limits.deadline);
     }
     let mut text = format!("{e:#}");
-    text.truncate(500);
+    text.truncate(text.floor_char_boundary(500));
     GuestError::Trap(text)
 }

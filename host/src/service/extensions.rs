@@ -369,8 +369,7 @@ impl Services {
         let result = self
             .policies
             .run(&version, &input, Limits::for_tier(tenant.tier))
-            .await
-            .map(|(d, _)| d);
+            .await;
         let duration_us = started.elapsed().as_micros() as u64;
         let (decision, reason, error) = answer(result);
         Ok(DryRunResult {
@@ -442,7 +441,7 @@ impl Services {
         for v in &record.components {
             let started = std::time::Instant::now();
             let result = self.policies.run(&v.component, &record.input, limits).await;
-            let (decision, reason, _) = answer(result.map(|(d, _)| d));
+            let (decision, reason, _) = answer(result);
             replayed.push(Verdict {
                 source: v.source.clone(),
                 component: v.component.clone(),

@@ -27,7 +27,7 @@ use crate::runtime::bindings::types;
 use crate::runtime::{GuestError, Limits, Runtime, Scope, ScopeTenant};
 use crate::store::{Condition, Item, ItemStore, Key, TxOp};
 
-use super::{Error, Result};
+use super::Result;
 
 /// The platform's RBAC policy guest, built from `guests/default-policy`.
 pub const DEFAULT_POLICY: &[u8] = include_bytes!(env!("BBWS_GUEST_DEFAULT_POLICY"));
@@ -219,7 +219,7 @@ impl Policies {
         hash: &str,
         input: &DecisionInput,
         limits: Limits,
-    ) -> std::result::Result<(types::Decision, Duration), GuestError> {
+    ) -> std::result::Result<types::Decision, GuestError> {
         let pre = match self.runtime.cached(hash) {
             Some(pre) => pre,
             None => {
@@ -232,14 +232,12 @@ impl Policies {
                 self.runtime.prepare(hash, &bytes).await?
             }
         };
-        let started = Instant::now();
-        let decision = self.runtime.authorize(
+        self.runtime.authorize(
             &pre,
             &input.request.to_wit(),
             Arc::new(input.scope.clone()),
             limits,
-        )?;
-        Ok((decision, started.elapsed()))
+        )
     }
 
     /// Decides a request: the platform policy, then every tenant policy on
@@ -307,7 +305,7 @@ impl Policies {
         };
         for (source, hash) in sources {
             let started = Instant::now();
-            let result = self.run(&hash, &input, limits).await.map(|(d, _)| d);
+            let result = self.run(&hash, &input, limits).await;
             let took = started.elapsed();
             if let Err(e) = &result {
                 tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
@@ -418,11 +416,5 @@ async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::UnboundedReceiver<De
         if let Err(e) = store.transact(ops).await {
             tracing::error!(error = %e, "could not write decision records");
         }
-    }
-}
-
-impl From<GuestError> for Error {
-    fn from(e: GuestError) -> Self {
-        Error::Internal(anyhow::anyhow!(e))
     }
 }
