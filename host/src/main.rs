@@ -99,12 +99,10 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
 }
 
 async fn replay(id: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = server::open_store(data_dir)?;
     let services = server::services(
-        store,
+        server::Backends::embedded(data_dir)?,
         std::sync::Arc::new(bbws_host::clock::SystemClock),
         Default::default(),
-        data_dir,
     )
     .await?;
     let record = services.decision(None, id).await?;

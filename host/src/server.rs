@@ -77,27 +77,47 @@ impl Running {
     }
 }
 
-/// Opens the embedded store under the data directory.
-pub fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn ItemStore>> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    let path = data_dir.join("bbws.db");
-    let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(Arc::new(store))
+/// Where a deployment keeps its state.
+#[derive(Clone)]
+pub struct Backends {
+    /// Tenants, users, memberships, extensions: everything with invariants.
+    pub items: Arc<dyn ItemStore>,
+    /// The decision log: append-only, written on every request. Embedded,
+    /// it is a database file of its own, so that its write rate does not
+    /// invalidate the page caches the request path reads through.
+    pub decisions: Arc<dyn ItemStore>,
+    /// Component bytes and precompiled artifacts.
+    pub blobs: Arc<dyn BlobStore>,
 }
 
-/// The services over `store`, with the WebAssembly runtime and blobs under
-/// `data_dir` (components and precompiled artifacts).
+impl Backends {
+    /// The embedded deployment: SQLite files and blobs under `data_dir`.
+    pub fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        let open = |name: &str| -> anyhow::Result<Arc<dyn ItemStore>> {
+            let path = data_dir.join(name);
+            let store =
+                SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            Ok(Arc::new(store))
+        };
+        Ok(Self {
+            items: open("bbws.db")?,
+            decisions: open("decisions.db")?,
+            blobs: Arc::new(FsBlobs::new(data_dir.join("blobs"))),
+        })
+    }
+}
+
+/// The services over `backends`, with the WebAssembly runtime.
 pub async fn services(
-    store: Arc<dyn ItemStore>,
+    backends: Backends,
     clock: Arc<dyn Clock>,
     config: ServiceConfig,
-    data_dir: &std::path::Path,
 ) -> anyhow::Result<Services> {
-    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobs::new(data_dir.join("blobs")));
-    let runtime = Runtime::new(RuntimeConfig::default(), blobs.clone())?;
-    let policies = Policies::start(runtime, blobs, store.clone()).await?;
-    Ok(Services::new(store, clock, config, policies))
+    let runtime = Runtime::new(RuntimeConfig::default(), backends.blobs.clone())?;
+    let policies = Policies::start(runtime, backends.blobs, backends.decisions).await?;
+    Ok(Services::new(backends.items, clock, config, policies))
 }
 
 /// Starts a server with the system clock.
@@ -110,15 +130,13 @@ pub async fn start_with_clock(
     config: ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Running> {
-    let store = open_store(&config.data_dir)?;
     let services = services(
-        store,
+        Backends::embedded(&config.data_dir)?,
         clock,
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
             auth_cache_ttl: config.auth_cache_ttl,
         },
-        &config.data_dir,
     )
     .await?;
     let bootstrap_token = services

@@ -7,12 +7,11 @@ use bbws_host::clock::SystemClock;
 use bbws_host::domain::Tenant;
 use bbws_host::service::tenants::CreateTenant;
 use bbws_host::service::{Caller, ServiceConfig, Services, keys};
-use bbws_host::store::sqlite::SqliteStore;
-use bbws_host::store::{Index, ItemStore, Query};
+use bbws_host::store::{Index, Query};
 
 async fn services(dir: &std::path::Path) -> Services {
-    let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(dir.join("bbws.db")).unwrap());
-    bbws_host::server::services(store, Arc::new(SystemClock), ServiceConfig::default(), dir)
+    let backends = bbws_host::server::Backends::embedded(dir).unwrap();
+    bbws_host::server::services(backends, Arc::new(SystemClock), ServiceConfig::default())
         .await
         .unwrap()
 }

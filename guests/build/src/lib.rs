@@ -68,7 +68,10 @@ where
 
     if !packages.is_empty() {
         let mut cargo = cargo_build(&target_dir);
+        // From the workspace's directory, so that its `.cargo/config.toml`
+        // (the guests' linker settings) applies.
         cargo
+            .current_dir(root.join("guests"))
             .arg("--manifest-path")
             .arg(root.join("guests").join("Cargo.toml"));
         for package in &packages {
@@ -78,7 +81,10 @@ where
     }
     for dir in &crates {
         let mut cargo = cargo_build(&target_dir);
-        cargo.arg("--manifest-path").arg(dir.join("Cargo.toml"));
+        cargo
+            .current_dir(dir)
+            .arg("--manifest-path")
+            .arg(dir.join("Cargo.toml"));
         run(cargo, &dir.display().to_string());
     }
 

@@ -1,15 +1,18 @@
 //! What `std` would otherwise provide on wasm32: a global allocator, the
 //! canonical ABI's `cabi_realloc`, and a panic handler.
 //!
-//! The allocator is a bump allocator over `memory.grow`. Every decision runs
-//! in a fresh instance that is thrown away afterwards, so freeing memory buys
-//! nothing; the host caps how far memory may grow, and when it refuses,
+//! The allocator is a bump allocator: first over a 64 KiB arena in static
+//! memory, then over `memory.grow`. Every decision runs in a fresh instance
+//! that is thrown away afterwards, so freeing memory buys nothing. A typical
+//! decision never leaves the arena, so it never grows memory, which costs
+//! the host a page-protection change per call and a larger reset afterwards.
+//! The host caps how far memory may grow, and when it refuses,
 //! allocation fails, the allocation error handler panics, and the panic
 //! handler traps: the host sees a clean trap, not a corrupted guest.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
-use core::cell::Cell;
+use core::cell::{Cell, UnsafeCell};
 use core::ptr;
 
 // The compiler lowers slice comparisons to `memcmp` (and, without bulk
@@ -21,6 +24,18 @@ use core::ptr;
 unsafe extern "C" {}
 
 const PAGE: usize = 64 * 1024;
+
+/// Room for the allocations of a typical decision, in static memory: part
+/// of the module's initial memory, so using it needs no `memory.grow`.
+const ARENA_BYTES: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+struct Arena(UnsafeCell<[u8; ARENA_BYTES]>);
+
+// SAFETY: single-threaded, as for `Bump`; only `Bump` hands out its bytes.
+unsafe impl Sync for Arena {}
+
+static ARENA: Arena = Arena(UnsafeCell::new([0; ARENA_BYTES]));
 
 /// `[next, end)` is the free part of the heap: memory this allocator grew
 /// and has not handed out yet.
@@ -40,9 +55,9 @@ static HEAP: Bump = Bump {
 };
 
 impl Bump {
-    /// Grows linear memory by at least `bytes`. The first growth starts the
-    /// heap (what lies below belongs to the stack and static data); later
-    /// ones extend it in place, since nothing else grows memory.
+    /// Grows linear memory by at least `bytes`. The first growth starts a
+    /// heap past the arena (whose rest is abandoned); later ones extend it
+    /// in place, since nothing else grows memory.
     fn grow(&self, bytes: usize) -> bool {
         let pages = bytes.div_ceil(PAGE);
         let previous = wasm32::memory_grow(0, pages);
@@ -63,6 +78,12 @@ impl Bump {
     }
 
     fn bump(&self, size: usize, align: usize) -> *mut u8 {
+        if self.end.get() == 0 {
+            // The first allocation opens the arena.
+            let start = ARENA.0.get() as usize;
+            self.next.set(start);
+            self.end.set(start + ARENA_BYTES);
+        }
         loop {
             let Some(start) = self.next.get().checked_next_multiple_of(align) else {
                 return ptr::null_mut();

@@ -394,7 +394,8 @@ impl Services {
             extension_resource(tenant_id),
         )
         .await?;
-        self.page(
+        super::paging::page_in(
+            self.policies.decisions.as_ref(),
             Query::new(Index::Primary, decisions_pk(Some(tenant_id))),
             page,
             |item| Ok(Some(item.decode()?)),
@@ -415,12 +416,14 @@ impl Services {
         }
         let item = match tenant_id {
             Some(t) => {
-                self.store
+                self.policies
+                    .decisions
                     .get(&Key::new(decisions_pk(Some(t)), decision_id))
                     .await?
             }
             None => self
-                .store
+                .policies
+                .decisions
                 .query(
                     Query::new(Index::Gsi1, super::policies::DECISION_INDEX)
                         .prefix(decision_id)

@@ -131,7 +131,7 @@ impl Services {
         else {
             return Ok(None);
         };
-        let user_id = claim.data["userId"]
+        let user_id = claim.value()?["userId"]
             .as_str()
             .unwrap_or_default()
             .to_string();

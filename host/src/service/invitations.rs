@@ -341,11 +341,13 @@ impl Services {
             None => Condition::NotExists,
             Some(claim) => Condition::Version(claim.version),
         };
-        let holder = claim
-            .as_ref()
-            .and_then(|c| c.data["invitationId"].as_str())
-            .filter(|id| *id != inv.invitation_id)
-            .map(str::to_string);
+        let holder = match &claim {
+            Some(c) => c.value()?["invitationId"]
+                .as_str()
+                .filter(|id| *id != inv.invitation_id)
+                .map(str::to_string),
+            None => None,
+        };
         if let Some(holder) = &holder {
             let other: Option<Invitation> =
                 self.load(&keys::invitation(&inv.tenant_id, holder)).await?;
@@ -415,8 +417,9 @@ impl Services {
             .get(&keys::invitation_token(&ids::hash_secret(token)))
             .await?
             .ok_or_else(bad_token)?;
-        let tenant_id = pointer.data["tenantId"].as_str().unwrap_or_default();
-        let id = pointer.data["invitationId"].as_str().unwrap_or_default();
+        let pointer = pointer.value()?;
+        let tenant_id = pointer["tenantId"].as_str().unwrap_or_default();
+        let id = pointer["invitationId"].as_str().unwrap_or_default();
         let inv: Invitation = self
             .load(&keys::invitation(tenant_id, id))
             .await?

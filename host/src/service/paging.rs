@@ -5,7 +5,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::store::{Cursor, Item, Query};
+use crate::store::{Cursor, Item, ItemStore, Query};
 
 use super::{Error, Result, Services, Versioned, decode};
 
@@ -60,7 +60,7 @@ const MAX_ROUNDS: usize = 10;
 /// [`Walk::next`], keeps what it wants with [`Walk::keep`], and ends with
 /// [`Walk::finish`], which places the cursor just after the last item pulled.
 pub(crate) struct Walk<'s, T> {
-    services: &'s Services,
+    store: &'s dyn ItemStore,
     query: Query,
     limit: usize,
     buffered: std::collections::VecDeque<Item>,
@@ -88,7 +88,6 @@ impl<T> Walk<'_, T> {
             }
             self.rounds += 1;
             let page = self
-                .services
                 .store
                 .query(self.query.clone().after(after).limit(self.limit))
                 .await?;
@@ -119,19 +118,44 @@ impl<T> Walk<'_, T> {
     }
 }
 
+/// Starts a walk of `query` in `store` from the request's cursor.
+pub(crate) fn walk_in<'s, T>(
+    store: &'s dyn ItemStore,
+    query: Query,
+    req: &PageRequest,
+) -> Walk<'s, T> {
+    Walk {
+        store,
+        query,
+        limit: req.limit,
+        buffered: Default::default(),
+        after: Some(req.cursor.clone()),
+        last: req.cursor.clone(),
+        rounds: 0,
+        items: Vec::with_capacity(req.limit),
+    }
+}
+
+/// One page of `query` in `store`, keeping what `keep` maps to `Some`.
+pub(crate) async fn page_in<T>(
+    store: &dyn ItemStore,
+    query: Query,
+    req: &PageRequest,
+    mut keep: impl FnMut(&Item) -> Result<Option<T>>,
+) -> Result<Page<T>> {
+    let mut walk = walk_in(store, query, req);
+    while let Some(item) = walk.next().await? {
+        if let Some(t) = keep(&item)? {
+            walk.keep(t);
+        }
+    }
+    Ok(walk.finish())
+}
+
 impl Services {
     /// Starts a walk of `query` from the request's cursor.
     pub(crate) fn walk<T>(&self, query: Query, req: &PageRequest) -> Walk<'_, T> {
-        Walk {
-            services: self,
-            query,
-            limit: req.limit,
-            buffered: Default::default(),
-            after: Some(req.cursor.clone()),
-            last: req.cursor.clone(),
-            rounds: 0,
-            items: Vec::with_capacity(req.limit),
-        }
+        walk_in(self.store.as_ref(), query, req)
     }
 
     /// One page of `query`, keeping what `keep` maps to `Some`.
@@ -139,15 +163,9 @@ impl Services {
         &self,
         query: Query,
         req: &PageRequest,
-        mut keep: impl FnMut(&Item) -> Result<Option<T>>,
+        keep: impl FnMut(&Item) -> Result<Option<T>>,
     ) -> Result<Page<T>> {
-        let mut walk = self.walk(query, req);
-        while let Some(item) = walk.next().await? {
-            if let Some(t) = keep(&item)? {
-                walk.keep(t);
-            }
-        }
-        Ok(walk.finish())
+        page_in(self.store.as_ref(), query, req, keep).await
     }
 
     /// Every record of a partition (for bounded sets: a user's memberships,

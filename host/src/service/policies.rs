@@ -171,9 +171,16 @@ pub struct Outcome {
 pub struct Policies {
     pub runtime: Arc<Runtime>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Where decision records are written and read back.
+    pub decisions: Arc<dyn ItemStore>,
     platform_hash: String,
-    log: mpsc::UnboundedSender<DecisionRecord>,
+    log: mpsc::Sender<DecisionRecord>,
 }
+
+/// Records waiting for the log writer at most. A full queue makes requests
+/// wait for the writer (backpressure) rather than lose records or grow
+/// without bound.
+const LOG_QUEUE: usize = 4096;
 
 /// The index partition that finds a decision by id alone.
 pub const DECISION_INDEX: &str = "DECISIONS";
@@ -192,18 +199,19 @@ impl Policies {
     pub async fn start(
         runtime: Arc<Runtime>,
         blobs: Arc<dyn BlobStore>,
-        store: Arc<dyn ItemStore>,
+        decisions: Arc<dyn ItemStore>,
     ) -> anyhow::Result<Arc<Self>> {
         let platform_hash = crate::runtime::content_hash(DEFAULT_POLICY);
         runtime
             .prepare(&platform_hash, DEFAULT_POLICY)
             .await
             .map_err(|e| anyhow::anyhow!("the platform policy does not load: {e}"))?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_log(store, rx));
+        let (tx, rx) = mpsc::channel(LOG_QUEUE);
+        tokio::spawn(write_log(decisions.clone(), rx));
         Ok(Arc::new(Self {
             runtime,
             blobs,
+            decisions,
             platform_hash,
             log: tx,
         }))
@@ -346,7 +354,7 @@ impl Policies {
             at: now,
             input,
         };
-        let _ = self.log.send(record);
+        let _ = self.log.send(record).await;
         Ok(outcome)
     }
 }
@@ -380,20 +388,20 @@ pub(crate) fn scope_tenant(t: &Tenant) -> ScopeTenant {
 pub fn decision_item(record: &DecisionRecord) -> Result<Item> {
     let expires =
         (record.at + chrono::Duration::from_std(DECISION_TTL).unwrap_or_default()).timestamp();
-    Ok(Item::new(
+    Ok(Item::record(
         Key::new(
             decisions_pk(record.tenant_id.as_deref()),
             &record.decision_id,
         ),
-        serde_json::to_value(record).map_err(anyhow::Error::from)?,
-    )
+        record,
+    )?
     .with_gsi1(DECISION_INDEX, &record.decision_id)
     .expiring_at(expires))
 }
 
 /// Writes decision records in batches: one transaction per up to 100
 /// records or per 20 ms, whichever comes first, off the request path.
-async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::UnboundedReceiver<DecisionRecord>) {
+async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::Receiver<DecisionRecord>) {
     let mut batch = Vec::with_capacity(100);
     while let Some(first) = rx.recv().await {
         batch.push(first);

@@ -76,11 +76,18 @@ pub struct Item {
     pub gsi2: Option<Key>,
     /// Seconds since the Unix epoch after which the item is gone.
     pub expires_at: Option<i64>,
-    pub data: serde_json::Value,
+    /// The document as JSON text (an object). Kept as text from the backend
+    /// to the caller's type and back: no intermediate `serde_json::Value`.
+    pub data: String,
 }
 
 impl Item {
     pub fn new(key: Key, data: serde_json::Value) -> Self {
+        Self::json(key, data.to_string())
+    }
+
+    /// An item whose document is already JSON text.
+    pub fn json(key: Key, data: String) -> Self {
         Self {
             key,
             version: 0,
@@ -89,6 +96,13 @@ impl Item {
             expires_at: None,
             data,
         }
+    }
+
+    /// An item holding `record` serialized as it is.
+    pub fn record<T: serde::Serialize>(key: Key, record: &T) -> Result<Self, StoreError> {
+        serde_json::to_string(record)
+            .map(|text| Self::json(key.clone(), text))
+            .map_err(|e| StoreError::Invalid(format!("{key}: {e}")))
     }
 
     pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
@@ -108,8 +122,13 @@ impl Item {
 
     /// The document, decoded into a type.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(self.data.clone())
+        serde_json::from_str(&self.data)
             .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.key)))
+    }
+
+    /// The document as a JSON value.
+    pub fn value(&self) -> Result<serde_json::Value, StoreError> {
+        self.decode()
     }
 
     /// The key pair this item has in `index`, if it is in that index.
