@@ -52,6 +52,7 @@ pub struct Running {
     pub bootstrap_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    purge: JoinHandle<()>,
 }
 
 impl Running {
@@ -60,6 +61,7 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.purge.abort();
         (&mut self.task).await??;
         Ok(())
     }
@@ -74,6 +76,32 @@ impl Running {
         }
         tracing::info!("shutting down");
         self.stop().await
+    }
+}
+
+/// How often expired items (decision records, idempotency records, spent
+/// invitations) are deleted from stores that do not expire items themselves.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Deletes expired items from each store, a bounded batch at a time so the
+/// writer is never held for long, every [`PURGE_EVERY`].
+async fn purge_expired(stores: Vec<Arc<dyn ItemStore>>) {
+    const BATCH: usize = 1000;
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        for store in &stores {
+            loop {
+                match store.purge_expired(BATCH).await {
+                    Ok(n) if n == BATCH => tokio::task::yield_now().await,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not purge expired items");
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -130,8 +158,10 @@ pub async fn start_with_clock(
     config: ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Running> {
+    let backends = Backends::embedded(&config.data_dir)?;
+    let expiring = vec![backends.items.clone(), backends.decisions.clone()];
     let services = services(
-        Backends::embedded(&config.data_dir)?,
+        backends,
         clock,
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
@@ -163,6 +193,7 @@ pub async fn start_with_clock(
             })
             .await
     });
+    let purge = tokio::spawn(purge_expired(expiring));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "bbws listening");
     Ok(Running {
         addr,
@@ -170,5 +201,6 @@ pub async fn start_with_clock(
         bootstrap_token,
         shutdown: Some(tx),
         task,
+        purge,
     })
 }

@@ -25,7 +25,7 @@ use crate::domain::{Tenant, TenantRole, ids};
 use crate::policy::{Principal, Resource, RoleBinding};
 use crate::runtime::bindings::types;
 use crate::runtime::{GuestError, Limits, Runtime, Scope, ScopeTenant};
-use crate::store::{Condition, Item, ItemStore, Key, TxOp};
+use crate::store::{Item, ItemStore, Key};
 
 use super::Result;
 
@@ -399,29 +399,35 @@ pub fn decision_item(record: &DecisionRecord) -> Result<Item> {
     .expiring_at(expires))
 }
 
-/// Writes decision records in batches: one transaction per up to 100
-/// records or per 20 ms, whichever comes first, off the request path.
+/// Records per write at most: one SQLite transaction, or BatchWriteItem
+/// calls of 25 on DynamoDB.
+const LOG_BATCH: usize = 500;
+
+/// Writes decision records in batches, off the request path: whatever
+/// arrived within 20 ms of the first record, up to [`LOG_BATCH`].
 async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::Receiver<DecisionRecord>) {
-    let mut batch = Vec::with_capacity(100);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
+    let mut batch = Vec::with_capacity(LOG_BATCH);
+    while rx.recv_many(&mut batch, LOG_BATCH).await > 0 {
         let deadline = tokio::time::sleep(Duration::from_millis(20));
         tokio::pin!(deadline);
-        while batch.len() < 100 {
+        while batch.len() < LOG_BATCH {
+            let room = LOG_BATCH - batch.len();
             tokio::select! {
-                more = rx.recv() => match more {
-                    Some(r) => batch.push(r),
-                    None => break,
-                },
+                n = rx.recv_many(&mut batch, room) => if n == 0 { break },
                 _ = &mut deadline => break,
             }
         }
-        let ops: Vec<TxOp> = batch
+        let items: Vec<Item> = batch
             .drain(..)
-            .filter_map(|r| decision_item(&r).ok())
-            .map(|item| TxOp::put(item, Condition::None))
+            .filter_map(|r| match decision_item(&r) {
+                Ok(item) => Some(item),
+                Err(e) => {
+                    tracing::error!(decision = %r.decision_id, error = %e, "could not encode a decision record");
+                    None
+                }
+            })
             .collect();
-        if let Err(e) = store.transact(ops).await {
+        if let Err(e) = store.put_many(items).await {
             tracing::error!(error = %e, "could not write decision records");
         }
     }

@@ -41,12 +41,46 @@ pub async fn run_all(store: Arc<dyn ItemStore>, ns: &str) {
     put_get_roundtrip(store, ns).await;
     conditions_hold(store, ns).await;
     transactions_are_all_or_nothing(store, ns).await;
+    batches_write_every_item(store, ns).await;
     invalid_requests_are_refused(store, ns).await;
     expired_items_are_invisible(store, ns).await;
     queries_order_filter_and_page(store, ns).await;
     index_queries_page_through_ties(store, ns).await;
     paging_is_stable_under_concurrent_writes(store, ns).await;
     concurrent_increments_lose_nothing(store, ns).await;
+}
+
+/// A batch larger than any transaction writes every item, numbering
+/// versions as single puts do.
+pub async fn batches_write_every_item(store: &Arc<dyn ItemStore>, ns: &str) {
+    let pk = part(ns, "batch");
+    let items = |round: i64| {
+        (0..250)
+            .map(|i| {
+                Item::new(
+                    Key::new(&pk, format!("{i:04}")),
+                    json!({ "n": i, "round": round }),
+                )
+                .with_gsi1(part(ns, "batch/g1"), format!("{i:04}"))
+            })
+            .collect::<Vec<_>>()
+    };
+    ok(store.put_many(items(1)).await, "a batch of 250 new items");
+    ok(store.put_many(items(2)).await, "the same 250 keys again");
+    ok(store.put_many(Vec::new()).await, "an empty batch");
+    let all = walk(store, Query::new(Index::Primary, &pk)).await;
+    assert_eq!(all.len(), 250, "every item of the batch is stored");
+    for (i, item) in all.iter().enumerate() {
+        assert_eq!(
+            item.value().ok(),
+            Some(json!({ "n": i, "round": 2 })),
+            "the second batch replaced {}",
+            item.key
+        );
+        assert_eq!(item.version, 2, "{} was written twice", item.key);
+    }
+    let indexed = walk(store, Query::new(Index::Gsi1, part(ns, "batch/g1"))).await;
+    assert_eq!(indexed.len(), 250, "batched items are indexed");
 }
 
 /// An item comes back as written; the store numbers its versions from 1 and

@@ -331,11 +331,25 @@ pub trait ItemStore: Send + Sync + 'static {
     /// operations, each on a distinct key.
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()>;
 
+    /// Writes many items without conditions: each put lands or the call
+    /// fails, but not all or nothing as a whole (DynamoDB's BatchWriteItem,
+    /// not a transaction). For append-only records such as the decision
+    /// log. Any number of items; each on a distinct key.
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()>;
+
     /// One page of a partition, in ascending sort-key order.
     async fn query(&self, query: Query) -> StoreResult<Page>;
 
     /// Whether the backend answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Deletes up to `limit` items whose expiry has passed and answers how
+    /// many it deleted. Expired items are invisible either way; this gives
+    /// their space back. Backends whose service expires items on its own
+    /// (DynamoDB's TTL) keep this default.
+    async fn purge_expired(&self, _limit: usize) -> StoreResult<usize> {
+        Ok(0)
+    }
 }
 
 /// Validation every backend applies to a transaction before touching data.

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gsi2pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
 ";
 
 const COLUMNS: &str = "pk, sk, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk, expires_at, data";
@@ -329,6 +330,24 @@ impl ItemStore for SqliteStore {
         .await
     }
 
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
+        for item in &items {
+            check_size(item)?;
+        }
+        self.with_writer(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let now = now_unix();
+            for item in &items {
+                let current = current_version(&tx, &item.key, now)?;
+                write_put(&tx, item, current.unwrap_or(0) + 1)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
     async fn query(&self, query: Query) -> StoreResult<Page> {
         let limit = query.limit.clamp(1, MAX_PAGE);
         let sql = query_sql(
@@ -376,6 +395,19 @@ impl ItemStore for SqliteStore {
             };
             Ok(Page { items, next })
         })
+    }
+
+    async fn purge_expired(&self, limit: usize) -> StoreResult<usize> {
+        self.with_writer(move |conn| {
+            conn.prepare_cached(
+                "DELETE FROM items WHERE id IN (SELECT id FROM items
+                 WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
+            )
+            .map_err(backend)?
+            .execute(params![now_unix(), limit as i64])
+            .map_err(backend)
+        })
+        .await
     }
 
     async fn ping(&self) -> StoreResult<()> {
