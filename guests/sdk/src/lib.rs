@@ -40,6 +40,11 @@
 //!
 //! `cargo build --release --target wasm32-wasip2` turns it into the
 //! component to upload, `target/wasm32-wasip2/release/<crate>.wasm`.
+//!
+//! Copy `.cargo/config.toml` from one of the examples into your crate: it
+//! links a 64 KiB stack instead of the toolchain's 1 MiB, which makes every
+//! instantiation of your policy cheaper (17 initial pages become 3; a
+//! decision went from 11.0 to 6.7 us here). Deeper recursion traps cleanly.
 
 #![no_std]
 
