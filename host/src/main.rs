@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use bbws_host::server::{self, ServerConfig};
+use bbws_host::server::{self, BlobSpec, ServerConfig, StoreSpec};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,55 @@ enum Command {
     /// The policy decision log.
     #[command(subcommand)]
     Decisions(Decisions),
+    /// Operator tasks.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create the DynamoDB table and its indexes (and turn on TTL), unless
+    /// they exist. AWS settings come from the SDK's standard chain.
+    InitTable {
+        /// The table's name.
+        #[arg(long, env = "BBWS_TABLE")]
+        table: String,
+    },
+}
+
+/// Where the state lives: the embedded SQLite files (default), or DynamoDB
+/// and S3 for stateless replicas.
+#[derive(clap::Args, Clone)]
+struct Storage {
+    /// Where the embedded store keeps its files (created on first run).
+    #[arg(long, env = "BBWS_DATA_DIR", default_value = "./bbws-data")]
+    data_dir: PathBuf,
+    /// `sqlite` (files under the data directory) or `dynamodb` (needs `--table`).
+    #[arg(long, env = "BBWS_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"])]
+    store: String,
+    /// The DynamoDB table (with `--store dynamodb`).
+    #[arg(long, env = "BBWS_TABLE", required_if_eq("store", "dynamodb"))]
+    table: Option<String>,
+    /// Where components and artifacts go: `files` (the data directory) or
+    /// `s3://BUCKET/PREFIX`.
+    #[arg(long, env = "BBWS_BLOBS", default_value = "files", value_parser = BlobSpec::parse)]
+    blobs: BlobSpec,
+    /// Create the DynamoDB table (and the S3 bucket) on start if missing:
+    /// for development; production runs `bbws admin init-table` once.
+    #[arg(long, env = "BBWS_CREATE_TABLE")]
+    create_table: bool,
+}
+
+impl Storage {
+    fn store(&self) -> StoreSpec {
+        match (self.store.as_str(), &self.table) {
+            ("dynamodb", Some(table)) => StoreSpec::DynamoDb {
+                table: table.clone(),
+                create: self.create_table,
+            },
+            _ => StoreSpec::Sqlite,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -34,9 +83,9 @@ enum Decisions {
     Replay {
         /// The decision's id (`dec_…`).
         id: String,
-        /// The data directory of the (stopped or running) server.
-        #[arg(long, env = "BBWS_DATA_DIR", default_value = "./bbws-data")]
-        data_dir: PathBuf,
+        /// The storage of the (stopped or running) server.
+        #[command(flatten)]
+        storage: Storage,
     },
 }
 
@@ -45,9 +94,8 @@ struct Serve {
     /// Address to listen on.
     #[arg(long, env = "BBWS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where the embedded store keeps its files (created on first run).
-    #[arg(long, env = "BBWS_DATA_DIR", default_value = "./bbws-data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    storage: Storage,
     /// How long an invitation stays valid (`2s`, `15m`, `7d`).
     #[arg(long, env = "BBWS_INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
     invitation_ttl: std::time::Duration,
@@ -69,7 +117,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Decisions(Decisions::Replay { id, data_dir }) => replay(&id, &data_dir).await,
+        Command::Decisions(Decisions::Replay { id, storage }) => replay(&id, &storage).await,
+        Command::Admin(Admin::InitTable { table }) => init_table(&table).await,
     }
 }
 
@@ -84,10 +133,13 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     }
     let running = server::start(ServerConfig {
         listen: args.listen,
-        data_dir: args.data_dir,
+        store: args.storage.store(),
+        blobs: args.storage.blobs.clone(),
+        data_dir: args.storage.data_dir,
         invitation_ttl: args.invitation_ttl,
         auth_cache_ttl: args.auth_cache_ttl,
         bootstrap_token: args.bootstrap_token,
+        aws: None,
     })
     .await?;
     if let Some(token) = &running.bootstrap_token {
@@ -98,9 +150,21 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     running.wait().await
 }
 
-async fn replay(id: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
+async fn init_table(table: &str) -> anyhow::Result<()> {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store =
+        bbws_host::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    store.create_table().await?;
+    println!("table {table} is ready (indexes gsi1, gsi2; TTL on expires_at)");
+    Ok(())
+}
+
+async fn replay(id: &str, storage: &Storage) -> anyhow::Result<()> {
+    let mut config = ServerConfig::ephemeral(&storage.data_dir);
+    config.store = storage.store();
+    config.blobs = storage.blobs.clone();
     let services = server::services(
-        server::Backends::embedded(data_dir)?,
+        server::Backends::open(&config).await?,
         std::sync::Arc::new(bbws_host::clock::SystemClock),
         Default::default(),
     )

@@ -10,13 +10,46 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::blobs::S3Blobs;
 use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::service::policies::Policies;
 use crate::service::{ServiceConfig, Services};
 use crate::store::ItemStore;
+use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
+
+/// Where tenants, users, extensions and decisions are kept.
+#[derive(Clone, Debug, Default)]
+pub enum StoreSpec {
+    /// SQLite files under the data directory (the embedded default).
+    #[default]
+    Sqlite,
+    /// One DynamoDB table; `create` makes it (and its indexes) on start.
+    DynamoDb { table: String, create: bool },
+}
+
+/// Where component bytes and precompiled artifacts are kept.
+#[derive(Clone, Debug, Default)]
+pub enum BlobSpec {
+    /// Files under `<data dir>/blobs` (the embedded default).
+    #[default]
+    Files,
+    /// Objects in an S3 bucket under a prefix.
+    S3 { bucket: String, prefix: String },
+}
+
+impl BlobSpec {
+    /// `s3://BUCKET/PREFIX`, or `files` for the data directory.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        if text == "files" {
+            return Ok(Self::Files);
+        }
+        let (bucket, prefix) = S3Blobs::parse_url(text)?;
+        Ok(Self::S3 { bucket, prefix })
+    }
+}
 
 /// What a server needs to start.
 #[derive(Clone, Debug)]
@@ -28,6 +61,12 @@ pub struct ServerConfig {
     pub auth_cache_ttl: Duration,
     /// Use this secret as the bootstrap admin token instead of a random one.
     pub bootstrap_token: Option<String>,
+    pub store: StoreSpec,
+    pub blobs: BlobSpec,
+    /// AWS settings for the DynamoDB and S3 backends; `None` loads the
+    /// SDK's standard chain (environment, profile, instance role; and
+    /// `AWS_ENDPOINT_URL` for moto or LocalStack).
+    pub aws: Option<aws_config::SdkConfig>,
 }
 
 impl ServerConfig {
@@ -39,6 +78,9 @@ impl ServerConfig {
             invitation_ttl: ServiceConfig::default().invitation_ttl,
             auth_cache_ttl: ServiceConfig::default().auth_cache_ttl,
             bootstrap_token: None,
+            store: StoreSpec::default(),
+            blobs: BlobSpec::default(),
+            aws: None,
         }
     }
 }
@@ -119,6 +161,49 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// The backends `config` names.
+    pub async fn open(config: &ServerConfig) -> anyhow::Result<Self> {
+        let needs_aws = matches!(config.store, StoreSpec::DynamoDb { .. })
+            || matches!(config.blobs, BlobSpec::S3 { .. });
+        let aws = match (&config.aws, needs_aws) {
+            (Some(aws), _) => Some(aws.clone()),
+            (None, true) => {
+                Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+            }
+            (None, false) => None,
+        };
+        let mut backends = match &config.store {
+            StoreSpec::Sqlite => Self::embedded(&config.data_dir)?,
+            StoreSpec::DynamoDb { table, create } => {
+                let aws = aws.as_ref().context("AWS settings")?;
+                let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table);
+                if *create {
+                    store
+                        .create_table()
+                        .await
+                        .with_context(|| format!("creating the DynamoDB table {table}"))?;
+                }
+                let store: Arc<dyn ItemStore> = Arc::new(store);
+                // The decision log shares the table: DynamoDB has no page
+                // cache for its writes to spoil.
+                Self {
+                    items: store.clone(),
+                    decisions: store,
+                    blobs: Arc::new(FsBlobs::new(config.data_dir.join("blobs"))),
+                }
+            }
+        };
+        if let BlobSpec::S3 { bucket, prefix } = &config.blobs {
+            let aws = aws.as_ref().context("AWS settings")?;
+            let blobs = S3Blobs::new(aws, bucket, prefix);
+            if matches!(config.store, StoreSpec::DynamoDb { create: true, .. }) {
+                blobs.create_bucket().await?;
+            }
+            backends.blobs = Arc::new(blobs);
+        }
+        Ok(backends)
+    }
+
     /// The embedded deployment: SQLite files and blobs under `data_dir`.
     pub fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
@@ -158,7 +243,7 @@ pub async fn start_with_clock(
     config: ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Running> {
-    let backends = Backends::embedded(&config.data_dir)?;
+    let backends = Backends::open(&config).await?;
     let expiring = vec![backends.items.clone(), backends.decisions.clone()];
     let services = services(
         backends,

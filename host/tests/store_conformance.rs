@@ -58,3 +58,65 @@ async fn sqlite_purge_deletes_expired_items_and_keeps_the_rest() {
         "the expired row is gone from the file"
     );
 }
+
+/// The DynamoDB backend passes the same suite, on a fresh table of the
+/// moto server `scripts/with-moto.sh` starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_store_passes_the_conformance_suite() {
+    use bbws_host::store::dynamodb::DynamoStore;
+    use bbws_host::testkit;
+
+    let Some(endpoint) = testkit::aws_endpoint("the DynamoDB conformance suite") else {
+        return;
+    };
+    let aws = testkit::local_aws(&endpoint).await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        testkit::unique_name("conformance"),
+    );
+    store.create_table().await.expect("the table is created");
+    store
+        .create_table()
+        .await
+        .expect("creating an existing table is a no-op");
+    conformance::run_all(Arc::new(store), "conformance").await;
+}
+
+/// Blobs round-trip through S3, under a prefix, and a missing one is `None`.
+#[tokio::test]
+async fn s3_blobs_round_trip() {
+    use bbws_host::blobs::{BlobStore, S3Blobs};
+    use bbws_host::testkit;
+
+    let Some(endpoint) = testkit::aws_endpoint("the S3 blob store test") else {
+        return;
+    };
+    let aws = testkit::local_aws(&endpoint).await;
+    let bucket = testkit::unique_name("blobs");
+    let blobs = S3Blobs::new(&aws, &bucket, "deployment/one");
+    blobs.create_bucket().await.unwrap();
+    blobs
+        .create_bucket()
+        .await
+        .expect("creating it again is a no-op");
+    assert_eq!(blobs.get("components/missing.wasm").await.unwrap(), None);
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    blobs.put("components/a.wasm", &bytes).await.unwrap();
+    assert_eq!(blobs.get("components/a.wasm").await.unwrap(), Some(bytes));
+    blobs.put("components/a.wasm", b"replaced").await.unwrap();
+    assert_eq!(
+        blobs.get("components/a.wasm").await.unwrap().as_deref(),
+        Some(&b"replaced"[..])
+    );
+    let other = S3Blobs::new(&aws, &bucket, "deployment/two");
+    assert_eq!(
+        other.get("components/a.wasm").await.unwrap(),
+        None,
+        "another prefix is another namespace"
+    );
+    assert_eq!(
+        S3Blobs::parse_url("s3://bucket/a/b/").unwrap(),
+        ("bucket".to_string(), "a/b".to_string())
+    );
+    assert!(S3Blobs::parse_url("https://bucket/a").is_err());
+}

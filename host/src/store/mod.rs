@@ -17,6 +17,7 @@
 //! DynamoDB's TTL (which deletes lazily and which readers must filter too).
 
 pub mod conformance;
+pub mod dynamodb;
 pub mod sqlite;
 
 use std::fmt;
@@ -331,10 +332,11 @@ pub trait ItemStore: Send + Sync + 'static {
     /// operations, each on a distinct key.
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()>;
 
-    /// Writes many items without conditions: each put lands or the call
-    /// fails, but not all or nothing as a whole (DynamoDB's BatchWriteItem,
-    /// not a transaction). For append-only records such as the decision
-    /// log. Any number of items; each on a distinct key.
+    /// Writes many items without conditions or versions: each is stored at
+    /// version 1, replacing whatever had its key. The call fails or every
+    /// item lands, but not all or nothing as a whole (DynamoDB's
+    /// BatchWriteItem, not a transaction). For append-only records with
+    /// fresh keys, such as the decision log. Each item on a distinct key.
     async fn put_many(&self, items: Vec<Item>) -> StoreResult<()>;
 
     /// One page of a partition, in ascending sort-key order.
@@ -350,6 +352,18 @@ pub trait ItemStore: Send + Sync + 'static {
     async fn purge_expired(&self, _limit: usize) -> StoreResult<usize> {
         Ok(0)
     }
+}
+
+/// The size check every backend applies to an item before writing it.
+pub fn check_item_size(item: &Item) -> StoreResult<()> {
+    let size = item.data.len() + item.key.pk.len() + item.key.sk.len();
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "item {} is {size} bytes; the limit is {MAX_ITEM_BYTES}",
+            item.key
+        )));
+    }
+    Ok(())
 }
 
 /// Validation every backend applies to a transaction before touching data.

@@ -16,8 +16,8 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Condition, Cursor, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, MAX_PAGE, Page, Query,
-    StoreError, StoreResult, TxOp, check_transaction, condition_holds,
+    Condition, Cursor, Index, Item, ItemStore, Key, MAX_PAGE, Page, Query, StoreError, StoreResult,
+    TxOp, check_item_size, check_transaction, condition_holds,
 };
 
 // A rowid table with a unique key index, not WITHOUT ROWID: a WITHOUT ROWID
@@ -175,17 +175,6 @@ fn current_version(conn: &Connection, key: &Key, now: i64) -> StoreResult<Option
     .map_err(backend)
 }
 
-fn check_size(item: &Item) -> StoreResult<()> {
-    let size = item.data.len() + item.key.pk.len() + item.key.sk.len();
-    if size > MAX_ITEM_BYTES {
-        return Err(StoreError::Invalid(format!(
-            "item {} is {size} bytes; the limit is {MAX_ITEM_BYTES}",
-            item.key
-        )));
-    }
-    Ok(())
-}
-
 fn write_put(conn: &Connection, item: &Item, version: u64) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO items (pk, sk, version, gsi1pk, gsi1sk, gsi2pk, gsi2sk, expires_at, data)
@@ -260,7 +249,7 @@ impl ItemStore for SqliteStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<u64> {
-        check_size(&item)?;
+        check_item_size(&item)?;
         self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -297,7 +286,7 @@ impl ItemStore for SqliteStore {
         check_transaction(&ops)?;
         for op in &ops {
             if let TxOp::Put { item, .. } = op {
-                check_size(item)?;
+                check_item_size(item)?;
             }
         }
         self.with_writer(move |conn| {
@@ -332,16 +321,14 @@ impl ItemStore for SqliteStore {
 
     async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
         for item in &items {
-            check_size(item)?;
+            check_item_size(item)?;
         }
         self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let now = now_unix();
             for item in &items {
-                let current = current_version(&tx, &item.key, now)?;
-                write_put(&tx, item, current.unwrap_or(0) + 1)?;
+                write_put(&tx, item, 1)?;
             }
             tx.commit().map_err(backend)
         })

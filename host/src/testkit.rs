@@ -1,0 +1,49 @@
+//! For this workspace's tests: the AWS endpoint they run the DynamoDB and
+//! S3 backends against (moto, started by `scripts/with-moto.sh`).
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// The variable naming the endpoint.
+pub const ENDPOINT_VAR: &str = "BBWS_TEST_AWS_ENDPOINT";
+
+/// The endpoint, or `None` with a line on stderr saying what was skipped
+/// and how to run it. Under `CI=true` a missing endpoint is a failure.
+pub fn aws_endpoint(what: &str) -> Option<String> {
+    if let Ok(endpoint) = std::env::var(ENDPOINT_VAR)
+        && !endpoint.is_empty()
+    {
+        return Some(endpoint);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {ENDPOINT_VAR} is not set: {what} must run in CI (see scripts/with-moto.sh)"
+    );
+    // Written past the test harness's capture, so `cargo test` shows it.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {what}: {ENDPOINT_VAR} is not set. Run `scripts/with-moto.sh cargo test --workspace` to include it."
+    );
+    None
+}
+
+/// Settings for a local endpoint: fixed test credentials, `us-east-1`.
+pub async fn local_aws(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "bbws-tests",
+        ))
+        .load()
+        .await
+}
+
+/// A name no other test run uses (tables, buckets).
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
