@@ -21,7 +21,8 @@ fi
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=$(mktemp -t bbws-moto.XXXXXX.log)
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+# moto's own server, one request at a time (see scripts/moto_serialized.py).
+"$VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/moto_serialized.py" 127.0.0.1 "$PORT" >"$LOG" 2>&1 &
 MOTO_PID=$!
 trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
 
@@ -29,11 +30,11 @@ for _ in $(seq 1 100); do
   if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/moto-api/" 2>/dev/null; then
     break
   fi
-  kill -0 "$MOTO_PID" 2>/dev/null || { cat "$LOG" >&2; log "moto_server exited"; exit 1; }
+  kill -0 "$MOTO_PID" 2>/dev/null || { cat "$LOG" >&2; log "the moto server exited"; exit 1; }
   sleep 0.1
 done
-curl -fsS -o /dev/null "http://127.0.0.1:$PORT/moto-api/" || { cat "$LOG" >&2; log "moto_server did not answer"; exit 1; }
-log "moto_server $("$VENV/bin/python" -c 'import moto; print(moto.__version__)') on http://127.0.0.1:$PORT (log: $LOG)"
+curl -fsS -o /dev/null "http://127.0.0.1:$PORT/moto-api/" || { cat "$LOG" >&2; log "the moto server did not answer"; exit 1; }
+log "moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)') on http://127.0.0.1:$PORT (log: $LOG)"
 
 export BBWS_TEST_AWS_ENDPOINT="http://127.0.0.1:$PORT"
 "$@"

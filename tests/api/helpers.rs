@@ -4,11 +4,21 @@
 use std::time::Duration;
 
 use bbws_host::clock::ManualClock;
-use bbws_host::server::{self, Running, ServerConfig};
+use bbws_host::server::{self, BlobSpec, Running, ServerConfig, StoreSpec};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 pub const ADMIN_TOKEN: &str = "bbws_test_admin_token";
+
+/// The deployment a test binary runs its scenarios on.
+#[allow(dead_code)]
+pub enum Backend {
+    /// SQLite files and blobs in a temporary directory.
+    Embedded,
+    /// A fresh DynamoDB table and S3 bucket per server, on the moto server
+    /// of `BBWS_TEST_AWS_ENDPOINT`.
+    Aws,
+}
 
 pub struct TestApp {
     pub base: String,
@@ -88,6 +98,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut config = ServerConfig::ephemeral(dir.path());
     config.bootstrap_token = Some(ADMIN_TOKEN.to_string());
+    if let Backend::Aws = crate::BACKEND {
+        let Some(endpoint) =
+            bbws_host::testkit::aws_endpoint("the end-to-end scenarios on DynamoDB and S3")
+        else {
+            // Every scenario of this binary needs the endpoint: end the
+            // run here, successfully, after the line saying so.
+            std::process::exit(0);
+        };
+        config.aws = Some(bbws_host::testkit::local_aws(&endpoint).await);
+        config.store = StoreSpec::DynamoDb {
+            table: bbws_host::testkit::unique_name("e2e"),
+            create: true,
+        };
+        config.blobs = BlobSpec::S3 {
+            bucket: bbws_host::testkit::unique_name("e2e"),
+            prefix: "blobs".into(),
+        };
+    }
     configure(&mut config);
     let clock = ManualClock::new();
     let server = server::start_with_clock(config, std::sync::Arc::new(clock.clone()))

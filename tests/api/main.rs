@@ -3,6 +3,10 @@
 
 mod helpers;
 
+/// This binary's scenarios run on the embedded deployment; `api_aws` runs
+/// them again on DynamoDB and S3.
+const BACKEND: helpers::Backend = helpers::Backend::Embedded;
+
 mod api_contract;
 mod bad_input;
 mod extensions;
