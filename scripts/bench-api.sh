@@ -18,6 +18,11 @@
 #   unpinned  neither pinned, wrk -t BENCH_THREADS (default: nproc)
 #   both      (default) one after the other, each on a fresh server
 #
+# BENCH_STORE=dynamodb runs the server on DynamoDB and S3 instead, on the
+# moto server of scripts/with-moto.sh (a correctness target, not a
+# performance reference: moto is single-process Python, serialized here):
+#   BENCH_STORE=dynamodb scripts/with-moto.sh scripts/bench-api.sh
+#
 # Environment (defaults): BENCH_SECONDS (10), BENCH_CONNECTIONS (64),
 # BENCH_TENANTS (256, tenants pre-created for patch; must exceed the
 # connections), BENCH_PIN (both), BENCH_THREADS (nproc), BENCH_WARMUP (2),
@@ -106,6 +111,14 @@ start_server() {
   local dir="$WORK/$name"
   mkdir -p "$dir"
   local -a cmd=("$BIN" serve --data-dir "$dir/data" --listen 127.0.0.1:0)
+  if [[ ${BENCH_STORE:-sqlite} == dynamodb ]]; then
+    # On the moto server of scripts/with-moto.sh: a fresh table and bucket.
+    [[ -n ${BBWS_TEST_AWS_ENDPOINT:-} ]] || die "BENCH_STORE=dynamodb needs scripts/with-moto.sh (BBWS_TEST_AWS_ENDPOINT)"
+    local unique="bench-$name-$RANDOM$RANDOM"
+    cmd+=(--store dynamodb --table "$unique" --blobs "s3://$unique/blobs" --create-table)
+    export AWS_ENDPOINT_URL=$BBWS_TEST_AWS_ENDPOINT AWS_ACCESS_KEY_ID=testing \
+      AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  fi
   [[ -n $cpu ]] && cmd=(taskset -c "$cpu" "${cmd[@]}")
   # BBWS_LOG=warn: per-request info lines (tenant created) would otherwise
   # cost the server a formatted write per POST.
