@@ -488,6 +488,21 @@ pub async fn expired_items_are_invisible(store: &Arc<dyn ItemStore>, ns: &str) {
         version, 1,
         "writing over an expired item creates it afresh, at version 1"
     );
+    let stale = Key::new(&p, "stale");
+    ok(
+        store
+            .put(expiring(&stale, now() - 3600), Condition::None)
+            .await,
+        "put of another expired item",
+    );
+    let version = ok(
+        store.put(doc(&stale, 4), Condition::None).await,
+        "condition-free put over an expired item",
+    );
+    assert_eq!(
+        version, 1,
+        "a condition-free put over an expired item also starts at version 1"
+    );
     assert_eq!(
         get(store, &gone).await,
         Some(Item {

@@ -39,8 +39,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    Condition, Cursor, Index, Item, ItemStore, Key, MAX_PAGE, Page, Query, StoreError, StoreResult,
-    TxOp, check_item_size, check_transaction,
+    Condition, Index, Item, ItemStore, Key, MAX_PAGE, Page, Query, StoreError, StoreResult, TxOp,
+    check_item_size, check_transaction,
 };
 
 /// How often a write is retried when DynamoDB reports contention
@@ -202,9 +202,11 @@ fn put_expr(item: &Item, condition: Condition, now: i64) -> PutExpr {
     }
     let condition = match x.condition(condition, now) {
         Some(c) => c,
+        // Absent or live: an expired item fails this, so the caller sweeps
+        // it and the new item starts again at version 1.
         None => {
-            let (gone, live) = (x.gone(now), x.live(now));
-            format!("({gone} OR {live})")
+            let pk = x.name(PK);
+            format!("(attribute_not_exists({pk}) OR {})", x.live(now))
         }
     };
     PutExpr {
@@ -812,13 +814,7 @@ impl ItemStore for DynamoStore {
                 break;
             }
         }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().and_then(|i| Cursor::after(query.index, i))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_lookahead(items, limit, query.index))
     }
 
     async fn ping(&self) -> StoreResult<()> {

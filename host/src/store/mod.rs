@@ -280,6 +280,20 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+impl Page {
+    /// A page from up to `limit + 1` items read in `index` order: the extra
+    /// one only says that more follow, and is dropped.
+    pub fn from_lookahead(mut items: Vec<Item>, limit: usize, index: Index) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().and_then(|i| Cursor::after(index, i))
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -16,8 +16,8 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Condition, Cursor, Index, Item, ItemStore, Key, MAX_PAGE, Page, Query, StoreError, StoreResult,
-    TxOp, check_item_size, check_transaction, condition_holds,
+    Condition, Index, Item, ItemStore, Key, MAX_PAGE, Page, Query, StoreError, StoreResult, TxOp,
+    check_item_size, check_transaction, condition_holds,
 };
 
 // A rowid table with a unique key index, not WITHOUT ROWID: a WITHOUT ROWID
@@ -374,13 +374,7 @@ impl ItemStore for SqliteStore {
             for row in rows {
                 items.push(row.map_err(backend)?);
             }
-            let next = if items.len() > limit {
-                items.truncate(limit);
-                items.last().and_then(|i| Cursor::after(query.index, i))
-            } else {
-                None
-            };
-            Ok(Page { items, next })
+            Ok(Page::from_lookahead(items, limit, query.index))
         })
     }
 
