@@ -9,6 +9,8 @@ pub mod api;
 pub mod blobs;
 pub mod clock;
 pub mod domain;
+pub mod infra;
+pub mod jobs;
 pub mod policy;
 pub mod runtime;
 pub mod server;

@@ -3,6 +3,8 @@
 pub mod ids;
 pub mod invitation;
 pub mod role;
+pub mod template;
+pub mod vulnerability;
 pub mod tenant;
 pub mod user;
 pub mod validate;

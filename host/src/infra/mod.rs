@@ -1,0 +1,4 @@
+//! What bbws drives outside itself: WordPress sites (through their REST
+//! API) and the infrastructure providers.
+
+pub mod wordpress;

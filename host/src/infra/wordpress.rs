@@ -1,0 +1,1 @@
+//! A client of WordPress's REST API (being written).
