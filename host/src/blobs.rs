@@ -12,6 +12,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
     /// Writes the blob at `key` (replacing any).
     async fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()>;
+    /// Removes the blob at `key`; a missing one is not an error.
+    async fn delete(&self, key: &str) -> anyhow::Result<()>;
 }
 
 /// Blobs as files under a directory.
@@ -55,6 +57,13 @@ impl BlobStore for FsBlobs {
         tokio::fs::write(&tmp, bytes).await?;
         tokio::fs::rename(&tmp, &path).await?;
         Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -160,6 +169,25 @@ impl BlobStore for S3Blobs {
             .map_err(|e| {
                 anyhow::anyhow!(
                     "writing s3://{}/{}: {}",
+                    self.bucket,
+                    self.object(key),
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        // S3 answers success for a missing key.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.object(key))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "deleting s3://{}/{}: {}",
                     self.bucket,
                     self.object(key),
                     aws_sdk_s3::error::DisplayErrorContext(&e)

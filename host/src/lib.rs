@@ -13,6 +13,7 @@ pub mod infra;
 pub mod jobs;
 pub mod policy;
 pub mod runtime;
+pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod store;

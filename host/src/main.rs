@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use bbws_host::server::{self, BlobSpec, ServerConfig, StoreSpec};
+use bbws_host::server::{self, BlobSpec, QueueSpec, ServerConfig, SitesSpec, StoreSpec};
 
 #[derive(Parser)]
 #[command(
@@ -110,6 +110,60 @@ struct Serve {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "BBWS_LOG_JSON")]
     log_json: bool,
+    #[command(flatten)]
+    sites: SitesArgs,
+}
+
+/// Sites: the job queue and workers, secrets, the plugin scan's feed.
+#[derive(clap::Args)]
+struct SitesArgs {
+    /// Where jobs are queued: `store` (the item store) or `sqs://NAME`
+    /// (queues NAME and NAME-dead, created if missing).
+    #[arg(long, env = "BBWS_QUEUE", default_value = "store", value_parser = QueueSpec::parse)]
+    queue: QueueSpec,
+    /// Jobs this process runs at once (0: serve the API only).
+    #[arg(long, env = "BBWS_WORKERS", default_value_t = 8)]
+    workers: usize,
+    /// How long a job is leased to a worker without a heartbeat; a worker
+    /// that dies releases its jobs after this.
+    #[arg(long, env = "BBWS_JOB_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    job_lease: std::time::Duration,
+    /// Deliveries before a failing job is dead-lettered.
+    #[arg(long, env = "BBWS_JOB_MAX_ATTEMPTS", default_value_t = 5)]
+    job_max_attempts: u32,
+    /// The first retry's delay (doubled per attempt, at most 5 minutes).
+    #[arg(long, env = "BBWS_JOB_BACKOFF", default_value = "2s", value_parser = humantime::parse_duration)]
+    job_backoff: std::time::Duration,
+    /// Key sealing attached WordPress passwords: base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Default with SQLite: generated into the
+    /// data directory.
+    #[arg(long, env = "BBWS_SECRETS_KEY", hide_env_values = true)]
+    secrets_key: Option<String>,
+    /// The vulnerability feed plugin installs are scanned against: a file
+    /// or an http(s) URL (format: examples/vulnerability-feed.md).
+    #[arg(long, env = "BBWS_VULNERABILITY_FEED")]
+    vulnerability_feed: Option<String>,
+    /// How long the local provider's simulated provisioning, cloning,
+    /// promotion and backups take.
+    #[arg(long, env = "BBWS_LOCAL_PROVISION_DELAY", default_value = "200ms", value_parser = humantime::parse_duration)]
+    local_provision_delay: std::time::Duration,
+}
+
+impl SitesArgs {
+    fn spec(self) -> SitesSpec {
+        SitesSpec {
+            queue: self.queue,
+            jobs: bbws_host::service::operations::JobSettings {
+                workers: self.workers,
+                lease: self.job_lease,
+                max_attempts: self.job_max_attempts,
+                backoff: self.job_backoff,
+            },
+            secrets_key: self.secrets_key,
+            vulnerability_feed: self.vulnerability_feed,
+            provision_delay: self.local_provision_delay,
+        }
+    }
 }
 
 #[tokio::main]
@@ -140,6 +194,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         auth_cache_ttl: args.auth_cache_ttl,
         bootstrap_token: args.bootstrap_token,
         aws: None,
+        sites: args.sites.spec(),
     })
     .await?;
     if let Some(token) = &running.bootstrap_token {

@@ -15,7 +15,8 @@ use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::service::policies::Policies;
-use crate::service::{ServiceConfig, Services};
+use crate::service::operations::JobSettings;
+use crate::service::{Jobs, ServiceConfig, SiteConfig, Services};
 use crate::store::ItemStore;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
@@ -67,6 +68,58 @@ pub struct ServerConfig {
     /// SDK's standard chain (environment, profile, instance role; and
     /// `AWS_ENDPOINT_URL` for moto or LocalStack).
     pub aws: Option<aws_config::SdkConfig>,
+    /// Sites: the job queue, the worker pool, secrets and the scan feed.
+    pub sites: SitesSpec,
+}
+
+/// Where jobs are queued.
+#[derive(Clone, Debug, Default)]
+pub enum QueueSpec {
+    /// In the item store (the embedded default; durable with it).
+    #[default]
+    Store,
+    /// Amazon SQS queues `NAME` and `NAME-dead`, created if missing.
+    Sqs { name: String },
+}
+
+impl QueueSpec {
+    /// `store`, or `sqs://NAME`.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        match text.strip_prefix("sqs://") {
+            _ if text == "store" => Ok(Self::Store),
+            Some(name) if !name.is_empty() && !name.contains('/') => Ok(Self::Sqs {
+                name: name.to_string(),
+            }),
+            _ => anyhow::bail!("a queue is `store` or `sqs://NAME`, not {text:?}"),
+        }
+    }
+}
+
+/// How sites are run.
+#[derive(Clone, Debug)]
+pub struct SitesSpec {
+    pub queue: QueueSpec,
+    pub jobs: JobSettings,
+    /// Base64 of 32 bytes; `None`: the embedded deployment keeps a
+    /// generated key in the data directory, DynamoDB deployments refuse to
+    /// attach WordPress sites.
+    pub secrets_key: Option<String>,
+    /// A vulnerability feed: a file path or an http(s) URL.
+    pub vulnerability_feed: Option<String>,
+    /// How long the local provider's simulated work takes.
+    pub provision_delay: Duration,
+}
+
+impl Default for SitesSpec {
+    fn default() -> Self {
+        Self {
+            queue: QueueSpec::Store,
+            jobs: JobSettings::default(),
+            secrets_key: None,
+            vulnerability_feed: None,
+            provision_delay: Duration::from_millis(200),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -81,6 +134,10 @@ impl ServerConfig {
             store: StoreSpec::default(),
             blobs: BlobSpec::default(),
             aws: None,
+            sites: SitesSpec {
+                provision_delay: Duration::ZERO,
+                ..SitesSpec::default()
+            },
         }
     }
 }
@@ -95,6 +152,7 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     purge: JoinHandle<()>,
+    workers: JoinHandle<()>,
 }
 
 impl Running {
@@ -104,6 +162,7 @@ impl Running {
             let _ = tx.send(());
         }
         self.purge.abort();
+        self.workers.abort();
         (&mut self.task).await??;
         Ok(())
     }
@@ -245,15 +304,17 @@ pub async fn start_with_clock(
 ) -> anyhow::Result<Running> {
     let backends = Backends::open(&config).await?;
     let expiring = vec![backends.items.clone(), backends.decisions.clone()];
+    let blobs = backends.blobs.clone();
     let services = services(
         backends,
-        clock,
+        clock.clone(),
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
             auth_cache_ttl: config.auth_cache_ttl,
         },
     )
     .await?;
+    let services = with_sites(services, &config, blobs, clock).await?;
     let bootstrap_token = services
         .bootstrap(config.bootstrap_token.clone())
         .await
@@ -279,6 +340,14 @@ pub async fn start_with_clock(
             .await
     });
     let purge = tokio::spawn(purge_expired(expiring));
+    let workers = if config.sites.jobs.workers > 0 {
+        tokio::spawn(crate::service::operations::run_workers(
+            services.clone(),
+            services.jobs.queue.clone(),
+        ))
+    } else {
+        tokio::spawn(async {})
+    };
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "bbws listening");
     Ok(Running {
         addr,
@@ -287,5 +356,66 @@ pub async fn start_with_clock(
         shutdown: Some(tx),
         task,
         purge,
+        workers,
     })
+}
+
+/// The services with the job queue, secrets and feed `config` names.
+async fn with_sites(
+    services: Services,
+    config: &ServerConfig,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Services> {
+    let spec = &config.sites;
+    let queue: Arc<dyn crate::jobs::Queue> = match &spec.queue {
+        QueueSpec::Store => Arc::new(crate::jobs::store_queue::StoreQueue::new(
+            services.store.clone(),
+            clock,
+            "jobs",
+        )),
+        QueueSpec::Sqs { name } => {
+            let aws = match &config.aws {
+                Some(aws) => aws.clone(),
+                None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            };
+            Arc::new(
+                crate::jobs::sqs::SqsQueue::create(&aws, name)
+                    .await
+                    .with_context(|| format!("opening the SQS queue {name}"))?,
+            )
+        }
+    };
+    let secrets = match (&spec.secrets_key, &config.store) {
+        (Some(key), _) => Some(crate::secrets::SecretBox::from_base64(key)?),
+        (None, StoreSpec::Sqlite) => Some(crate::secrets::SecretBox::in_dir(&config.data_dir)?),
+        (None, StoreSpec::DynamoDb { .. }) => {
+            tracing::warn!("no --secrets-key: attaching WordPress sites is refused");
+            None
+        }
+    };
+    let feed = match &spec.vulnerability_feed {
+        Some(source) => {
+            let feed = crate::service::vulnfeed::load(source)
+                .await
+                .with_context(|| format!("loading the vulnerability feed {source}"))?;
+            tracing::info!(%source, entries = feed.len(), "vulnerability feed loaded");
+            feed
+        }
+        None => {
+            tracing::warn!("no --vulnerability-feed: plugin installs are scanned against an empty feed");
+            crate::domain::vulnerability::Feed::empty()
+        }
+    };
+    Ok(services
+        .with_jobs(Jobs {
+            queue,
+            settings: spec.jobs.clone(),
+        })
+        .with_sites(SiteConfig {
+            blobs,
+            secrets,
+            feed: Arc::new(feed),
+            provision_delay: spec.provision_delay,
+        }))
 }

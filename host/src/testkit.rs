@@ -47,3 +47,33 @@ pub async fn local_aws(endpoint: &str) -> SdkConfig {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
+
+/// The variables naming the WordPress the WordPress tests run against
+/// (set by `scripts/with-wordpress.sh`).
+pub const WP_URL_VAR: &str = "BBWS_TEST_WP_URL";
+pub const WP_USER_VAR: &str = "BBWS_TEST_WP_USER";
+pub const WP_APP_PASSWORD_VAR: &str = "BBWS_TEST_WP_APP_PASSWORD";
+
+/// The test WordPress as `(url, username, application password)`, or `None`
+/// with a line on stderr saying what was skipped and how to run it. Under
+/// `CI=true` a missing WordPress is a failure.
+pub fn wordpress(what: &str) -> Option<(String, String, String)> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(url) = var(WP_URL_VAR) {
+        let user = var(WP_USER_VAR)
+            .unwrap_or_else(|| panic!("{WP_URL_VAR} is set but {WP_USER_VAR} is not"));
+        let password = var(WP_APP_PASSWORD_VAR)
+            .unwrap_or_else(|| panic!("{WP_URL_VAR} is set but {WP_APP_PASSWORD_VAR} is not"));
+        return Some((url, user, password));
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but {WP_URL_VAR} is not set: {what} must run in CI (see scripts/with-wordpress.sh)"
+    );
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {what}: {WP_URL_VAR} is not set (run through scripts/with-wordpress.sh)"
+    );
+    None
+}

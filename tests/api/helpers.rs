@@ -116,6 +116,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
             prefix: "blobs".into(),
         };
     }
+    // The sample feed with real published vulnerabilities.
+    config.sites.vulnerability_feed = Some(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/vulnerability-feed.json").to_string(),
+    );
     configure(&mut config);
     let clock = ManualClock::new();
     let server = server::start_with_clock(config, std::sync::Arc::new(clock.clone()))
@@ -393,5 +397,51 @@ impl TestApp {
         let wasm = std::fs::read(path).expect("a built guest");
         let res = self.upload(token, tenant, "policy", wasm, true).await;
         res.ok(201)["version"].as_str().unwrap().to_string()
+    }
+
+    /// Polls an operation until it ends (SUCCEEDED or FAILED); answers it.
+    #[allow(dead_code)]
+    pub async fn wait_operation(&self, token: &str, operation_id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let op = self
+                .get(token, &format!("/v1/operations/{operation_id}"))
+                .await;
+            let op = op.ok(200).clone();
+            if matches!(op["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+                return op;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "operation {operation_id} did not end: {op}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts an asynchronous request that must be accepted, and waits for
+    /// its operation to succeed; answers the 202's body.
+    #[allow(dead_code)]
+    pub async fn accepted(&self, token: &str, path: &str, body: Value) -> Value {
+        let res = self.post(token, path, body).await;
+        let accepted = res.ok(202).clone();
+        let op = self
+            .wait_operation(token, accepted["operationId"].as_str().unwrap())
+            .await;
+        assert_eq!(op["status"], "SUCCEEDED", "{path}: {op}");
+        accepted
+    }
+
+    /// A new ACTIVE site of `tenant` (the job done); answers its id.
+    #[allow(dead_code)]
+    pub async fn site(&self, token: &str, tenant: &str, name: &str) -> String {
+        let site = self
+            .accepted(
+                token,
+                &format!("/v1/tenants/{tenant}/sites"),
+                json!({"name": name}),
+            )
+            .await;
+        site["siteId"].as_str().unwrap().to_string()
     }
 }

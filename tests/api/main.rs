@@ -15,5 +15,6 @@ mod identity;
 mod invitations;
 mod isolation;
 mod members;
+mod sites;
 mod tenants;
 mod walkthrough;

@@ -71,6 +71,26 @@ mod wit {
     });
 }
 
+/// The bindings of the `template` world. They reuse the policy world's
+/// interfaces (`types`, `tenants`, `sites`, `log`), so a [`Site`] or a
+/// [`tenants::Tenant`] is the same type in both worlds and the look-up
+/// functions exist once.
+mod wit_template {
+    wit_bindgen::generate!({
+        world: "template",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_template_world",
+        default_bindings_module: "bbws_guest::__private::wit_template",
+        with: {
+            "bbws:platform/types@0.1.0": crate::wit::bbws::platform::types,
+            "bbws:platform/tenants@0.1.0": crate::wit::bbws::platform::tenants,
+            "bbws:platform/sites@0.1.0": crate::wit::bbws::platform::sites,
+            "bbws:platform/log@0.1.0": crate::wit::bbws::platform::log,
+        },
+    });
+}
+
 pub use alloc::format;
 pub use alloc::string::{String, ToString};
 pub use alloc::vec::Vec;
@@ -78,6 +98,8 @@ pub use alloc::vec::Vec;
 pub use wit::bbws::platform::types::{
     Decision, Principal, Request, Resource, RoleBinding, TenantRole,
 };
+
+pub use wit::bbws::platform::types::{ParamError, Site, TemplateInfo, WpMenu, WpOperation, WpPage};
 
 /// Tenants, as far as the guest's tenant tree reaches.
 pub mod tenants {
@@ -104,11 +126,12 @@ pub mod log {
 }
 
 /// Writes a formatted line to the host's log: `log!(Info, "denied {}", action)`.
-/// The level is one of `Debug`, `Info`, `Warn`, `Error`.
+/// The level is one of `Debug`, `Info`, `Warn`, `Error`. Off WebAssembly
+/// (a guest's unit tests on the build machine) the line goes nowhere.
 #[macro_export]
 macro_rules! log {
     ($level:ident, $($arg:tt)+) => {
-        $crate::log::write($crate::log::Level::$level, &$crate::format!($($arg)+))
+        $crate::__private::log($crate::log::Level::$level, &$crate::format!($($arg)+))
     };
 }
 
@@ -145,11 +168,92 @@ macro_rules! export_policy {
     };
 }
 
-/// What [`export_policy!`] expands to needs; not part of the API.
+/// A template interpreter: checks a template's parameters and turns a
+/// template and its parameters into the WordPress operations the host runs
+/// against a site. Implement it on a unit struct and register that with
+/// [`export_template!`].
+///
+/// The template (its id, name and body as the catalogue stores it) arrives
+/// with every call; what the body means is the implementation's business.
+/// Parameters arrive as the text of a JSON object. Every call runs in a
+/// fresh instance, so nothing carries over from `validate` to `plan`: `plan`
+/// checks the parameters again.
+pub trait Template {
+    /// The parameters `template` takes, as the text of a JSON Schema
+    /// (an object schema), for forms and API clients.
+    fn parameter_schema(template: &TemplateInfo) -> String;
+
+    /// Checks `parameters_json` for `template`: one [`ParamError`] per
+    /// problem, none when the parameters are valid.
+    fn validate(template: &TemplateInfo, parameters_json: &str) -> Vec<ParamError>;
+
+    /// The operations that apply `template` with `parameters_json` to
+    /// `site`, in order; or why not.
+    fn plan(
+        template: &TemplateInfo,
+        site: &Site,
+        parameters_json: &str,
+    ) -> Result<Vec<WpOperation>, Vec<ParamError>>;
+}
+
+/// Exports a [`Template`] implementation as the component's
+/// `parameter-schema`, `validate` and `plan` functions. Use it once, at the
+/// top level of the guest crate: `bbws_guest::export_template!(MyTemplate);`
+#[macro_export]
+macro_rules! export_template {
+    ($template:ty) => {
+        const _: () = {
+            struct __BbwsGuestTemplate;
+
+            impl $crate::__private::wit_template::Guest for __BbwsGuestTemplate {
+                fn parameter_schema(template: $crate::TemplateInfo) -> $crate::String {
+                    <$template as $crate::Template>::parameter_schema(&template)
+                }
+
+                fn validate(
+                    template: $crate::TemplateInfo,
+                    parameters_json: $crate::String,
+                ) -> $crate::Vec<$crate::ParamError> {
+                    <$template as $crate::Template>::validate(&template, &parameters_json)
+                }
+
+                fn plan(
+                    template: $crate::TemplateInfo,
+                    site: $crate::Site,
+                    parameters_json: $crate::String,
+                ) -> ::core::result::Result<
+                    $crate::Vec<$crate::WpOperation>,
+                    $crate::Vec<$crate::ParamError>,
+                > {
+                    <$template as $crate::Template>::plan(&template, &site, &parameters_json)
+                }
+            }
+
+            $crate::__private::wit_template::__export_template_world!(
+                __BbwsGuestTemplate with_types_in $crate::__private::wit_template
+            );
+        };
+    };
+}
+
+/// What [`export_policy!`] and [`export_template!`] expand to needs; not
+/// part of the API.
 #[doc(hidden)]
 pub mod __private {
     pub mod wit {
         pub use crate::wit::*;
+    }
+    pub mod wit_template {
+        pub use crate::wit_template::*;
+    }
+
+    /// [`log!`](crate::log!)'s target: the host's log on WebAssembly,
+    /// nowhere elsewhere (the import exists only in a component).
+    pub fn log(level: crate::log::Level, message: &str) {
+        #[cfg(target_arch = "wasm32")]
+        crate::log::write(level, message);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (level, message);
     }
 }
 
@@ -200,4 +304,55 @@ impl Decision {
             Decision::Allow(reason) | Decision::Deny(reason) => reason,
         }
     }
+}
+
+impl ParamError {
+    /// A problem with the parameter `name`.
+    pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
+        ParamError {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl WpPage {
+    /// A page or post with this slug, title and content, published.
+    pub fn published(
+        slug: impl Into<String>,
+        title: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        WpPage {
+            slug: slug.into(),
+            title: title.into(),
+            content: content.into(),
+            status: "publish".into(),
+        }
+    }
+}
+
+/// `text` with the characters that mean something in HTML (`&`, `<`, `>`,
+/// `"`, `'`) replaced by entities, so a parameter placed in a title or page
+/// content reads as text and cannot inject markup.
+///
+/// ```
+/// assert_eq!(
+///     bbws_guest::escape_html("<b>Tom & \"Jerry's\"</b>"),
+///     "&lt;b&gt;Tom &amp; &quot;Jerry&#39;s&quot;&lt;/b&gt;"
+/// );
+/// ```
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

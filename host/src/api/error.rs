@@ -22,6 +22,9 @@ pub struct Problem {
     /// Per-field problems (with `validation_failed`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The vulnerabilities found (with `security_scan_failed`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::domain::vulnerability::Finding>,
 }
 
 impl Problem {
@@ -33,6 +36,7 @@ impl Problem {
             detail: detail.into(),
             code: code.to_string(),
             errors: Vec::new(),
+            findings: Vec::new(),
         }
     }
 
@@ -87,6 +91,14 @@ impl From<Error> for Problem {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "version_conflict", d)
             }
             Error::Gone { code, detail } => Problem::new(StatusCode::GONE, code, detail),
+            Error::ScanFailed { detail, findings } => Problem {
+                findings,
+                ..Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "security_scan_failed",
+                    detail,
+                )
+            },
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Problem::new(

@@ -10,6 +10,7 @@ mod invitations;
 mod members;
 pub mod metrics;
 mod ops;
+mod sites;
 mod tenants;
 mod users;
 
@@ -66,6 +67,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(invitations::router())
         .merge(users::router())
         .merge(extensions::router())
+        .merge(sites::router())
         .merge(ops::router())
 }
 

@@ -3,6 +3,7 @@
 pub mod ids;
 pub mod invitation;
 pub mod role;
+pub mod site;
 pub mod template;
 pub mod vulnerability;
 pub mod tenant;

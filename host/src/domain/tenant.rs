@@ -19,6 +19,10 @@ pub struct Tenant {
     pub parent_tenant_id: Option<String>,
     pub contact_email: Option<String>,
     pub tier: Tier,
+    /// Plugin installs with a known vulnerability at or above this severity
+    /// are refused (absent: HIGH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_scan_threshold: Option<crate::domain::vulnerability::Severity>,
     /// How many direct children the tenant has.
     pub child_count: u32,
     pub created_at: DateTime<Utc>,

@@ -2,3 +2,4 @@
 //! API) and the infrastructure providers.
 
 pub mod wordpress;
+pub mod local;

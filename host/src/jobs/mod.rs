@@ -12,6 +12,10 @@
 //! SQLite), and [`sqs::SqsQueue`] uses Amazon SQS (at scale). Both pass the
 //! same [`conformance`] suite.
 
+pub mod conformance;
+pub mod sqs;
+pub mod store_queue;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,7 +31,10 @@ pub struct Delivery {
     /// How many times the message has been received, this time included (1 on
     /// the first delivery).
     pub attempts: u32,
-    /// Names this lease: acknowledging or extending with a lapsed lease fails.
+    /// Names this lease: acknowledging or extending with a lapsed lease fails
+    /// once the message was received again or is gone (until then a late ack
+    /// still counts, as in SQS). SQS itself accepts an earlier delivery's
+    /// receipt even after a redelivery: see [`sqs`].
     pub receipt: String,
 }
 

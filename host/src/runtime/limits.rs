@@ -19,8 +19,12 @@ pub struct Limits {
     pub table_elements: usize,
     /// Core instances a component may create.
     pub instances: usize,
-    /// Bytes of output (a decision's reason).
+    /// Bytes of output (a decision's reason; a template's schema or
+    /// parameter errors).
     pub output_bytes: usize,
+    /// Bytes of a template's plan: every string of its operations together
+    /// (pages carry their content, so plans are larger than reasons).
+    pub plan_bytes: usize,
     /// Calls into the host per guest call.
     pub host_calls: u32,
 }
@@ -42,6 +46,7 @@ impl Default for Limits {
             table_elements: 10_000,
             instances: 16,
             output_bytes: 64 << 10,
+            plan_bytes: 256 << 10,
             host_calls: 1_000,
         }
     }

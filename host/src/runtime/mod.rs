@@ -20,6 +20,7 @@
 pub mod bindings;
 pub mod host;
 pub mod limits;
+pub mod template;
 mod validate;
 
 use std::num::NonZeroUsize;
@@ -29,11 +30,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sha2::Digest as _;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::blobs::BlobStore;
-use bindings::{Policy, PolicyPre, types};
+use bindings::{Policy, PolicyPre, TemplatePre, types};
 pub use host::{HostState, Scope, ScopeTenant};
 pub use limits::Limits;
 pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
@@ -94,11 +95,53 @@ impl Default for RuntimeConfig {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
-    compiled: Mutex<lru::LruCache<String, PolicyPre<HostState>>>,
+    compiled: Mutex<lru::LruCache<String, Prepared>>,
     blobs: Arc<dyn BlobStore>,
     fingerprint: String,
     ticking: Arc<AtomicBool>,
     stats: Stats,
+}
+
+/// A compiled component in the cache: linked, with its world's exports
+/// looked up, so a call only instantiates.
+#[derive(Clone)]
+enum Prepared {
+    Policy(PolicyPre<HostState>),
+    Template(TemplatePre<HostState>),
+}
+
+impl Prepared {
+    fn instance_pre(&self) -> &InstancePre<HostState> {
+        match self {
+            Prepared::Policy(pre) => pre.instance_pre(),
+            Prepared::Template(pre) => pre.instance_pre(),
+        }
+    }
+}
+
+/// A world's pre-instantiated form (`PolicyPre`, `TemplatePre`), as the
+/// cache holds it.
+trait WorldPre: Clone + Sized {
+    /// Looks up the world's exports in a linked component.
+    fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self>;
+    /// This world's form, if the cache entry is of this world.
+    fn from_prepared(prepared: &Prepared) -> Option<&Self>;
+    fn into_prepared(self) -> Prepared;
+}
+
+impl WorldPre for PolicyPre<HostState> {
+    fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self> {
+        PolicyPre::new(pre)
+    }
+    fn from_prepared(prepared: &Prepared) -> Option<&Self> {
+        match prepared {
+            Prepared::Policy(pre) => Some(pre),
+            _ => None,
+        }
+    }
+    fn into_prepared(self) -> Prepared {
+        Prepared::Policy(self)
+    }
 }
 
 /// What the runtime did since it started (for tests and metrics).
@@ -216,7 +259,7 @@ impl Runtime {
 
     /// A compiled policy from memory, if it is there.
     pub fn cached(&self, hash: &str) -> Option<PolicyPre<HostState>> {
-        self.compiled.lock().get(hash).cloned()
+        self.cached_as(hash).and_then(Result::ok)
     }
 
     /// The compiled policy for `hash`: from memory, else from its stored
@@ -226,22 +269,39 @@ impl Runtime {
         hash: &str,
         bytes: &[u8],
     ) -> Result<PolicyPre<HostState>, GuestError> {
-        if let Some(pre) = self.cached(hash) {
-            return Ok(pre);
+        self.prepare_as(hash, bytes).await
+    }
+
+    /// The cache entry for `hash` as world `W`: as it is, or (for a
+    /// component cached for another world) re-wrapped, which fails when the
+    /// component lacks `W`'s exports.
+    fn cached_as<W: WorldPre>(&self, hash: &str) -> Option<Result<W, GuestError>> {
+        let entry = self.compiled.lock().get(hash).cloned()?;
+        Some(match W::from_prepared(&entry) {
+            Some(pre) => Ok(pre.clone()),
+            None => W::new(entry.instance_pre().clone()).map_err(load_error),
+        })
+    }
+
+    /// The compiled component for `hash`, linked for world `W`; see
+    /// [`Runtime::prepare`].
+    async fn prepare_as<W: WorldPre>(&self, hash: &str, bytes: &[u8]) -> Result<W, GuestError> {
+        if let Some(pre) = self.cached_as(hash) {
+            return pre;
         }
         let component = match self.load_artifact(hash).await {
             Some(c) => c,
             None => self.compile_and_store(hash, bytes).await?,
         };
-        let pre = self
-            .policy_pre(&component)
-            .map_err(|e| GuestError::Load(format!("{e:#}")))?;
-        self.compiled.lock().put(hash.to_string(), pre.clone());
+        let pre: W = self.world_pre(&component).map_err(load_error)?;
+        self.compiled
+            .lock()
+            .put(hash.to_string(), pre.clone().into_prepared());
         Ok(pre)
     }
 
-    fn policy_pre(&self, component: &Component) -> wasmtime::Result<PolicyPre<HostState>> {
-        PolicyPre::new(self.linker.instantiate_pre(component)?)
+    fn world_pre<W: WorldPre>(&self, component: &Component) -> wasmtime::Result<W> {
+        W::new(self.linker.instantiate_pre(component)?)
     }
 
     async fn compile_and_store(&self, hash: &str, bytes: &[u8]) -> Result<Component, GuestError> {
@@ -314,6 +374,25 @@ impl Runtime {
         scope: Arc<Scope>,
         limits: Limits,
     ) -> Result<types::Decision, GuestError> {
+        let decision = self.sandboxed(scope, limits, |store| {
+            pre.instantiate(&mut *store)?.call_authorize(store, request)
+        })?;
+        let reason = match &decision {
+            types::Decision::Allow(r) | types::Decision::Deny(r) => r,
+        };
+        check_output(reason.len(), limits.output_bytes)?;
+        Ok(decision)
+    }
+
+    /// Runs `call` (which instantiates and calls a guest) in a fresh store
+    /// under `limits`: memory and table limiter, epoch deadline, host-call
+    /// budget; a failure is classified into a [`GuestError`].
+    fn sandboxed<R>(
+        &self,
+        scope: Arc<Scope>,
+        limits: Limits,
+        call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, GuestError> {
         let mut store = Store::new(&self.engine, HostState::new(scope, limits));
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
         store.set_epoch_deadline(
@@ -321,20 +400,7 @@ impl Runtime {
         );
         store.epoch_deadline_trap();
         let started = Instant::now();
-        let outcome = pre
-            .instantiate(&mut store)
-            .and_then(|policy| policy.call_authorize(&mut store, request));
-        let decision = outcome.map_err(|e| classify(e, &store, started))?;
-        let reason = match &decision {
-            types::Decision::Allow(r) | types::Decision::Deny(r) => r,
-        };
-        if reason.len() > limits.output_bytes {
-            return Err(GuestError::OutputTooLarge {
-                size: reason.len(),
-                limit: limits.output_bytes,
-            });
-        }
-        Ok(decision)
+        call(&mut store).map_err(|e| classify(e, &store, started))
     }
 
     /// Checks uploaded bytes: a component, of `kind`'s world, importing only
@@ -348,14 +414,31 @@ impl Runtime {
             .map_err(|e| Invalid::Malformed(e.to_string()))?
             .map_err(|e| Invalid::Malformed(format!("{e:#}")))?;
         let info = validate::inspect(&self.engine, &component, kind, bytes)?;
-        if kind == Kind::Policy {
-            let pre = self
-                .policy_pre(&component)
-                .map_err(|e| Invalid::WrongWorld(format!("{e:#}")))?;
-            self.compiled.lock().put(info.hash.clone(), pre);
-        }
+        let prepared = match kind {
+            Kind::Policy => self
+                .world_pre::<PolicyPre<_>>(&component)
+                .map(WorldPre::into_prepared),
+            Kind::Template => self
+                .world_pre::<TemplatePre<_>>(&component)
+                .map(WorldPre::into_prepared),
+            Kind::EventFilter => return Ok(info),
+        };
+        let prepared = prepared.map_err(|e| Invalid::WrongWorld(format!("{e:#}")))?;
+        self.compiled.lock().put(info.hash.clone(), prepared);
         Ok(info)
     }
+}
+
+fn load_error(e: wasmtime::Error) -> GuestError {
+    GuestError::Load(format!("{e:#}"))
+}
+
+/// Refuses an output of `size` bytes over `limit`.
+fn check_output(size: usize, limit: usize) -> Result<(), GuestError> {
+    if size > limit {
+        return Err(GuestError::OutputTooLarge { size, limit });
+    }
+    Ok(())
 }
 
 fn classify(e: wasmtime::Error, store: &Store<HostState>, started: Instant) -> GuestError {

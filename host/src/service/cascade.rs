@@ -84,6 +84,7 @@ impl Services {
             }
         }
         self.remove_tenant_contents(&leaf.tenant_id).await?;
+        self.remove_tenant_sites(&leaf.tenant_id).await?;
         let mut ops = vec![TxOp::delete(
             keys::tenant(&leaf.tenant_id),
             Condition::Version(leaf.version),

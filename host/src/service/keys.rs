@@ -14,6 +14,13 @@
 //! | cascade intent | `CASCADE` | tenant id | | |
 //! | idempotency record | `IDEMPOTENCY#{sha256}` | `IDEMPOTENCY` | | |
 //! | bootstrap marker | `PLATFORM` | `BOOTSTRAP` | | |
+//! | site | `SITES#{tid}` | site id | | |
+//! | site's local WordPress | `SITE#{sid}` | `STATE` | | |
+//! | site's sealed credentials | `SITE#{sid}` | `CREDENTIALS` | | |
+//! | backup | `SITE#{sid}` | `BACKUP#{bid}` | | |
+//! | operation | `OP#{oid}` | `OP` | | `OPS#OPEN` / created-at (while not final) |
+//! | tenant template | `TEMPLATES#{tid}` | template id | `TEMPLATEIDS` / template id | |
+//! | job queue message | `queue#jobs` | message id | `queue#jobs#ready` / visible-at | |
 
 use crate::store::Key;
 
@@ -86,3 +93,45 @@ pub fn idempotency(hash: &str) -> Key {
 pub fn bootstrap() -> Key {
     Key::new("PLATFORM", "BOOTSTRAP")
 }
+
+pub fn sites_of(tenant_id: &str) -> String {
+    format!("SITES#{tenant_id}")
+}
+pub fn site(tenant_id: &str, site_id: &str) -> Key {
+    Key::new(sites_of(tenant_id), site_id)
+}
+fn site_pk(site_id: &str) -> String {
+    format!("SITE#{site_id}")
+}
+pub fn site_state(site_id: &str) -> Key {
+    Key::new(site_pk(site_id), "STATE")
+}
+pub fn site_credentials(site_id: &str) -> Key {
+    Key::new(site_pk(site_id), "CREDENTIALS")
+}
+pub const BACKUP_PREFIX: &str = "BACKUP#";
+pub fn backups_of(site_id: &str) -> String {
+    site_pk(site_id)
+}
+pub fn backup(site_id: &str, backup_id: &str) -> Key {
+    Key::new(site_pk(site_id), format!("{BACKUP_PREFIX}{backup_id}"))
+}
+/// Where a backup's bytes live in the blob store.
+pub fn backup_blob(site_id: &str, backup_id: &str) -> String {
+    format!("backups/{site_id}/{backup_id}.json")
+}
+
+pub fn operation(id: &str) -> Key {
+    Key::new(format!("OP#{id}"), "OP")
+}
+/// The index of operations that have not ended (for the recovery sweep).
+pub const OPEN_OPERATIONS: &str = "OPS#OPEN";
+
+pub fn templates_of(tenant_id: &str) -> String {
+    format!("TEMPLATES#{tenant_id}")
+}
+pub fn template(tenant_id: &str, template_id: &str) -> Key {
+    Key::new(templates_of(tenant_id), template_id)
+}
+/// Tenant templates by id alone (`/v1/templates/{id}/validate`).
+pub const TEMPLATE_IDS: &str = "TEMPLATEIDS";

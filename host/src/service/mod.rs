@@ -16,6 +16,12 @@ pub mod outbox;
 pub mod paging;
 pub mod policies;
 pub mod tenants;
+pub mod vulnfeed;
+pub mod operations;
+pub mod sites;
+mod site_jobs;
+pub mod plugins;
+pub mod templates;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +64,29 @@ pub struct Services {
     pub config: ServiceConfig,
     pub policies: Arc<policies::Policies>,
     pub(crate) auth_cache: Arc<auth_cache::AuthCache>,
+    /// The job queue and how its worker runs.
+    pub jobs: Arc<Jobs>,
+    /// What the sites services need beyond the store.
+    pub sites: Arc<SiteConfig>,
+}
+
+/// The job queue the services send to and the worker pool drains.
+pub struct Jobs {
+    pub queue: Arc<dyn crate::jobs::Queue>,
+    pub settings: operations::JobSettings,
+}
+
+/// Settings and parts of the sites services.
+pub struct SiteConfig {
+    /// Where backups go.
+    pub blobs: Arc<dyn crate::blobs::BlobStore>,
+    /// Seals attached WordPress credentials; `None`: attaching is refused.
+    pub secrets: Option<crate::secrets::SecretBox>,
+    /// The vulnerability feed plugin installs are scanned against.
+    pub feed: Arc<crate::domain::vulnerability::Feed>,
+    /// How long the local provider's simulated provisioning, cloning and
+    /// promotion take (zero in tests that do not care).
+    pub provision_delay: Duration,
 }
 
 /// An authenticated caller: the principal and its direct memberships.
@@ -100,6 +129,13 @@ pub enum Error {
     /// 410: the resource existed but is no longer usable.
     #[error("{detail}")]
     Gone { code: &'static str, detail: String },
+    /// 422 `security_scan_failed`: a plugin has findings at or above the
+    /// tenant's threshold.
+    #[error("{detail}")]
+    ScanFailed {
+        detail: String,
+        findings: Vec<crate::domain::vulnerability::Finding>,
+    },
     /// 500: a fault, logged with its detail and answered without it.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -163,7 +199,11 @@ versioned!(
     crate::domain::Tenant,
     crate::domain::User,
     crate::domain::Membership,
-    crate::domain::Invitation
+    crate::domain::Invitation,
+    crate::domain::site::Site,
+    crate::domain::site::Operation,
+    sites::Backup,
+    templates::TenantTemplate
 );
 
 /// Decodes an item into a record, with its version.
@@ -189,13 +229,41 @@ impl Services {
         config: ServiceConfig,
         policies: Arc<policies::Policies>,
     ) -> Self {
+        let queue = Arc::new(crate::jobs::store_queue::StoreQueue::new(
+            store.clone(),
+            clock.clone(),
+            "jobs",
+        ));
+        let sites = SiteConfig {
+            blobs: policies.blobs.clone(),
+            secrets: None,
+            feed: Arc::new(crate::domain::vulnerability::Feed::empty()),
+            provision_delay: Duration::ZERO,
+        };
         Self {
             store,
             clock,
             policies,
             auth_cache: Arc::new(auth_cache::AuthCache::new(config.auth_cache_ttl)),
             config,
+            jobs: Arc::new(Jobs {
+                queue,
+                settings: operations::JobSettings::default(),
+            }),
+            sites: Arc::new(sites),
         }
+    }
+
+    /// The same services on another job queue or job settings.
+    pub fn with_jobs(mut self, jobs: Jobs) -> Self {
+        self.jobs = Arc::new(jobs);
+        self
+    }
+
+    /// The same services with other sites settings.
+    pub fn with_sites(mut self, sites: SiteConfig) -> Self {
+        self.sites = Arc::new(sites);
+        self
     }
 
     /// Reads and decodes one record.

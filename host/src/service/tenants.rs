@@ -39,6 +39,9 @@ pub struct UpdateTenant {
     #[schema(value_type = Option<String>)]
     pub contact_email: Option<Option<String>>,
     pub tier: Option<Tier>,
+    /// Plugin installs with a known vulnerability at or above this severity
+    /// are refused (`LOW`, `MEDIUM`, `HIGH`, `CRITICAL`; default `HIGH`).
+    pub security_scan_threshold: Option<crate::domain::vulnerability::Severity>,
 }
 
 /// `POST /v1/tenants/{tenantId}/move`.
@@ -134,6 +137,7 @@ impl Services {
                 parent_tenant_id: input.parent_tenant_id.clone(),
                 contact_email: input.contact_email.as_deref().map(normalise_email),
                 tier: input.tier.unwrap_or_default(),
+                security_scan_threshold: None,
                 child_count: 0,
                 extensions: Default::default(),
                 created_at: now,
@@ -291,6 +295,9 @@ impl Services {
             if let Some(tier) = input.tier {
                 t.tier = tier;
             }
+            if let Some(threshold) = input.security_scan_threshold {
+                t.security_scan_threshold = Some(threshold);
+            }
             Ok(())
         })
         .await
@@ -326,6 +333,7 @@ impl Services {
             })
             .await?;
         tracing::info!(tenant = %id, action = action.as_str(), status = t.status.as_str(), "tenant status changed");
+        self.sites_follow_tenant(id).await?;
         Ok(t)
     }
 

@@ -1,0 +1,468 @@
+//! Plugins of a site: list, install, update, uninstall, bulk.
+//!
+//! An install or update is scanned first against the vulnerability feed:
+//! a finding at or above the tenant's threshold (`securityScanThreshold`,
+//! default HIGH) refuses it with 422 `security_scan_failed` and the
+//! findings; findings below it are answered with the plugin. Then the
+//! tenant's policy has the final word (`site.plugin.manage`, with the
+//! plugin, version and operation as attributes).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::site::{Site, SiteStatus};
+use crate::domain::validate::Validator;
+use crate::domain::vulnerability::{Finding, Severity};
+use crate::domain::Tenant;
+use crate::infra::local::{LocalPlugin, LocalWordPress};
+use crate::store::{Condition, Item, StoreError};
+
+use super::paging::Page;
+use super::{Caller, Error, PageRequest, Result, Services, keys};
+
+/// The threshold when a tenant has not set one.
+pub const DEFAULT_THRESHOLD: Severity = Severity::High;
+
+/// A plugin on a site.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Plugin {
+    pub slug: String,
+    /// `latest` when installed without a version.
+    pub version: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// What the scan found below the tenant's threshold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+}
+
+/// `POST .../plugins`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallPlugin {
+    /// The wordpress.org slug (`contact-form-7`).
+    pub slug: String,
+    /// Default: the latest release.
+    pub version: Option<String>,
+    /// Activate it too (default true).
+    pub activate: Option<bool>,
+}
+
+/// `PATCH .../plugins/{slug}`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdatePlugin {
+    pub version: String,
+}
+
+/// One update of a bulk request.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkUpdate {
+    pub slug: String,
+    pub version: String,
+}
+
+/// `POST .../plugins/bulk`: each item is done on its own and reported.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkPlugins {
+    #[serde(default)]
+    pub install: Vec<InstallPlugin>,
+    #[serde(default)]
+    pub update: Vec<BulkUpdate>,
+    #[serde(default)]
+    pub uninstall: Vec<String>,
+}
+
+/// The outcome of one bulk item.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkItem {
+    /// `install`, `update` or `uninstall`.
+    pub action: String,
+    pub slug: String,
+    /// The status the single request would have answered.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<Plugin>,
+    /// The problem, when it failed (as the single request's problem+json).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkResult {
+    pub results: Vec<BulkItem>,
+}
+
+/// The most items one bulk request may carry.
+pub const MAX_BULK: usize = 50;
+
+fn check_slug(v: &mut Validator, field: &str, slug: &str) {
+    let ok = !slug.is_empty()
+        && slug.len() <= 100
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !ok {
+        v.error(
+            field,
+            "must be a wordpress.org plugin slug: 1 to 100 lowercase letters, digits, - and _",
+        );
+    }
+}
+
+fn check_version(v: &mut Validator, field: &str, version: &str) {
+    let ok = !version.is_empty()
+        && version.len() <= 40
+        && version.as_bytes()[0].is_ascii_digit()
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !ok {
+        v.error(field, "must be a version such as 5.3.2");
+    }
+}
+
+fn plugin_view(slug: &str, p: &LocalPlugin, findings: Vec<Finding>) -> Plugin {
+    Plugin {
+        slug: slug.into(),
+        version: p.version.clone().unwrap_or_else(|| "latest".into()),
+        status: if p.active { "active" } else { "inactive" }.into(),
+        findings,
+    }
+}
+
+fn plugin_not_found(slug: &str) -> Error {
+    Error::not_found("plugin_not_found", format!("the plugin {slug} is not installed"))
+}
+
+impl Services {
+    /// Authorizes a plugin change and loads what it needs.
+    async fn plugin_target(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        operation: &str,
+        slug: &str,
+        version: Option<&str>,
+    ) -> Result<(Tenant, Site)> {
+        let mut attributes = vec![
+            ("plugin".to_string(), slug.to_string()),
+            ("operation".to_string(), operation.to_string()),
+        ];
+        if let Some(version) = version {
+            attributes.push(("version".into(), version.into()));
+        }
+        let (tenant, site) = self
+            .site_for(caller, "site.plugin.manage", tenant_id, site_id, attributes)
+            .await?;
+        Self::require_active(&tenant)?;
+        if site.provider != "local" {
+            return Err(Error::Unprocessable {
+                code: "unsupported_for_attached_site",
+                detail: "plugins of an attached WordPress are managed in WordPress itself; bbws lists them"
+                    .into(),
+            });
+        }
+        if site.status != SiteStatus::Active {
+            return Err(Error::conflict(
+                "invalid_site_status",
+                format!("the site is {}; it must be ACTIVE", site.status.as_str()),
+            ));
+        }
+        Ok((tenant, site))
+    }
+
+    /// The scan: findings at or above the threshold refuse; the rest are
+    /// answered.
+    fn scan(&self, tenant: &Tenant, slug: &str, version: Option<&str>) -> Result<Vec<Finding>> {
+        let threshold = tenant.security_scan_threshold.unwrap_or(DEFAULT_THRESHOLD);
+        let findings = self.sites.feed.scan(slug, version);
+        let (blocking, below): (Vec<_>, Vec<_>) =
+            findings.into_iter().partition(|f| f.severity >= threshold);
+        if blocking.is_empty() {
+            return Ok(below);
+        }
+        let what = match version {
+            Some(v) => format!("{slug} {v}"),
+            None => format!("{slug} (latest)"),
+        };
+        Err(Error::ScanFailed {
+            detail: format!(
+                "{what} has {} known vulnerabilit{} at or above the tenant's threshold {}: {}",
+                blocking.len(),
+                if blocking.len() == 1 { "y" } else { "ies" },
+                format!("{threshold:?}").to_uppercase(),
+                blocking
+                    .iter()
+                    .map(|f| f.cve.clone().unwrap_or_else(|| f.id.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            findings: blocking,
+        })
+    }
+
+    /// Applies `change` to a site's local state until the write wins.
+    async fn change_state<T>(
+        &self,
+        site_id: &str,
+        mut change: impl FnMut(&mut LocalWordPress) -> Result<T>,
+    ) -> Result<T> {
+        for _ in 0..30 {
+            let (mut state, version) = self
+                .local_state(site_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the site {site_id} has no state"))?;
+            let out = change(&mut state)?;
+            match self
+                .store
+                .put(
+                    Item::record(keys::site_state(site_id), &state)?,
+                    Condition::Version(version),
+                )
+                .await
+            {
+                Ok(_) => return Ok(out),
+                Err(StoreError::ConditionFailed { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..10)))
+                        .await
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_modification",
+            "the site's plugins kept changing; retry",
+        ))
+    }
+
+    pub async fn list_plugins(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Plugin>> {
+        let (_, site) = self
+            .site_for(caller, "site.read", tenant_id, site_id, Vec::new())
+            .await?;
+        let mut all: Vec<Plugin> = if site.provider == "local" {
+            match self.local_state(site_id).await? {
+                Some((state, _)) => state
+                    .plugins
+                    .iter()
+                    .map(|(slug, p)| plugin_view(slug, p, Vec::new()))
+                    .collect(),
+                None => Vec::new(),
+            }
+        } else {
+            let wp = self.attached(&site).await.map_err(|e| match e {
+                super::operations::JobError::Fail(e) => Error::Unprocessable {
+                    code: "wordpress_unavailable",
+                    detail: e.message,
+                },
+                super::operations::JobError::Retry(m) => Error::Internal(anyhow::anyhow!(m)),
+            })?;
+            wp.plugins()
+                .await
+                .map_err(|e| Error::Unprocessable {
+                    code: "wordpress_unavailable",
+                    detail: e.to_string(),
+                })?
+                .into_iter()
+                .map(|p| Plugin {
+                    slug: p.slug,
+                    version: p.version,
+                    status: p.status,
+                    findings: Vec::new(),
+                })
+                .collect()
+        };
+        all.sort_by(|a, b| a.slug.cmp(&b.slug));
+        // Keyset paging over slugs: the cursor is the last slug answered.
+        let after = page
+            .cursor
+            .as_ref()
+            .map(|c| c.table_key.sk.clone())
+            .unwrap_or_default();
+        let mut items: Vec<Plugin> = all.into_iter().filter(|p| p.slug > after).collect();
+        let next_cursor = if items.len() > page.limit {
+            items.truncate(page.limit);
+            items.last().map(|p| {
+                crate::store::Cursor {
+                    index_key: crate::store::Key::new(site_id, &p.slug),
+                    table_key: crate::store::Key::new(site_id, &p.slug),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn install_plugin(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        input: InstallPlugin,
+    ) -> Result<Plugin> {
+        let mut v = Validator::new();
+        check_slug(&mut v, "slug", &input.slug);
+        if let Some(version) = &input.version {
+            check_version(&mut v, "version", version);
+        }
+        v.finish().map_err(Error::Validation)?;
+        let (tenant, _site) = self
+            .plugin_target(
+                caller,
+                tenant_id,
+                site_id,
+                "install",
+                &input.slug,
+                input.version.as_deref(),
+            )
+            .await?;
+        let findings = self.scan(&tenant, &input.slug, input.version.as_deref())?;
+        let plugin = LocalPlugin {
+            version: input.version.clone(),
+            active: input.activate.unwrap_or(true),
+        };
+        self.change_state(site_id, |state| {
+            if state.plugins.contains_key(&input.slug) {
+                return Err(Error::conflict(
+                    "plugin_installed",
+                    format!(
+                        "{} is already installed; update it with PATCH",
+                        input.slug
+                    ),
+                ));
+            }
+            state.plugins.insert(input.slug.clone(), plugin.clone());
+            Ok(())
+        })
+        .await?;
+        tracing::info!(site = %site_id, plugin = %input.slug, "plugin installed");
+        Ok(plugin_view(&input.slug, &plugin, findings))
+    }
+
+    pub async fn update_plugin(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        slug: &str,
+        input: UpdatePlugin,
+    ) -> Result<Plugin> {
+        let mut v = Validator::new();
+        check_version(&mut v, "version", &input.version);
+        v.finish().map_err(Error::Validation)?;
+        let (tenant, _site) = self
+            .plugin_target(
+                caller,
+                tenant_id,
+                site_id,
+                "update",
+                slug,
+                Some(&input.version),
+            )
+            .await?;
+        let findings = self.scan(&tenant, slug, Some(&input.version))?;
+        let plugin = self
+            .change_state(site_id, |state| {
+                let p = state.plugins.get_mut(slug).ok_or_else(|| plugin_not_found(slug))?;
+                p.version = Some(input.version.clone());
+                Ok(p.clone())
+            })
+            .await?;
+        Ok(plugin_view(slug, &plugin, findings))
+    }
+
+    pub async fn uninstall_plugin(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        slug: &str,
+    ) -> Result<()> {
+        self.plugin_target(caller, tenant_id, site_id, "uninstall", slug, None)
+            .await?;
+        self.change_state(site_id, |state| {
+            state
+                .plugins
+                .remove(slug)
+                .map(|_| ())
+                .ok_or_else(|| plugin_not_found(slug))
+        })
+        .await
+    }
+
+    /// Each item on its own, in the order install, update, uninstall.
+    pub async fn bulk_plugins(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        input: BulkPlugins,
+    ) -> Result<BulkResult> {
+        let count = input.install.len() + input.update.len() + input.uninstall.len();
+        if count == 0 || count > MAX_BULK {
+            return Err(Error::invalid(
+                "install",
+                format!("a bulk request carries 1 to {MAX_BULK} items in all"),
+            ));
+        }
+        // Nothing is done for a caller who may not see the site.
+        self.site_for(caller, "site.read", tenant_id, site_id, Vec::new())
+            .await?;
+        let report = |action: &str, slug: String, ok: u16, outcome: Result<Option<Plugin>>| {
+            match outcome {
+                Ok(plugin) => BulkItem {
+                    action: action.into(),
+                    slug,
+                    status: ok,
+                    plugin,
+                    error: None,
+                },
+                Err(e) => {
+                    let p = crate::api::error::Problem::from(e);
+                    BulkItem {
+                        action: action.into(),
+                        slug,
+                        status: p.status,
+                        plugin: None,
+                        error: Some(serde_json::to_value(&p).unwrap_or_default()),
+                    }
+                }
+            }
+        };
+        let mut results = Vec::new();
+        for item in input.install {
+            let slug = item.slug.clone();
+            let outcome = self.install_plugin(caller, tenant_id, site_id, item).await;
+            results.push(report("install", slug, 201, outcome.map(Some)));
+        }
+        for item in input.update {
+            let input = UpdatePlugin {
+                version: item.version,
+            };
+            let outcome = self
+                .update_plugin(caller, tenant_id, site_id, &item.slug, input)
+                .await;
+            results.push(report("update", item.slug, 200, outcome.map(Some)));
+        }
+        for slug in input.uninstall {
+            let outcome = self.uninstall_plugin(caller, tenant_id, site_id, &slug).await;
+            results.push(report("uninstall", slug, 204, outcome.map(|()| None)));
+        }
+        Ok(BulkResult { results })
+    }
+}

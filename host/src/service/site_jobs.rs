@@ -1,0 +1,444 @@
+//! The jobs of site operations. Each checks state before every step, so a
+//! job delivered again (a retry, a restart after SIGKILL) finishes what the
+//! first delivery started without doing any step's effect twice:
+//! - the local provider's WordPress state is one document written with a
+//!   condition (created only if absent; a clone copies it whole or not at
+//!   all), so there is no half-copied site;
+//! - the site is marked with its operation and cleared of it in the same
+//!   write that records the outcome.
+
+use sha2::Digest as _;
+
+use crate::domain::site::{Environment, OperationError, Site, SiteStatus};
+use crate::domain::template::WpOperation;
+use crate::domain::Tenant;
+use crate::infra::local::LocalWordPress;
+use crate::infra::wordpress::{WordPress, WpError};
+use crate::store::{Condition, Item, StoreError};
+
+use super::operations::{JobError, OpHandle};
+use super::sites::{Backup, BackupStatus, backup_item};
+use super::{Error, Services, keys};
+
+type JobResult<T = ()> = std::result::Result<T, JobError>;
+
+fn input_str(handle: &OpHandle, field: &str) -> JobResult<String> {
+    handle
+        .snapshot()
+        .input
+        .get(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| JobError::fail("invalid_job", format!("the job has no {field}")))
+}
+
+fn wp_error(e: WpError) -> JobError {
+    match e {
+        WpError::Unreachable(m) => JobError::Retry(format!("WordPress is unreachable: {m}")),
+        other => JobError::fail("wordpress_refused", other.to_string()),
+    }
+}
+
+impl Services {
+    /// Runs the job of a claimed operation.
+    pub(crate) async fn run_operation(&self, handle: &OpHandle) -> JobResult {
+        let op = handle.snapshot();
+        let tenant_id = op.resource.tenant_id.clone();
+        match op.kind.as_str() {
+            "site.create" => self.job_create(handle, &tenant_id, &op.resource.id).await,
+            "site.clone" => self.job_clone(handle, &tenant_id, &op.resource.id).await,
+            "site.delete" => self.job_delete(&tenant_id, &op.resource.id).await,
+            "site.promote" => self.job_promote(handle, &tenant_id, &op.resource.id).await,
+            "site.backup" => {
+                let site_id = op.resource.site_id.clone().unwrap_or_default();
+                self.job_backup(handle, &tenant_id, &site_id).await
+            }
+            "site.restore" => self.job_restore(handle, &tenant_id, &op.resource.id).await,
+            "site.template.apply" => {
+                let site = self.job_site(&tenant_id, &op.resource.id).await?;
+                let template_id = input_str(handle, "templateId")?;
+                self.job_apply_template(handle, &site, &template_id).await?;
+                self.settle_site(&site, &op.operation_id, None).await
+            }
+            other => Err(JobError::fail(
+                "invalid_job",
+                format!("no job kind {other}"),
+            )),
+        }
+    }
+
+    /// What a final failure leaves behind: the site released from the
+    /// operation (a creation or clone FAILED), a backup marked FAILED.
+    pub(crate) async fn on_failure(
+        &self,
+        handle: &OpHandle,
+        error: &OperationError,
+    ) -> super::Result<()> {
+        let op = handle.snapshot();
+        let tenant_id = &op.resource.tenant_id;
+        let site_id = op.resource.site_id.as_deref().unwrap_or(&op.resource.id);
+        if op.kind == "site.backup" {
+            let key = keys::backup(site_id, &op.resource.id);
+            if let Some(mut b) = self.load::<Backup>(&key).await? {
+                b.status = BackupStatus::Failed;
+                b.updated_at = self.clock.now();
+                self.store
+                    .put(backup_item(&b)?, Condition::Version(b.version))
+                    .await?;
+            }
+        }
+        let failed_status = matches!(op.kind.as_str(), "site.create" | "site.clone");
+        let message = error.message.clone();
+        let operation_id = op.operation_id.clone();
+        match self
+            .change_site(tenant_id, site_id, None, |s| {
+                if s.operation_id.as_deref() == Some(operation_id.as_str()) {
+                    s.operation_id = None;
+                }
+                if failed_status {
+                    s.settle(SiteStatus::Failed);
+                    s.failure = Some(message.clone());
+                }
+                Ok(())
+            })
+            .await
+        {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn job_site(&self, tenant_id: &str, site_id: &str) -> JobResult<Site> {
+        self.load_site(tenant_id, site_id)
+            .await?
+            .ok_or_else(|| JobError::fail("site_not_found", format!("the site {site_id} is gone")))
+    }
+
+    /// Records the job's outcome on the site and releases it.
+    async fn settle_site(
+        &self,
+        site: &Site,
+        operation_id: &str,
+        status: Option<SiteStatus>,
+    ) -> JobResult {
+        self.settle_with(site, operation_id, |s| {
+            if let Some(status) = status {
+                s.settle(status);
+            }
+        })
+        .await
+    }
+
+    async fn settle_with(
+        &self,
+        site: &Site,
+        operation_id: &str,
+        change: impl Fn(&mut Site),
+    ) -> JobResult {
+        self.change_site(&site.tenant_id, &site.site_id, None, |s| {
+            change(s);
+            if s.operation_id.as_deref() == Some(operation_id) {
+                s.operation_id = None;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The simulated time a provider step takes.
+    async fn provider_delay(&self) {
+        let delay = self.sites.provision_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Creates the local provider's state of a site unless it exists.
+    async fn put_state_once(&self, site_id: &str, state: &LocalWordPress) -> JobResult {
+        match self
+            .store
+            .put(Item::record(keys::site_state(site_id), state)?, Condition::NotExists)
+            .await
+        {
+            Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn local_state(&self, site_id: &str) -> super::Result<Option<(LocalWordPress, u64)>> {
+        match self.store.get(&keys::site_state(site_id)).await? {
+            Some(item) => Ok(Some((item.decode()?, item.version))),
+            None => Ok(None),
+        }
+    }
+
+    /// The WordPress client of an attached site, with its password opened.
+    pub(crate) async fn attached(&self, site: &Site) -> JobResult<WordPress> {
+        let secrets = self.sites.secrets.as_ref().ok_or_else(|| {
+            JobError::fail("secrets_key_missing", "this deployment has no secrets key")
+        })?;
+        let item = self
+            .store
+            .get(&keys::site_credentials(&site.site_id))
+            .await?
+            .ok_or_else(|| JobError::fail("credentials_missing", "the site has no credentials"))?;
+        let sealed = item
+            .value()?
+            .get("applicationPassword")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let password = secrets
+            .open(&sealed, &site.site_id)
+            .map_err(|e| JobError::fail("credentials_unreadable", e.to_string()))?;
+        WordPress::new(
+            &site.url,
+            site.wordpress_username.as_deref().unwrap_or_default(),
+            &password,
+        )
+        .map_err(wp_error)
+    }
+
+    async fn job_create(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+        let site = self.job_site(tenant_id, site_id).await?;
+        let op_id = handle.snapshot().operation_id;
+        if site.effective_status() != SiteStatus::Provisioning {
+            // Done by an earlier delivery.
+            return Ok(());
+        }
+        if site.provider == "local" {
+            handle.step(0, None, "provisioning (local provider, simulated)").await?;
+            self.provider_delay().await;
+            self.put_state_once(site_id, &LocalWordPress::installed(&site.name))
+                .await?;
+        } else {
+            handle.step(0, None, "checking the attached WordPress").await?;
+            let wp = self.attached(&site).await?;
+            let info = wp.check().await.map_err(wp_error)?;
+            tracing::info!(site = %site_id, wordpress = ?info, "attached WordPress answers");
+        }
+        if let Some(template_id) = site.template_id.clone() {
+            self.job_apply_template(handle, &site, &template_id).await?;
+        }
+        self.settle_site(&site, &op_id, Some(SiteStatus::Active)).await
+    }
+
+    async fn job_clone(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+        let site = self.job_site(tenant_id, site_id).await?;
+        let op_id = handle.snapshot().operation_id;
+        if site.effective_status() != SiteStatus::Provisioning {
+            return Ok(());
+        }
+        let source_id = input_str(handle, "sourceSiteId")?;
+        handle
+            .step(0, Some(1), format!("copying {source_id} (local provider, simulated)"))
+            .await?;
+        self.provider_delay().await;
+        if self.local_state(site_id).await?.is_none() {
+            let (mut state, _) = self.local_state(&source_id).await?.ok_or_else(|| {
+                JobError::fail("source_gone", format!("the source site {source_id} has no state"))
+            })?;
+            state.options.insert("blogname".into(), site.name.clone());
+            // One conditional write: the clone's state exists whole or not at all.
+            self.put_state_once(site_id, &state).await?;
+        }
+        handle.step(1, Some(1), "copied").await?;
+        self.settle_site(&site, &op_id, Some(SiteStatus::Active)).await
+    }
+
+    async fn job_delete(&self, tenant_id: &str, site_id: &str) -> JobResult {
+        self.provider_delay().await;
+        self.remove_site_contents(site_id).await?;
+        self.store
+            .delete(&keys::site_state(site_id), Condition::None)
+            .await?;
+        self.store
+            .delete(&keys::site_credentials(site_id), Condition::None)
+            .await?;
+        self.store
+            .delete(&keys::site(tenant_id, site_id), Condition::None)
+            .await?;
+        tracing::info!(site = %site_id, "site deleted");
+        Ok(())
+    }
+
+    async fn job_promote(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+        let site = self.job_site(tenant_id, site_id).await?;
+        let op_id = handle.snapshot().operation_id;
+        let target: Environment = serde_json::from_value(
+            handle
+                .snapshot()
+                .input
+                .get("targetEnvironment")
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .map_err(|e| JobError::fail("invalid_job", e.to_string()))?;
+        handle
+            .step(0, Some(1), format!("deploying to {}", target.as_str()))
+            .await?;
+        self.provider_delay().await;
+        self.settle_with(&site, &op_id, |s| s.environment = target)
+            .await?;
+        handle.step(1, Some(1), format!("now {}", target.as_str())).await?;
+        Ok(())
+    }
+
+    async fn job_backup(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+        let op = handle.snapshot();
+        let backup_id = input_str(handle, "backupId")?;
+        let site = self.job_site(tenant_id, site_id).await?;
+        let key = keys::backup(site_id, &backup_id);
+        let mut backup: Backup = self
+            .load(&key)
+            .await?
+            .ok_or_else(|| JobError::fail("backup_gone", "the backup record is gone"))?;
+        if backup.status == BackupStatus::Pending {
+            let (state, _) = self.local_state(site_id).await?.ok_or_else(|| {
+                JobError::fail("site_state_missing", "the site has no state to back up")
+            })?;
+            let bytes = serde_json::to_vec(&serde_json::json!({
+                "format": "bbws-local-backup/1",
+                "siteId": site_id,
+                "backupId": backup_id,
+                "state": state,
+            }))
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+            self.provider_delay().await;
+            self.sites
+                .blobs
+                .put(&keys::backup_blob(site_id, &backup_id), &bytes)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+            backup.status = BackupStatus::Completed;
+            backup.size_bytes = Some(bytes.len() as u64);
+            backup.sha256 = Some(hex::encode(sha2::Sha256::digest(&bytes)));
+            backup.updated_at = self.clock.now();
+            self.store
+                .put(backup_item(&backup)?, Condition::Version(backup.version))
+                .await?;
+        }
+        self.settle_site(&site, &op.operation_id, None).await
+    }
+
+    async fn job_restore(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+        let op = handle.snapshot();
+        let backup_id = input_str(handle, "backupId")?;
+        let site = self.job_site(tenant_id, site_id).await?;
+        let backup: Backup = self
+            .load(&keys::backup(site_id, &backup_id))
+            .await?
+            .ok_or_else(|| JobError::fail("backup_gone", "the backup is gone"))?;
+        let bytes = self
+            .sites
+            .blobs
+            .get(&keys::backup_blob(site_id, &backup_id))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?
+            .ok_or_else(|| JobError::fail("backup_missing", "the backup's bytes are missing"))?;
+        if backup.sha256.as_deref() != Some(&hex::encode(sha2::Sha256::digest(&bytes))) {
+            return Err(JobError::fail(
+                "backup_corrupt",
+                "the backup's bytes do not match its sha256; nothing was restored",
+            ));
+        }
+        let doc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
+        let state: LocalWordPress = serde_json::from_value(doc["state"].clone())
+            .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
+        handle.step(0, Some(1), format!("restoring {backup_id}")).await?;
+        self.provider_delay().await;
+        // Replacing the whole document is idempotent: a second run writes
+        // the same state.
+        self.store
+            .put(Item::record(keys::site_state(site_id), &state)?, Condition::None)
+            .await?;
+        handle.step(1, Some(1), format!("restored {backup_id}")).await?;
+        self.settle_site(&site, &op.operation_id, None).await
+    }
+
+    /// Plans a template for the site and runs the plan, step by step. A
+    /// failed step stops the plan and fails the operation naming the step.
+    async fn job_apply_template(
+        &self,
+        handle: &OpHandle,
+        site: &Site,
+        template_id: &str,
+    ) -> JobResult {
+        let tenant: Tenant = self
+            .load(&keys::tenant(&site.tenant_id))
+            .await?
+            .ok_or_else(|| JobError::fail("tenant_gone", "the tenant is gone"))?;
+        let spec = self
+            .find_template(&site.tenant_id, template_id)
+            .await?
+            .ok_or_else(|| JobError::fail("template_not_found", format!("no template {template_id}")))?;
+        let parameters = handle
+            .snapshot()
+            .input
+            .get("parameters")
+            .filter(|p| p.is_object())
+            .map_or_else(|| "{}".to_string(), |p| p.to_string());
+        let plan = match self.plan_template(&tenant, &spec, site, &parameters).await {
+            Ok(plan) => plan,
+            Err(Error::Validation(errors)) => {
+                return Err(JobError::fail(
+                    "template_parameters_invalid",
+                    errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+            Err(Error::Unprocessable { code, detail }) => return Err(JobError::fail(code, detail)),
+            Err(e) => return Err(e.into()),
+        };
+        let total = plan.len() as u32;
+        // A retry continues after the steps already done.
+        let done = handle.snapshot().progress.steps_done.min(total);
+        let step_failed = |i: usize, op: &WpOperation, message: String| {
+            JobError::Fail(OperationError {
+                code: "template_step_failed".into(),
+                message,
+                step: Some(i as u32),
+                operation: Some(op.describe()),
+            })
+        };
+        if site.provider == "local" {
+            let (mut state, version) = self.local_state(&site.site_id).await?.ok_or_else(|| {
+                JobError::fail("site_state_missing", "the site has no state")
+            })?;
+            let mut failure = None;
+            for (i, op) in plan.iter().enumerate().skip(done as usize) {
+                if let Err(message) = state.apply(op) {
+                    failure = Some(step_failed(i, op, message));
+                    break;
+                }
+            }
+            // The steps before a failure stay applied, as on a real site.
+            self.store
+                .put(
+                    Item::record(keys::site_state(&site.site_id), &state)?,
+                    Condition::Version(version),
+                )
+                .await?;
+            if let Some(failure) = failure {
+                return Err(failure);
+            }
+            handle.step(total, Some(total), format!("applied {template_id}")).await?;
+            return Ok(());
+        }
+        let wp = self.attached(site).await?;
+        for (i, op) in plan.iter().enumerate().skip(done as usize) {
+            match wp.apply(op).await {
+                Ok(outcome) => handle.step(i as u32 + 1, Some(total), outcome).await?,
+                Err(WpError::Unreachable(m)) => {
+                    return Err(JobError::Retry(format!("WordPress is unreachable: {m}")));
+                }
+                Err(e) => return Err(step_failed(i, op, e.to_string())),
+            }
+        }
+        Ok(())
+    }
+}

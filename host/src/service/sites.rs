@@ -1,0 +1,926 @@
+//! Sites: create (through the job queue), read, list, update, delete,
+//! clone, promote, back up and restore; and the tenant lifecycle's hold on
+//! them.
+//!
+//! Every change that needs work outside the request starts an operation
+//! (see [`super::operations`]) in the same transaction as the site's own
+//! write, and marks the site with it: a second mutation of a site while one
+//! runs is 409 `operation_in_progress`, so jobs on one site never overlap.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::site::{
+    Environment, Operation, OperationResource, Site, SiteStatus, check_site_name,
+};
+use crate::domain::validate::Validator;
+use crate::domain::{Tenant, TenantStatus, ids};
+use crate::infra::wordpress::WordPress;
+use crate::policy::Resource;
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+
+use super::operations::new_operation;
+use super::paging::Page;
+use super::{Caller, Error, PageRequest, Result, Services, check_if_match, decode, encode, keys};
+
+/// `POST /v1/tenants/{tenantId}/sites`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSite {
+    /// 1..63 lowercase letters, digits and hyphens.
+    pub name: String,
+    /// Sites start in `DEV` (then are promoted); the only value accepted.
+    pub environment: Option<Environment>,
+    pub instance_id: Option<String>,
+    /// A template to apply once the site is up (platform or tenant template).
+    pub template_id: Option<String>,
+    /// Parameters for that template.
+    pub template_parameters: Option<serde_json::Value>,
+    /// Attach an existing WordPress instead of provisioning one.
+    pub wordpress: Option<AttachWordPress>,
+}
+
+/// An existing WordPress to attach: its URL and an Application Password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttachWordPress {
+    /// `http://` or `https://`.
+    pub url: String,
+    pub username: String,
+    /// Stored encrypted, never answered.
+    pub application_password: String,
+}
+
+/// `PATCH .../sites/{siteId}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSite {
+    pub name: Option<String>,
+    /// New credentials for an attached site (checked against it first).
+    pub wordpress: Option<AttachWordPress>,
+}
+
+/// `POST .../sites/{siteId}/clone`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloneSite {
+    pub name: String,
+    /// Default: the source's. Not above the source's (promotion is the way up).
+    pub environment: Option<Environment>,
+}
+
+/// `POST .../sites/{siteId}/promote`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromoteSite {
+    pub target_environment: Environment,
+}
+
+/// Filters of the site list.
+#[derive(Debug, Default)]
+pub struct SiteFilter {
+    pub environment: Option<Environment>,
+    pub status: Option<SiteStatus>,
+}
+
+/// A backup of a site.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    pub backup_id: String,
+    pub site_id: String,
+    pub tenant_id: String,
+    pub status: BackupStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// sha256 of the backup's bytes, checked before a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub operation_id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum BackupStatus {
+    Pending,
+    Completed,
+    Failed,
+}
+
+/// A site (or backup) and the operation working on it: a 202's answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted<T> {
+    #[serde(flatten)]
+    pub resource: T,
+    pub operation_id: String,
+}
+
+pub(crate) fn site_item(site: &Site) -> Result<Item> {
+    Ok(Item::new(
+        keys::site(&site.tenant_id, &site.site_id),
+        encode(site)?,
+    ))
+}
+
+pub(crate) fn put_site(site: &Site) -> Result<TxOp> {
+    Ok(TxOp::put(site_item(site)?, Services::at_version(site.version)))
+}
+
+pub(crate) fn backup_item(b: &Backup) -> Result<Item> {
+    Ok(Item::new(keys::backup(&b.site_id, &b.backup_id), encode(b)?))
+}
+
+fn site_not_found(id: &str) -> Error {
+    Error::not_found("site_not_found", format!("no site {id}"))
+}
+
+/// The policy resource for a site, with its facts for admission.
+pub(crate) fn site_resource(id: Option<&str>, attributes: Vec<(String, String)>) -> Resource {
+    Resource {
+        kind: "site",
+        id: id.map(str::to_string),
+        grants_role: None,
+        attributes,
+    }
+}
+
+fn check_wordpress(v: &mut Validator, wp: &AttachWordPress) {
+    if WordPress::new(&wp.url, &wp.username, &wp.application_password).is_err()
+        || !(wp.url.starts_with("http://") || wp.url.starts_with("https://"))
+    {
+        v.error("wordpress.url", "must be an http:// or https:// URL");
+    }
+    if wp.username.trim().is_empty() || wp.username.len() > 60 {
+        v.error("wordpress.username", "must be 1 to 60 characters");
+    }
+    let password = wp.application_password.trim();
+    if password.is_empty() || password.len() > 200 {
+        v.error(
+            "wordpress.applicationPassword",
+            "must be an Application Password (WordPress shows it once, as 24 characters in groups of four)",
+        );
+    }
+}
+
+impl Services {
+    /// The tenant must be ACTIVE for anything that changes its sites.
+    pub(crate) fn require_active(tenant: &Tenant) -> Result<()> {
+        if tenant.status == TenantStatus::Active {
+            Ok(())
+        } else {
+            Err(Error::conflict(
+                "tenant_not_active",
+                format!(
+                    "the tenant is {}; its sites change only while it is ACTIVE",
+                    tenant.status.as_str()
+                ),
+            ))
+        }
+    }
+
+    /// A site of a tenant, read without authorization (jobs, look-ups).
+    pub(crate) async fn load_site(&self, tenant_id: &str, site_id: &str) -> Result<Option<Site>> {
+        if !ids::looks_like("site", site_id) {
+            return Ok(None);
+        }
+        self.load::<Site>(&keys::site(tenant_id, site_id)).await
+    }
+
+    /// Authorizes `action` on the tenant and loads the site, or 404.
+    pub(crate) async fn site_for(
+        &self,
+        caller: &Caller,
+        action: &str,
+        tenant_id: &str,
+        site_id: &str,
+        attributes: Vec<(String, String)>,
+    ) -> Result<(Tenant, Site)> {
+        let tenant = self
+            .tenant_for(
+                caller,
+                action,
+                tenant_id,
+                site_resource(Some(site_id), attributes),
+            )
+            .await?;
+        let site = self
+            .load_site(tenant_id, site_id)
+            .await?
+            .ok_or_else(|| site_not_found(site_id))?;
+        Ok((tenant, site))
+    }
+
+    /// A mutation needs the site settled: ACTIVE (as far as its own work
+    /// goes) and no operation running on it.
+    fn require_settled(site: &Site) -> Result<()> {
+        if let Some(op) = &site.operation_id {
+            return Err(Error::conflict(
+                "operation_in_progress",
+                format!("the operation {op} is working on the site; wait for it to end"),
+            ));
+        }
+        if site.status != SiteStatus::Active {
+            return Err(Error::conflict(
+                "invalid_site_status",
+                format!("the site is {}; it must be ACTIVE", site.status.as_str()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn site_url(&self, name: &str, site_id: &str) -> String {
+        // The local provider's simulated address: labelled as such.
+        let short = &site_id[site_id.len() - 8..];
+        format!("http://{name}-{short}.sites.bbws.localhost")
+    }
+
+    pub async fn create_site(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        input: CreateSite,
+    ) -> Result<Accepted<Site>> {
+        let mut v = Validator::new();
+        if let Err(m) = check_site_name(&input.name) {
+            v.error("name", m);
+        }
+        if input.environment.is_some_and(|e| e != Environment::Dev) {
+            v.error(
+                "environment",
+                "sites are created in DEV; promote them to SIT and PROD",
+            );
+        }
+        if let Some(wp) = &input.wordpress {
+            check_wordpress(&mut v, wp);
+            if self.sites.secrets.is_none() {
+                v.error(
+                    "wordpress",
+                    "this deployment has no secrets key (--secrets-key) to store the password with",
+                );
+            }
+        }
+        if let Some(id) = &input.instance_id
+            && !ids::looks_like("inst", id)
+        {
+            v.error("instanceId", format!("no instance {id}"));
+        }
+        if input.template_parameters.is_some() && input.template_id.is_none() {
+            v.error("templateParameters", "given without a templateId");
+        }
+        if let Some(p) = &input.template_parameters
+            && !p.is_object()
+        {
+            v.error("templateParameters", "must be a JSON object");
+        }
+        v.finish().map_err(Error::Validation)?;
+        let mut attributes = vec![("environment".to_string(), "DEV".to_string())];
+        if let Some(t) = &input.template_id {
+            attributes.push(("templateId".into(), t.clone()));
+        }
+        let tenant = self
+            .tenant_for(
+                caller,
+                "site.create",
+                tenant_id,
+                site_resource(None, attributes),
+            )
+            .await?;
+        Self::require_active(&tenant)?;
+        if let Some(t) = &input.template_id {
+            // Unknown templates are refused now, not when the job runs.
+            self.find_template(tenant_id, t)
+                .await?
+                .ok_or_else(|| Error::invalid("templateId", format!("no template {t}")))?;
+        }
+        let now = self.clock.now();
+        let site_id = ids::new_id("site");
+        let (provider, url, username) = match &input.wordpress {
+            Some(wp) => (
+                "wordpress",
+                wp.url.trim_end_matches('/').to_string(),
+                Some(wp.username.clone()),
+            ),
+            None => ("local", self.site_url(&input.name, &site_id), None),
+        };
+        let op = new_operation(
+            "site.create",
+            OperationResource {
+                kind: "site".into(),
+                id: site_id.clone(),
+                tenant_id: tenant_id.into(),
+                site_id: None,
+            },
+            serde_json::json!({
+                "templateId": input.template_id,
+                "parameters": input.template_parameters,
+            }),
+            now,
+        );
+        let site = Site {
+            site_id: site_id.clone(),
+            tenant_id: tenant_id.into(),
+            name: input.name,
+            environment: Environment::Dev,
+            status: SiteStatus::Provisioning,
+            previous_status: None,
+            url,
+            provider: provider.into(),
+            wordpress_username: username,
+            instance_id: input.instance_id,
+            template_id: input.template_id,
+            cloned_from: None,
+            operation_id: Some(op.operation_id.clone()),
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let mut ops = vec![
+            put_site(&site)?,
+            // The tenant must still be ACTIVE as the site lands.
+            TxOp::check(keys::tenant(tenant_id), Condition::Version(tenant.version)),
+        ];
+        if let (Some(wp), Some(secrets)) = (&input.wordpress, &self.sites.secrets) {
+            let sealed = secrets.seal(wp.application_password.trim(), &site_id);
+            ops.push(TxOp::put(
+                Item::new(
+                    keys::site_credentials(&site_id),
+                    serde_json::json!({ "applicationPassword": sealed }),
+                ),
+                Condition::NotExists,
+            ));
+        }
+        self.start_operation(&op, ops).await.map_err(|e| match e {
+            Error::Conflict { .. } => Error::conflict(
+                "concurrent_modification",
+                "the tenant changed while the site was being created; retry",
+            ),
+            e => e,
+        })?;
+        tracing::info!(tenant = %tenant_id, site = %site_id, operation = %op.operation_id, "site creation queued");
+        Ok(Accepted {
+            resource: Site { version: 1, ..site },
+            operation_id: op.operation_id,
+        })
+    }
+
+    pub async fn get_site(&self, caller: &Caller, tenant_id: &str, site_id: &str) -> Result<Site> {
+        Ok(self
+            .site_for(caller, "site.read", tenant_id, site_id, Vec::new())
+            .await?
+            .1)
+    }
+
+    pub async fn list_sites(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        filter: &SiteFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Site>> {
+        self.tenant_for(caller, "site.read", tenant_id, site_resource(None, Vec::new()))
+            .await?;
+        let (env, status) = (filter.environment, filter.status);
+        self.page(
+            Query::new(Index::Primary, keys::sites_of(tenant_id)),
+            page,
+            |item| {
+                let s: Site = decode(item)?;
+                let keep = env.is_none_or(|e| e == s.environment)
+                    && status.is_none_or(|st| st == s.status);
+                Ok(keep.then_some(s))
+            },
+        )
+        .await
+    }
+
+    /// Re-reads a site and applies `change` until the write wins, or 412 if
+    /// `if_match` is stale. `change` may refuse.
+    pub(crate) async fn change_site(
+        &self,
+        tenant_id: &str,
+        site_id: &str,
+        if_match: Option<u64>,
+        mut change: impl FnMut(&mut Site) -> Result<()>,
+    ) -> Result<Site> {
+        for _ in 0..30 {
+            let mut site = self
+                .load_site(tenant_id, site_id)
+                .await?
+                .ok_or_else(|| site_not_found(site_id))?;
+            check_if_match(if_match, site.version, "the site")?;
+            change(&mut site)?;
+            site.updated_at = self.clock.now();
+            match self
+                .store
+                .put(site_item(&site)?, Condition::Version(site.version))
+                .await
+            {
+                Ok(version) => return Ok(Site { version, ..site }),
+                Err(StoreError::ConditionFailed { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..10)))
+                        .await
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_modification",
+            "the site kept changing; retry",
+        ))
+    }
+
+    pub async fn update_site(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        if_match: Option<u64>,
+        input: UpdateSite,
+    ) -> Result<Site> {
+        let mut v = Validator::new();
+        if let Some(name) = &input.name
+            && let Err(m) = check_site_name(name)
+        {
+            v.error("name", m);
+        }
+        if let Some(wp) = &input.wordpress {
+            check_wordpress(&mut v, wp);
+        }
+        v.finish().map_err(Error::Validation)?;
+        let (tenant, site) = self
+            .site_for(caller, "site.update", tenant_id, site_id, Vec::new())
+            .await?;
+        Self::require_active(&tenant)?;
+        check_if_match(if_match, site.version, "the site")?;
+        if let Some(wp) = &input.wordpress {
+            if site.provider != "wordpress" {
+                return Err(Error::invalid(
+                    "wordpress",
+                    "only an attached site has WordPress credentials",
+                ));
+            }
+            let secrets = self.sites.secrets.as_ref().ok_or_else(|| {
+                Error::invalid("wordpress", "this deployment has no secrets key")
+            })?;
+            // New credentials must work before they replace the old ones.
+            let client = WordPress::new(&wp.url, &wp.username, &wp.application_password)
+                .map_err(|e| Error::invalid("wordpress.url", e.to_string()))?;
+            client.check().await.map_err(|e| Error::Unprocessable {
+                code: "wordpress_check_failed",
+                detail: format!("the new credentials do not work: {e}"),
+            })?;
+            let sealed = secrets.seal(wp.application_password.trim(), site_id);
+            self.store
+                .put(
+                    Item::new(
+                        keys::site_credentials(site_id),
+                        serde_json::json!({ "applicationPassword": sealed }),
+                    ),
+                    Condition::None,
+                )
+                .await?;
+        }
+        self.change_site(tenant_id, site_id, if_match, |s| {
+            if let Some(name) = &input.name {
+                s.name = name.clone();
+            }
+            if let Some(wp) = &input.wordpress {
+                s.url = wp.url.trim_end_matches('/').to_string();
+                s.wordpress_username = Some(wp.username.clone());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Marks a site with a new operation (conditional on the version read)
+    /// and starts it, with `extra` writes in the same transaction.
+    async fn start_on_site(
+        &self,
+        site: &Site,
+        if_match: Option<u64>,
+        op: &Operation,
+        change: impl FnOnce(&mut Site),
+        extra: Vec<TxOp>,
+    ) -> Result<Site> {
+        check_if_match(if_match, site.version, "the site")?;
+        let mut marked = site.clone();
+        marked.operation_id = Some(op.operation_id.clone());
+        marked.updated_at = self.clock.now();
+        change(&mut marked);
+        let mut ops = vec![put_site(&marked)?];
+        ops.extend(extra);
+        match self.start_operation(op, ops).await {
+            Err(Error::Conflict { .. }) => Err(if if_match.is_some() {
+                Error::VersionConflict("the site changed".into())
+            } else {
+                Error::conflict(
+                    "concurrent_modification",
+                    "the site changed while the request ran; retry",
+                )
+            }),
+            Err(e) => Err(e),
+            Ok(()) => Ok(Site {
+                version: site.version + 1,
+                ..marked
+            }),
+        }
+    }
+
+    fn site_operation(kind: &str, site: &Site, input: serde_json::Value, s: &Services) -> Operation {
+        new_operation(
+            kind,
+            OperationResource {
+                kind: "site".into(),
+                id: site.site_id.clone(),
+                tenant_id: site.tenant_id.clone(),
+                site_id: None,
+            },
+            input,
+            s.clock.now(),
+        )
+    }
+
+    /// Starts deleting a site: 202, status DELETING; the job removes its
+    /// state, backups and credentials, then the site.
+    pub async fn delete_site(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        if_match: Option<u64>,
+    ) -> Result<Accepted<Site>> {
+        let (_tenant, site) = self
+            .site_for(caller, "site.delete", tenant_id, site_id, Vec::new())
+            .await?;
+        if site.status == SiteStatus::Deleting {
+            return Err(Error::conflict(
+                "invalid_site_status",
+                "the site is already being deleted",
+            ));
+        }
+        if let Some(op) = &site.operation_id {
+            return Err(Error::conflict(
+                "operation_in_progress",
+                format!("the operation {op} is working on the site; wait for it to end"),
+            ));
+        }
+        let op = Self::site_operation("site.delete", &site, serde_json::json!({}), self);
+        let site = self
+            .start_on_site(
+                &site,
+                if_match,
+                &op,
+                |s| {
+                    s.status = SiteStatus::Deleting;
+                    s.previous_status = None;
+                },
+                Vec::new(),
+            )
+            .await?;
+        Ok(Accepted {
+            resource: site,
+            operation_id: op.operation_id,
+        })
+    }
+
+    pub async fn clone_site(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        input: CloneSite,
+    ) -> Result<Accepted<Site>> {
+        let mut v = Validator::new();
+        if let Err(m) = check_site_name(&input.name) {
+            v.error("name", m);
+        }
+        v.finish().map_err(Error::Validation)?;
+        // Cloning creates a site: it needs site.create.
+        let (tenant, source) = self
+            .site_for(caller, "site.create", tenant_id, site_id, vec![(
+                "clonedFrom".into(),
+                site_id.into(),
+            )])
+            .await?;
+        Self::require_active(&tenant)?;
+        if source.provider != "local" {
+            return Err(Error::Unprocessable {
+                code: "unsupported_for_attached_site",
+                detail: "an attached WordPress is not provisioned by bbws, so it cannot be cloned"
+                    .into(),
+            });
+        }
+        Self::require_settled(&source)?;
+        let environment = input.environment.unwrap_or(source.environment);
+        if environment > source.environment {
+            return Err(Error::invalid(
+                "environment",
+                format!(
+                    "a clone of a {} site cannot start in {}; promote it instead",
+                    source.environment.as_str(),
+                    environment.as_str()
+                ),
+            ));
+        }
+        let now = self.clock.now();
+        let new_id = ids::new_id("site");
+        let op = new_operation(
+            "site.clone",
+            OperationResource {
+                kind: "site".into(),
+                id: new_id.clone(),
+                tenant_id: tenant_id.into(),
+                site_id: None,
+            },
+            serde_json::json!({ "sourceSiteId": site_id }),
+            now,
+        );
+        let site = Site {
+            site_id: new_id.clone(),
+            tenant_id: tenant_id.into(),
+            name: input.name.clone(),
+            environment,
+            status: SiteStatus::Provisioning,
+            previous_status: None,
+            url: self.site_url(&input.name, &new_id),
+            provider: "local".into(),
+            wordpress_username: None,
+            instance_id: source.instance_id.clone(),
+            template_id: source.template_id.clone(),
+            cloned_from: Some(site_id.into()),
+            operation_id: Some(op.operation_id.clone()),
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let ops = vec![
+            put_site(&site)?,
+            TxOp::check(keys::tenant(tenant_id), Condition::Version(tenant.version)),
+            // The source must not change (be deleted, start an operation)
+            // before the clone is queued.
+            TxOp::check(
+                keys::site(tenant_id, site_id),
+                Condition::Version(source.version),
+            ),
+        ];
+        self.start_operation(&op, ops).await?;
+        Ok(Accepted {
+            resource: Site { version: 1, ..site },
+            operation_id: op.operation_id,
+        })
+    }
+
+    pub async fn promote_site(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        if_match: Option<u64>,
+        input: PromoteSite,
+    ) -> Result<Accepted<Site>> {
+        let target = input.target_environment;
+        let (tenant, site) = self
+            .site_for(caller, "site.promote", tenant_id, site_id, vec![
+                ("targetEnvironment".into(), target.as_str().into()),
+            ])
+            .await?;
+        Self::require_active(&tenant)?;
+        if site.environment.next() != Some(target) {
+            return Err(Error::conflict(
+                "invalid_transition",
+                match site.environment.next() {
+                    Some(next) => format!(
+                        "a {} site is promoted to {} next, not {}: one step at a time",
+                        site.environment.as_str(),
+                        next.as_str(),
+                        target.as_str()
+                    ),
+                    None => "a PROD site cannot be promoted further".into(),
+                },
+            ));
+        }
+        Self::require_settled(&site)?;
+        let op = Self::site_operation(
+            "site.promote",
+            &site,
+            serde_json::json!({ "targetEnvironment": target }),
+            self,
+        );
+        let site = self
+            .start_on_site(&site, if_match, &op, |_| {}, Vec::new())
+            .await?;
+        Ok(Accepted {
+            resource: site,
+            operation_id: op.operation_id,
+        })
+    }
+
+    pub async fn create_backup(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+    ) -> Result<Accepted<Backup>> {
+        let (tenant, site) = self
+            .site_for(caller, "site.backup", tenant_id, site_id, vec![(
+                "operation".into(),
+                "backup".into(),
+            )])
+            .await?;
+        Self::require_active(&tenant)?;
+        Self::require_local(&site)?;
+        Self::require_settled(&site)?;
+        let now = self.clock.now();
+        let backup_id = ids::new_id("bak");
+        let op = new_operation(
+            "site.backup",
+            OperationResource {
+                kind: "backup".into(),
+                id: backup_id.clone(),
+                tenant_id: tenant_id.into(),
+                site_id: Some(site_id.into()),
+            },
+            serde_json::json!({ "backupId": backup_id }),
+            now,
+        );
+        let backup = Backup {
+            backup_id: backup_id.clone(),
+            site_id: site_id.into(),
+            tenant_id: tenant_id.into(),
+            status: BackupStatus::Pending,
+            size_bytes: None,
+            sha256: None,
+            operation_id: op.operation_id.clone(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        self.start_on_site(
+            &site,
+            None,
+            &op,
+            |_| {},
+            vec![TxOp::put(backup_item(&backup)?, Condition::NotExists)],
+        )
+        .await?;
+        Ok(Accepted {
+            resource: Backup {
+                version: 1,
+                ..backup
+            },
+            operation_id: op.operation_id,
+        })
+    }
+
+    fn require_local(site: &Site) -> Result<()> {
+        if site.provider == "local" {
+            Ok(())
+        } else {
+            Err(Error::Unprocessable {
+                code: "unsupported_for_attached_site",
+                detail: "backups of an attached WordPress are kept by its own host, not bbws"
+                    .into(),
+            })
+        }
+    }
+
+    pub async fn list_backups(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Backup>> {
+        self.site_for(caller, "site.read", tenant_id, site_id, Vec::new())
+            .await?;
+        self.page(
+            Query::new(Index::Primary, keys::backups_of(site_id)).prefix(keys::BACKUP_PREFIX),
+            page,
+            |item| Ok(Some(decode(item)?)),
+        )
+        .await
+    }
+
+    pub async fn restore_backup(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        backup_id: &str,
+    ) -> Result<Accepted<Site>> {
+        let (tenant, site) = self
+            .site_for(caller, "site.backup", tenant_id, site_id, vec![(
+                "operation".into(),
+                "restore".into(),
+            )])
+            .await?;
+        Self::require_active(&tenant)?;
+        let backup: Backup = match ids::looks_like("bak", backup_id) {
+            true => self.load(&keys::backup(site_id, backup_id)).await?,
+            false => None,
+        }
+        .ok_or_else(|| Error::not_found("backup_not_found", format!("no backup {backup_id}")))?;
+        if backup.status != BackupStatus::Completed {
+            return Err(Error::conflict(
+                "backup_not_ready",
+                format!("the backup is {:?}", backup.status).to_uppercase(),
+            ));
+        }
+        Self::require_settled(&site)?;
+        let op = Self::site_operation(
+            "site.restore",
+            &site,
+            serde_json::json!({ "backupId": backup_id }),
+            self,
+        );
+        let site = self
+            .start_on_site(
+                &site,
+                None,
+                &op,
+                |_| {},
+                vec![TxOp::check(
+                    keys::backup(site_id, backup_id),
+                    Condition::Version(backup.version),
+                )],
+            )
+            .await?;
+        Ok(Accepted {
+            resource: site,
+            operation_id: op.operation_id,
+        })
+    }
+
+    /// Brings a tenant's sites in line with its status: held SUSPENDED while
+    /// it is not ACTIVE, given back their previous status when it is.
+    /// Idempotent; run after every tenant transition.
+    pub async fn sites_follow_tenant(&self, tenant_id: &str) -> Result<usize> {
+        let Some(tenant) = self.load::<Tenant>(&keys::tenant(tenant_id)).await? else {
+            return Ok(0);
+        };
+        let active = tenant.status == TenantStatus::Active;
+        let sites: Vec<Site> = self
+            .query_all(Query::new(Index::Primary, keys::sites_of(tenant_id)))
+            .await?;
+        let mut changed = 0;
+        for site in sites {
+            if site.clone().follow_tenant(active) {
+                self.change_site(tenant_id, &site.site_id, None, |s| {
+                    s.follow_tenant(active);
+                    Ok(())
+                })
+                .await?;
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            tracing::info!(tenant = %tenant_id, changed, status = tenant.status.as_str(), "sites follow their tenant");
+        }
+        Ok(changed)
+    }
+
+    /// Removes every site of a tenant and what belongs to them (a tenant
+    /// deletion). Idempotent.
+    pub(crate) async fn remove_tenant_sites(&self, tenant_id: &str) -> Result<()> {
+        let sites: Vec<Site> = self
+            .query_all(Query::new(Index::Primary, keys::sites_of(tenant_id)))
+            .await?;
+        for site in sites {
+            self.remove_site_contents(&site.site_id).await?;
+            self.store
+                .delete(&keys::site(tenant_id, &site.site_id), Condition::None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a site's state, credentials, backups and their bytes.
+    pub(crate) async fn remove_site_contents(&self, site_id: &str) -> Result<()> {
+        loop {
+            let page = self
+                .store
+                .query(Query::new(Index::Primary, keys::backups_of(site_id)).limit(50))
+                .await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            for item in &page.items {
+                if let Some(backup_id) = item.key.sk.strip_prefix(keys::BACKUP_PREFIX) {
+                    self.sites
+                        .blobs
+                        .delete(&keys::backup_blob(site_id, backup_id))
+                        .await?;
+                }
+                self.store.delete(&item.key, Condition::None).await?;
+            }
+        }
+    }
+}

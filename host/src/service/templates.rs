@@ -1,0 +1,546 @@
+//! Templates: the catalogue (the platform's templates and each tenant's),
+//! validation, preview and apply, through the `template` world.
+//!
+//! A template is a body (JSON) that a `template` component interprets: the
+//! tenant's active one, or the platform's default
+//! (`guests/default-template`). The guest validates parameters and turns the
+//! template into a plan of [`WpOperation`]s; the host runs the plan against
+//! the site (see [`super::site_jobs`]). Preview runs the guest and nothing
+//! else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::site::Site;
+use crate::domain::template::{SiteView, TemplateSpec, WpOperation};
+use crate::domain::validate::{MAX_NAME, Validator};
+use crate::domain::{FieldError, Tenant, ids};
+use crate::runtime::{Limits, Scope, content_hash};
+use crate::store::{Condition, Index, Item, Query};
+
+use super::access::tenant_resource;
+use super::operations::new_operation;
+use super::policies::{component_key, scope_tenant};
+use super::sites::{Accepted, site_resource};
+use super::{Caller, Error, Result, Services, decode, encode, keys};
+
+/// The largest template body.
+pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+
+/// A tenant's own template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantTemplate {
+    pub template_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// What the tenant's template component interprets.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// `POST /v1/tenants/{tenantId}/templates`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTemplate {
+    pub name: String,
+    pub description: Option<String>,
+    /// A JSON object; with the default template component, `parameters` and
+    /// `operations` (see guests/README.md).
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+/// One entry of `GET /v1/templates`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogueEntry {
+    pub template_id: String,
+    pub name: String,
+    pub description: String,
+    /// `platform` or `tenant`.
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The parameters, as JSON Schema (from the template's component).
+    #[schema(value_type = Object)]
+    pub parameter_schema: serde_json::Value,
+}
+
+/// `{parameters}` of validate, preview and apply.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateParameters {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub parameters: Option<serde_json::Value>,
+}
+
+/// The answer of validate.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Validation {
+    pub valid: bool,
+    pub errors: Vec<FieldError>,
+}
+
+/// The answer of preview.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub template_id: String,
+    #[schema(value_type = Vec<Object>)]
+    pub operations: Vec<WpOperation>,
+}
+
+/// Which template component runs for a tenant: its active one, or the
+/// platform default.
+struct Guest {
+    hash: String,
+    bytes: Arc<Vec<u8>>,
+    limits: Limits,
+    scope: Arc<Scope>,
+}
+
+fn description_of(spec: &TemplateSpec) -> String {
+    serde_json::from_str::<serde_json::Value>(&spec.body_json)
+        .ok()
+        .and_then(|v| v.get("description")?.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn parameters_text(p: &Option<serde_json::Value>) -> Result<String> {
+    match p {
+        None => Ok("{}".into()),
+        Some(v) if v.is_object() => Ok(v.to_string()),
+        Some(_) => Err(Error::invalid("parameters", "must be a JSON object")),
+    }
+}
+
+pub(crate) fn site_view(site: &Site) -> SiteView {
+    SiteView {
+        id: site.site_id.clone(),
+        tenant_id: site.tenant_id.clone(),
+        name: site.name.clone(),
+        environment: site.environment.as_str().into(),
+        status: site.status.as_str().into(),
+    }
+}
+
+impl Services {
+    /// The template component for a tenant (`None`: platform templates
+    /// validated outside any tenant use the default).
+    async fn template_guest(&self, tenant: Option<&Tenant>) -> Result<Guest> {
+        let chain = match tenant {
+            Some(t) => self.chain(t).await?,
+            None => Vec::new(),
+        };
+        let scope = Arc::new(Scope {
+            tenants: chain.iter().map(scope_tenant).collect(),
+        });
+        let mut limits = tenant.map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
+        // Plans are not on the request's hot path: give a cold instance room.
+        limits.deadline = limits.deadline.max(Duration::from_millis(100));
+        let active = tenant.and_then(|t| t.extensions.get("template").map(|s| s.active.clone()));
+        let (hash, bytes) = match active {
+            Some(hash) => {
+                let bytes = self
+                    .policies
+                    .blobs
+                    .get(&component_key(&hash))
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the template component {hash} is missing"))?;
+                (hash, Arc::new(bytes))
+            }
+            None => {
+                let bytes = crate::runtime::template::DEFAULT_TEMPLATE;
+                (content_hash(bytes), Arc::new(bytes.to_vec()))
+            }
+        };
+        Ok(Guest {
+            hash,
+            bytes,
+            limits,
+            scope,
+        })
+    }
+
+    /// A template by id: a platform one by name, or one of `tenant_id`'s.
+    pub(crate) async fn find_template(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<TemplateSpec>> {
+        if let Some(spec) = crate::runtime::template::platform_templates()
+            .into_iter()
+            .find(|t| t.id == id)
+        {
+            return Ok(Some(spec));
+        }
+        if !ids::looks_like("tpl", id) {
+            return Ok(None);
+        }
+        Ok(self
+            .load::<TenantTemplate>(&keys::template(tenant_id, id))
+            .await?
+            .map(|t| spec_of(&t)))
+    }
+
+    fn guest_error(e: crate::runtime::GuestError) -> Error {
+        Error::Unprocessable {
+            code: e.code(),
+            detail: format!("the template component failed: {e}"),
+        }
+    }
+
+    /// Runs the guest's plan for `site`; parameter problems are 422.
+    pub(crate) async fn plan_template(
+        &self,
+        tenant: &Tenant,
+        spec: &TemplateSpec,
+        site: &Site,
+        parameters: &str,
+    ) -> Result<Vec<WpOperation>> {
+        let guest = self.template_guest(Some(tenant)).await?;
+        let runtime = self.policies.runtime.clone();
+        let pre = runtime
+            .prepare_template(&guest.hash, &guest.bytes)
+            .await
+            .map_err(Self::guest_error)?;
+        let (spec, view, parameters) = (spec.clone(), site_view(site), parameters.to_string());
+        let planned = tokio::task::spawn_blocking(move || {
+            runtime.template_plan(&pre, &spec, &view, &parameters, guest.scope, guest.limits)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(Self::guest_error)?;
+        planned.map_err(Error::Validation)
+    }
+
+    async fn schema_of(&self, tenant: Option<&Tenant>, spec: &TemplateSpec) -> Result<serde_json::Value> {
+        let guest = self.template_guest(tenant).await?;
+        let runtime = self.policies.runtime.clone();
+        let pre = runtime
+            .prepare_template(&guest.hash, &guest.bytes)
+            .await
+            .map_err(Self::guest_error)?;
+        let spec = spec.clone();
+        let text = tokio::task::spawn_blocking(move || {
+            runtime.template_schema(&pre, &spec, guest.scope, guest.limits)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(Self::guest_error)?;
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// `GET /v1/templates[?tenantId=]`: the platform's templates, and with
+    /// `tenantId` that tenant's too (for whoever may read its sites).
+    pub async fn list_templates(
+        &self,
+        caller: &Caller,
+        tenant_id: Option<&str>,
+    ) -> Result<Vec<CatalogueEntry>> {
+        let tenant = match tenant_id {
+            Some(tid) => Some(
+                self.tenant_for(caller, "site.read", tid, site_resource(None, Vec::new()))
+                    .await?,
+            ),
+            None => None,
+        };
+        let mut out = Vec::new();
+        for spec in crate::runtime::template::platform_templates() {
+            out.push(CatalogueEntry {
+                template_id: spec.id.clone(),
+                name: spec.name.clone(),
+                description: description_of(&spec),
+                scope: "platform".into(),
+                tenant_id: None,
+                parameter_schema: self.schema_of(tenant.as_ref(), &spec).await?,
+            });
+        }
+        if let Some(tenant) = &tenant {
+            let own: Vec<TenantTemplate> = self
+                .query_all(Query::new(
+                    Index::Primary,
+                    keys::templates_of(&tenant.tenant_id),
+                ))
+                .await?;
+            for t in own {
+                let spec = spec_of(&t);
+                out.push(CatalogueEntry {
+                    template_id: t.template_id.clone(),
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    scope: "tenant".into(),
+                    tenant_id: Some(t.tenant_id.clone()),
+                    parameter_schema: self.schema_of(Some(tenant), &spec).await?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds a tenant template. Its body must be one the tenant's template
+    /// component accepts (it is asked for the parameter schema).
+    pub async fn create_template(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        input: CreateTemplate,
+    ) -> Result<TenantTemplate> {
+        let mut v = Validator::new();
+        v.text("name", &input.name, MAX_NAME);
+        if !input.body.is_object() {
+            v.error("body", "must be a JSON object");
+        } else if input.body.to_string().len() > MAX_TEMPLATE_BYTES {
+            v.error(
+                "body",
+                format!("is larger than {MAX_TEMPLATE_BYTES} bytes"),
+            );
+        }
+        if input
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 2000)
+        {
+            v.error("description", "must be at most 2000 characters");
+        }
+        v.finish().map_err(Error::Validation)?;
+        let tenant = self
+            .tenant_for(
+                caller,
+                "extension.manage",
+                tenant_id,
+                tenant_resource(tenant_id),
+            )
+            .await?;
+        let template = TenantTemplate {
+            template_id: ids::new_id("tpl"),
+            tenant_id: tenant_id.into(),
+            name: input.name,
+            description: input.description.unwrap_or_default(),
+            body: input.body,
+            created_at: self.clock.now(),
+            version: 0,
+        };
+        // The component must make sense of the body: a template it cannot
+        // interpret is refused now, not when a site needs it.
+        let spec = spec_of(&template);
+        let guest = self.template_guest(Some(&tenant)).await?;
+        let runtime = self.policies.runtime.clone();
+        let pre = runtime
+            .prepare_template(&guest.hash, &guest.bytes)
+            .await
+            .map_err(Self::guest_error)?;
+        let check = spec.clone();
+        let errors = tokio::task::spawn_blocking(move || {
+            runtime.template_validate(&pre, &check, "{}", guest.scope, guest.limits)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(Self::guest_error)?;
+        if let Some(e) = errors.iter().find(|e| e.field == "template") {
+            return Err(Error::invalid("body", e.message.clone()));
+        }
+        let item = Item::new(
+            keys::template(tenant_id, &template.template_id),
+            encode(&template)?,
+        )
+        .with_gsi1(keys::TEMPLATE_IDS, &template.template_id);
+        self.store.put(item, Condition::NotExists).await?;
+        Ok(TenantTemplate {
+            version: 1,
+            ..template
+        })
+    }
+
+    /// `POST /v1/templates/{id}/validate`: a platform template with the
+    /// default component; a tenant's with that tenant's.
+    pub async fn validate_template(
+        &self,
+        caller: &Caller,
+        template_id: &str,
+        input: TemplateParameters,
+    ) -> Result<Validation> {
+        let not_found =
+            || Error::not_found("template_not_found", format!("no template {template_id}"));
+        let parameters = parameters_text(&input.parameters)?;
+        let (spec, tenant) = match crate::runtime::template::platform_templates()
+            .into_iter()
+            .find(|t| t.id == template_id)
+        {
+            Some(spec) => (spec, None),
+            None if ids::looks_like("tpl", template_id) => {
+                let page = self
+                    .store
+                    .query(
+                        Query::new(Index::Gsi1, keys::TEMPLATE_IDS)
+                            .prefix(template_id)
+                            .limit(1),
+                    )
+                    .await?;
+                let item = page.items.first().ok_or_else(not_found)?;
+                let t: TenantTemplate = decode(item)?;
+                let tenant = self
+                    .tenant_for(
+                        caller,
+                        "site.read",
+                        &t.tenant_id,
+                        site_resource(None, Vec::new()),
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        Error::NotFound { .. } => not_found(),
+                        e => e,
+                    })?;
+                (spec_of(&t), Some(tenant))
+            }
+            None => return Err(not_found()),
+        };
+        let guest = self.template_guest(tenant.as_ref()).await?;
+        let runtime = self.policies.runtime.clone();
+        let pre = runtime
+            .prepare_template(&guest.hash, &guest.bytes)
+            .await
+            .map_err(Self::guest_error)?;
+        let errors = tokio::task::spawn_blocking(move || {
+            runtime.template_validate(&pre, &spec, &parameters, guest.scope, guest.limits)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(Self::guest_error)?;
+        Ok(Validation {
+            valid: errors.is_empty(),
+            errors,
+        })
+    }
+
+    async fn template_for_site(
+        &self,
+        caller: &Caller,
+        action: &str,
+        tenant_id: &str,
+        site_id: &str,
+        template_id: &str,
+    ) -> Result<(Tenant, Site, TemplateSpec)> {
+        let (tenant, site) = self
+            .site_for(caller, action, tenant_id, site_id, vec![(
+                "templateId".into(),
+                template_id.into(),
+            )])
+            .await?;
+        let spec = self
+            .find_template(tenant_id, template_id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found("template_not_found", format!("no template {template_id}"))
+            })?;
+        Ok((tenant, site, spec))
+    }
+
+    /// The plan, executed nowhere.
+    pub async fn preview_template(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        template_id: &str,
+        input: TemplateParameters,
+    ) -> Result<Plan> {
+        let parameters = parameters_text(&input.parameters)?;
+        let (tenant, site, spec) = self
+            .template_for_site(caller, "site.read", tenant_id, site_id, template_id)
+            .await?;
+        let operations = self
+            .plan_template(&tenant, &spec, &site, &parameters)
+            .await?;
+        Ok(Plan {
+            template_id: template_id.into(),
+            operations,
+        })
+    }
+
+    /// Plans now (bad parameters are 422 at once), then runs the plan as a job.
+    pub async fn apply_template(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+        template_id: &str,
+        input: TemplateParameters,
+    ) -> Result<Accepted<Site>> {
+        let parameters = parameters_text(&input.parameters)?;
+        let (tenant, site, spec) = self
+            .template_for_site(
+                caller,
+                "site.template.apply",
+                tenant_id,
+                site_id,
+                template_id,
+            )
+            .await?;
+        Self::require_active(&tenant)?;
+        if let Some(op) = &site.operation_id {
+            return Err(Error::conflict(
+                "operation_in_progress",
+                format!("the operation {op} is working on the site; wait for it to end"),
+            ));
+        }
+        if site.status != crate::domain::site::SiteStatus::Active {
+            return Err(Error::conflict(
+                "invalid_site_status",
+                format!("the site is {}; it must be ACTIVE", site.status.as_str()),
+            ));
+        }
+        self.plan_template(&tenant, &spec, &site, &parameters)
+            .await?;
+        let op = new_operation(
+            "site.template.apply",
+            crate::domain::site::OperationResource {
+                kind: "site".into(),
+                id: site_id.into(),
+                tenant_id: tenant_id.into(),
+                site_id: None,
+            },
+            serde_json::json!({
+                "templateId": template_id,
+                "parameters": serde_json::from_str::<serde_json::Value>(&parameters).unwrap_or_default(),
+            }),
+            self.clock.now(),
+        );
+        let mut marked = site.clone();
+        marked.operation_id = Some(op.operation_id.clone());
+        marked.updated_at = self.clock.now();
+        self.start_operation(&op, vec![super::sites::put_site(&marked)?])
+            .await?;
+        Ok(Accepted {
+            resource: crate::domain::site::Site {
+                version: site.version + 1,
+                ..marked
+            },
+            operation_id: op.operation_id,
+        })
+    }
+}
+
+pub(crate) fn spec_of(t: &TenantTemplate) -> TemplateSpec {
+    let mut body = t.body.clone();
+    if let Some(map) = body.as_object_mut() {
+        map.entry("name")
+            .or_insert_with(|| serde_json::Value::String(t.name.clone()));
+    }
+    TemplateSpec {
+        id: t.template_id.clone(),
+        name: t.name.clone(),
+        body_json: body.to_string(),
+    }
+}

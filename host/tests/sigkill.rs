@@ -1,0 +1,176 @@
+//! A `bbws serve` process killed with SIGKILL in the middle of a job
+//! finishes that job after a restart on the same data directory, exactly
+//! once in effect: one site, not two; a clone whole, not half.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const ADMIN: &str = "sigkill-test-admin";
+
+/// A `bbws serve` child process on `dir`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts bbws with the local provider taking `delay` per step and a
+    /// short job lease, so a killed job comes back quickly.
+    fn start(dir: &std::path::Path, delay: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bbws"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--job-lease", "2s"])
+            .args(["--local-provision-delay", delay])
+            .arg("--data-dir")
+            .arg(dir)
+            .env("BBWS_BOOTSTRAP_TOKEN", ADMIN)
+            .env("BBWS_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("bbws starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines.next().expect("bbws printed its address").unwrap();
+            if let Some(addr) = line.strip_prefix("bbws listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, base }
+    }
+
+    /// SIGKILL: no shutdown, no cleanup.
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = reqwest::Client::new()
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(ADMIN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("bbws answers");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls an operation until `done` holds for it.
+    async fn wait_op(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, op) = self.call("GET", &format!("/v1/operations/{id}"), None).await;
+            assert_eq!(status, 200, "{op}");
+            if done(&op) {
+                return op;
+            }
+            assert!(Instant::now() < deadline, "operation {id} stuck: {op}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn running(op: &Value) -> bool {
+    op["status"] == "RUNNING"
+}
+
+fn ended(op: &Value) -> bool {
+    matches!(op["status"].as_str(), Some("SUCCEEDED" | "FAILED"))
+}
+
+#[tokio::test]
+async fn a_site_creation_killed_mid_job_finishes_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path(), "3s");
+    let (_, tenant) = first
+        .call("POST", "/v1/tenants", Some(json!({"organisationName": "Crashy"})))
+        .await;
+    let t = tenant["tenantId"].as_str().unwrap().to_string();
+    let (status, site) = first
+        .call("POST", &format!("/v1/tenants/{t}/sites"), Some(json!({"name": "phoenix"})))
+        .await;
+    assert_eq!(status, 202, "{site}");
+    let op = site["operationId"].as_str().unwrap().to_string();
+    first.wait_op(&op, running).await;
+    first.kill();
+
+    let second = Server::start(dir.path(), "50ms");
+    let done = second.wait_op(&op, ended).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 2, "the killed delivery, then one more");
+    let (_, list) = second.call("GET", &format!("/v1/tenants/{t}/sites"), None).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one site, not two: {list}");
+    assert_eq!(items[0]["status"], "ACTIVE");
+    assert_eq!(items[0]["siteId"], site["siteId"]);
+}
+
+#[tokio::test]
+async fn a_clone_killed_mid_copy_is_whole_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path(), "50ms");
+    let (_, tenant) = first
+        .call("POST", "/v1/tenants", Some(json!({"organisationName": "Cloney"})))
+        .await;
+    let t = tenant["tenantId"].as_str().unwrap().to_string();
+    let (_, source) = first
+        .call("POST", &format!("/v1/tenants/{t}/sites"), Some(json!({"name": "source"})))
+        .await;
+    let source_id = source["siteId"].as_str().unwrap().to_string();
+    first
+        .wait_op(source["operationId"].as_str().unwrap(), ended)
+        .await;
+    for slug in ["akismet", "jetpack", "wordpress-seo"] {
+        let (status, body) = first
+            .call(
+                "POST",
+                &format!("/v1/tenants/{t}/sites/{source_id}/plugins"),
+                Some(json!({"slug": slug})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    first.kill();
+
+    // The clone's copy step takes 3 s; kill the process inside it.
+    let slow = Server::start(dir.path(), "3s");
+    let (status, clone) = slow
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/sites/{source_id}/clone"),
+            Some(json!({"name": "copy"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{clone}");
+    let op = clone["operationId"].as_str().unwrap().to_string();
+    slow.wait_op(&op, running).await;
+    slow.kill();
+
+    let again = Server::start(dir.path(), "50ms");
+    let done = again.wait_op(&op, ended).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let clone_id = clone["siteId"].as_str().unwrap();
+    let (_, plugins) = again
+        .call("GET", &format!("/v1/tenants/{t}/sites/{clone_id}/plugins"), None)
+        .await;
+    let slugs: Vec<&str> = plugins["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, vec!["akismet", "jetpack", "wordpress-seo"]);
+    let (_, list) = again.call("GET", &format!("/v1/tenants/{t}/sites"), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+}
