@@ -28,6 +28,10 @@ const GUESTS: &[(&str, &str)] = &[
         "EXAMPLE_NO_PROD_FOR_OPERATORS",
         "examples/policy-no-prod-for-operators",
     ),
+    (
+        "EXAMPLE_TEMPLATE_LANDING_PAGE",
+        "examples/template-landing-page",
+    ),
 ];
 
 fn main() {

@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// The policy decision log.
     #[command(subcommand)]
     Decisions(Decisions),
@@ -170,7 +170,7 @@ impl SitesArgs {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Decisions(Decisions::Replay { id, storage }) => replay(&id, &storage).await,
         Command::Admin(Admin::InitTable { table }) => init_table(&table).await,
     }

@@ -18,3 +18,4 @@ mod members;
 mod sites;
 mod tenants;
 mod walkthrough;
+mod wordpress;

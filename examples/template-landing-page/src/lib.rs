@@ -74,10 +74,7 @@ impl Template for LandingPage {
     }
 
     fn validate(_template: &TemplateInfo, parameters_json: &str) -> Vec<ParamError> {
-        match params(parameters_json) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors,
-        }
+        params(parameters_json).err().unwrap_or_default()
     }
 
     fn plan(

@@ -98,10 +98,7 @@ impl Template for DefaultTemplate {
     }
 
     fn validate(template: &TemplateInfo, parameters_json: &str) -> Vec<ParamError> {
-        match checked(template, parameters_json) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors,
-        }
+        checked(template, parameters_json).err().unwrap_or_default()
     }
 
     fn plan(

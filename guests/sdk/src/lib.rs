@@ -45,6 +45,55 @@
 //! links a 64 KiB stack instead of the toolchain's 1 MiB, which makes every
 //! instantiation of your policy cheaper (17 initial pages become 3; a
 //! decision went from 11.0 to 6.7 us here). Deeper recursion traps cleanly.
+//!
+//! # Templates
+//!
+//! A tenant's `template` component (the `bbws:platform/template` world)
+//! interprets the tenant's templates: it describes a template's parameters
+//! as JSON Schema, checks parameters, and plans the WordPress operations
+//! ([`WpOperation`]) the host then runs against a site. Implement
+//! [`Template`] and register it with [`export_template!`]; the same crate
+//! layout, allocator and look-ups apply (a template component imports
+//! `tenants`, `sites` and `log`, not `instances`). The platform's own
+//! interpreter, `guests/default-template`, reads a JSON body format; a
+//! component of your own may read bodies any way it likes, or ignore them:
+//!
+//! ```
+//! use bbws_guest::{ParamError, Site, Template, TemplateInfo, WpOperation, WpPage, Vec, vec};
+//!
+//! struct HelloPage;
+//!
+//! impl Template for HelloPage {
+//!     fn parameter_schema(_: &TemplateInfo) -> bbws_guest::String {
+//!         r#"{"type": "object", "additionalProperties": false}"#.into()
+//!     }
+//!
+//!     fn validate(_: &TemplateInfo, parameters_json: &str) -> Vec<ParamError> {
+//!         if parameters_json.trim() == "{}" {
+//!             Vec::new()
+//!         } else {
+//!             vec![ParamError::new("", "this template takes no parameters")]
+//!         }
+//!     }
+//!
+//!     fn plan(t: &TemplateInfo, site: &Site, p: &str) -> Result<Vec<WpOperation>, Vec<ParamError>> {
+//!         let errors = Self::validate(t, p);
+//!         if !errors.is_empty() {
+//!             return Err(errors);
+//!         }
+//!         let title = bbws_guest::escape_html(&site.name);
+//!         Ok(vec![WpOperation::UpsertPage(WpPage::published("hello", title, "<p>Hello!</p>"))])
+//!     }
+//! }
+//!
+//! bbws_guest::export_template!(HelloPage);
+//! # fn main() {}
+//! ```
+//!
+//! A [`ParamError`] names the parameter it is about; the host reports it as
+//! the field `parameters.<name>`. Two names are special: `""` (the
+//! parameters object as a whole, e.g. not JSON) and `template` (the
+//! template's body itself is wrong, whatever the parameters).
 
 #![no_std]
 
@@ -75,6 +124,7 @@ mod wit {
 /// interfaces (`types`, `tenants`, `sites`, `log`), so a [`Site`] or a
 /// [`tenants::Tenant`] is the same type in both worlds and the look-up
 /// functions exist once.
+#[allow(clippy::too_many_arguments)] // the generated glue of `plan`
 mod wit_template {
     wit_bindgen::generate!({
         world: "template",
@@ -91,9 +141,9 @@ mod wit_template {
     });
 }
 
-pub use alloc::format;
 pub use alloc::string::{String, ToString};
 pub use alloc::vec::Vec;
+pub use alloc::{format, vec};
 
 pub use wit::bbws::platform::types::{
     Decision, Principal, Request, Resource, RoleBinding, TenantRole,
