@@ -22,5 +22,7 @@ mod invitations;
 mod isolation;
 #[path = "members.rs"]
 mod members;
+#[path = "sites.rs"]
+mod sites;
 #[path = "tenants.rs"]
 mod tenants;

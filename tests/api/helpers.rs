@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bbws_host::clock::ManualClock;
-use bbws_host::server::{self, BlobSpec, Running, ServerConfig, StoreSpec};
+use bbws_host::server::{self, BlobSpec, QueueSpec, Running, ServerConfig, StoreSpec};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -114,6 +114,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
         config.blobs = BlobSpec::S3 {
             bucket: bbws_host::testkit::unique_name("e2e"),
             prefix: "blobs".into(),
+        };
+        config.sites.queue = QueueSpec::Sqs {
+            name: bbws_host::testkit::unique_name("jobs"),
         };
     }
     // The sample feed with real published vulnerabilities.
