@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's walkthrough as a script: create a user, a tenant, make the
-# user its owner, invite a second person, and accept the invitation.
+# user its owner, invite a second person, accept the invitation, create a
+# site and watch its operation, and install a plugin past the security scan.
 # Needs curl and sed. Point it at a server with API and ADMIN_TOKEN:
 #   API=http://127.0.0.1:8080 ADMIN_TOKEN=walkthrough-admin examples/walkthrough.sh
 set -euo pipefail
@@ -32,3 +33,19 @@ BOB_TOKEN=$(curl -sf "$API/v1/invitations/accept" -H "$JSON" \
 curl -sf "$API/v1/tenants/$TENANT" -H "Authorization: Bearer $BOB_TOKEN"; echo
 curl -s -X PATCH "$API/v1/tenants/$TENANT" -H "Authorization: Bearer $BOB_TOKEN" -H "$JSON" \
   -d '{"organisationName":"Bob was here"}'; echo
+
+# 6. Ada creates a site: 202 at once, PROVISIONING, with an operation to poll.
+SITE=$(curl -sf "$API/v1/tenants/$TENANT/sites" -H "Authorization: Bearer $ADA_TOKEN" -H "$JSON" \
+  -d '{"name":"shop"}')
+echo "$SITE"
+OP=$(echo "$SITE" | field operationId)
+SITE_ID=$(echo "$SITE" | sed -E 's/.*"siteId":"([^"]+)".*/\1/')
+until curl -sf "$API/v1/operations/$OP" -H "Authorization: Bearer $ADA_TOKEN" | grep -q '"status":"SUCCEEDED"'; do sleep 0.2; done
+curl -sf "$API/v1/tenants/$TENANT/sites/$SITE_ID" -H "Authorization: Bearer $ADA_TOKEN"; echo
+
+# 7. A plugin version with a published critical vulnerability is refused
+#    (422 security_scan_failed, with the CVE); the fixed version installs.
+curl -s "$API/v1/tenants/$TENANT/sites/$SITE_ID/plugins" -H "Authorization: Bearer $ADA_TOKEN" -H "$JSON" \
+  -d '{"slug":"contact-form-7","version":"5.3.1"}'; echo
+curl -sf "$API/v1/tenants/$TENANT/sites/$SITE_ID/plugins" -H "Authorization: Bearer $ADA_TOKEN" -H "$JSON" \
+  -d '{"slug":"contact-form-7","version":"5.3.2"}'; echo

@@ -21,7 +21,7 @@ set -euo pipefail
 WP_ROOT=/usr/share/wordpress
 ETC_CONFIG=/etc/wordpress/config-bbws-test.php
 PACKAGES=(wordpress wordpress-theme-twentytwentythree php-cli php-mysql mariadb-server curl)
-WP_USER=${BBWS_TEST_WP_ADMIN:-bbws-admin}
+WP_USER=bbws-admin
 log() { printf '[wordpress] %s\n' "$*" >&2; }
 fail() { printf '[wordpress] error: %s\n' "$*" >&2; exit 1; }
 

@@ -126,21 +126,36 @@ fn main() {
             let t = tenant["tenantId"].as_str().unwrap().to_string();
 
             // Warm up both paths (components compiled, caches filled).
-            drive(&base, "/v1/tenants", 200, connections, 201, |i| {
-                json!({"organisationName": format!("warm {i}")})
-            })
+            drive(
+                &base,
+                "/v1/tenants",
+                200,
+                connections,
+                201,
+                |i| json!({"organisationName": format!("warm {i}")}),
+            )
             .await;
 
-            let baseline = drive(&base, "/v1/tenants", n, connections, 201, |i| {
-                json!({"organisationName": format!("tenant {i}")})
-            })
+            let baseline = drive(
+                &base,
+                "/v1/tenants",
+                n,
+                connections,
+                201,
+                |i| json!({"organisationName": format!("tenant {i}")}),
+            )
             .await;
 
             let started = Instant::now();
             let path = format!("/v1/tenants/{t}/sites");
-            let accept = drive(&base, &path, n, connections, 202, |i| {
-                json!({"name": format!("site-{i}")})
-            })
+            let accept = drive(
+                &base,
+                &path,
+                n,
+                connections,
+                202,
+                |i| json!({"name": format!("site-{i}")}),
+            )
             .await;
             while pending(&client, &base, &t).await > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -149,7 +164,10 @@ fn main() {
 
             let rate = |secs: f64| n as f64 / secs;
             println!("sites: {n} requests, {connections} connections, {workers} workers");
-            println!("baseline  POST /v1/tenants          {:>8.0} /s (201)", rate(baseline));
+            println!(
+                "baseline  POST /v1/tenants          {:>8.0} /s (201)",
+                rate(baseline)
+            );
             println!(
                 "accept    POST .../sites             {:>8.0} /s (202)  ratio to baseline {:.2}",
                 rate(accept),

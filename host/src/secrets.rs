@@ -101,7 +101,9 @@ impl SecretBox {
                 },
             )
             .map_err(|_| {
-                anyhow::anyhow!("a sealed secret does not open with this key (was the key changed?)")
+                anyhow::anyhow!(
+                    "a sealed secret does not open with this key (was the key changed?)"
+                )
             })?;
         String::from_utf8(plain).map_err(|_| anyhow::anyhow!("a sealed secret is not text"))
     }

@@ -14,9 +14,9 @@ use crate::blobs::S3Blobs;
 use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::service::policies::Policies;
 use crate::service::operations::JobSettings;
-use crate::service::{Jobs, ServiceConfig, SiteConfig, Services};
+use crate::service::policies::Policies;
+use crate::service::{Jobs, ServiceConfig, Services, SiteConfig};
 use crate::store::ItemStore;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
@@ -403,7 +403,9 @@ async fn with_sites(
             feed
         }
         None => {
-            tracing::warn!("no --vulnerability-feed: plugin installs are scanned against an empty feed");
+            tracing::warn!(
+                "no --vulnerability-feed: plugin installs are scanned against an empty feed"
+            );
             crate::domain::vulnerability::Feed::empty()
         }
     };

@@ -70,7 +70,9 @@ impl Server {
     async fn wait_op(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (status, op) = self.call("GET", &format!("/v1/operations/{id}"), None).await;
+            let (status, op) = self
+                .call("GET", &format!("/v1/operations/{id}"), None)
+                .await;
             assert_eq!(status, 200, "{op}");
             if done(&op) {
                 return op;
@@ -94,11 +96,19 @@ async fn a_site_creation_killed_mid_job_finishes_once_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = Server::start(dir.path(), "3s");
     let (_, tenant) = first
-        .call("POST", "/v1/tenants", Some(json!({"organisationName": "Crashy"})))
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Crashy"})),
+        )
         .await;
     let t = tenant["tenantId"].as_str().unwrap().to_string();
     let (status, site) = first
-        .call("POST", &format!("/v1/tenants/{t}/sites"), Some(json!({"name": "phoenix"})))
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/sites"),
+            Some(json!({"name": "phoenix"})),
+        )
         .await;
     assert_eq!(status, 202, "{site}");
     let op = site["operationId"].as_str().unwrap().to_string();
@@ -109,7 +119,9 @@ async fn a_site_creation_killed_mid_job_finishes_once_after_restart() {
     let done = second.wait_op(&op, ended).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
     assert_eq!(done["attempts"], 2, "the killed delivery, then one more");
-    let (_, list) = second.call("GET", &format!("/v1/tenants/{t}/sites"), None).await;
+    let (_, list) = second
+        .call("GET", &format!("/v1/tenants/{t}/sites"), None)
+        .await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "one site, not two: {list}");
     assert_eq!(items[0]["status"], "ACTIVE");
@@ -121,11 +133,19 @@ async fn a_clone_killed_mid_copy_is_whole_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = Server::start(dir.path(), "50ms");
     let (_, tenant) = first
-        .call("POST", "/v1/tenants", Some(json!({"organisationName": "Cloney"})))
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Cloney"})),
+        )
         .await;
     let t = tenant["tenantId"].as_str().unwrap().to_string();
     let (_, source) = first
-        .call("POST", &format!("/v1/tenants/{t}/sites"), Some(json!({"name": "source"})))
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/sites"),
+            Some(json!({"name": "source"})),
+        )
         .await;
     let source_id = source["siteId"].as_str().unwrap().to_string();
     first
@@ -162,7 +182,11 @@ async fn a_clone_killed_mid_copy_is_whole_after_restart() {
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
     let clone_id = clone["siteId"].as_str().unwrap();
     let (_, plugins) = again
-        .call("GET", &format!("/v1/tenants/{t}/sites/{clone_id}/plugins"), None)
+        .call(
+            "GET",
+            &format!("/v1/tenants/{t}/sites/{clone_id}/plugins"),
+            None,
+        )
         .await;
     let slugs: Vec<&str> = plugins["items"]
         .as_array()
@@ -171,6 +195,8 @@ async fn a_clone_killed_mid_copy_is_whole_after_restart() {
         .map(|p| p["slug"].as_str().unwrap())
         .collect();
     assert_eq!(slugs, vec!["akismet", "jetpack", "wordpress-seo"]);
-    let (_, list) = again.call("GET", &format!("/v1/tenants/{t}/sites"), None).await;
+    let (_, list) = again
+        .call("GET", &format!("/v1/tenants/{t}/sites"), None)
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
 }

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::helpers::spawn_app;
 
-/// Every operation of api.md's Identity and Tenants sections, and whether it
-/// takes a request body.
+/// Every operation of api.md's Identity, Tenants and Sites sections, and
+/// whether it takes a request body.
 const OPERATIONS: &[(&str, &str, bool)] = &[
     ("post", "/v1/users", true),
     ("post", "/v1/users/{userId}/tokens", true),
@@ -42,6 +42,71 @@ const OPERATIONS: &[(&str, &str, bool)] = &[
     ("post", "/v1/invitations/accept", true),
     ("post", "/v1/invitations/decline", true),
     ("get", "/v1/outbox", false),
+    ("post", "/v1/tenants/{tenantId}/sites", true),
+    ("get", "/v1/tenants/{tenantId}/sites", false),
+    ("get", "/v1/tenants/{tenantId}/sites/{siteId}", false),
+    ("patch", "/v1/tenants/{tenantId}/sites/{siteId}", true),
+    ("delete", "/v1/tenants/{tenantId}/sites/{siteId}", false),
+    ("post", "/v1/tenants/{tenantId}/sites/{siteId}/clone", true),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/promote",
+        true,
+    ),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/backups",
+        false,
+    ),
+    (
+        "get",
+        "/v1/tenants/{tenantId}/sites/{siteId}/backups",
+        false,
+    ),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/backups/{backupId}/restore",
+        false,
+    ),
+    (
+        "get",
+        "/v1/tenants/{tenantId}/sites/{siteId}/plugins",
+        false,
+    ),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/plugins",
+        true,
+    ),
+    (
+        "patch",
+        "/v1/tenants/{tenantId}/sites/{siteId}/plugins/{slug}",
+        true,
+    ),
+    (
+        "delete",
+        "/v1/tenants/{tenantId}/sites/{siteId}/plugins/{slug}",
+        false,
+    ),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/plugins/bulk",
+        true,
+    ),
+    ("get", "/v1/templates", false),
+    ("post", "/v1/tenants/{tenantId}/templates", true),
+    ("post", "/v1/templates/{templateId}/validate", true),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/templates/{templateId}/preview",
+        true,
+    ),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/sites/{siteId}/templates/{templateId}/apply",
+        true,
+    ),
+    ("get", "/v1/operations/{operationId}", false),
 ];
 
 /// Whether `schema` is a schema (inline or a `$ref` that resolves).

@@ -121,7 +121,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
     }
     // The sample feed with real published vulnerabilities.
     config.sites.vulnerability_feed = Some(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/vulnerability-feed.json").to_string(),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/vulnerability-feed.json"
+        )
+        .to_string(),
     );
     configure(&mut config);
     let clock = ManualClock::new();

@@ -17,19 +17,25 @@ fn site_path(tenant: &str, site: &str) -> String {
 }
 
 async fn plugins_of(app: &TestApp, tenant: &str, site: &str) -> Vec<Value> {
-    app.walk(&app.admin, &format!("{}/plugins", site_path(tenant, site)), 100)
-        .await
+    app.walk(
+        &app.admin,
+        &format!("{}/plugins", site_path(tenant, site)),
+        100,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_new_site_is_queued_then_provisioned_to_active() {
     // The local provider takes a while, so the transitional status shows.
-    let app = spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(400))
-        .await;
+    let app =
+        spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(400)).await;
     let t = app.tenant(&app.admin, "Shop Co", None).await;
     let (_, operator) = app.member(&t, "op@example.com", "operator").await;
 
-    let res = app.post(&operator, &sites(&t), json!({"name": "shop"})).await;
+    let res = app
+        .post(&operator, &sites(&t), json!({"name": "shop"}))
+        .await;
     let site = res.ok(202).clone();
     assert_eq!(site["status"], "PROVISIONING");
     assert_eq!(site["environment"], "DEV");
@@ -40,7 +46,10 @@ async fn a_new_site_is_queued_then_provisioned_to_active() {
     let op = app.get(&operator, &format!("/v1/operations/{op_id}")).await;
     let op = op.ok(200);
     assert_eq!(op["kind"], "site.create");
-    assert!(matches!(op["status"].as_str(), Some("PENDING" | "RUNNING")), "{op}");
+    assert!(
+        matches!(op["status"].as_str(), Some("PENDING" | "RUNNING")),
+        "{op}"
+    );
     assert_eq!(op["resource"]["id"], id);
     assert!(op.get("input").is_none(), "the job's input is not answered");
     assert_eq!(
@@ -73,11 +82,17 @@ async fn sites_are_listed_with_filters_and_pages() {
 
     let all = app.walk(&app.admin, &sites(&t), 2).await;
     assert_eq!(all.len(), 3);
-    let sit = app.walk(&app.admin, &format!("{}?environment=SIT", sites(&t)), 10).await;
+    let sit = app
+        .walk(&app.admin, &format!("{}?environment=SIT", sites(&t)), 10)
+        .await;
     assert_eq!(sit.len(), 1);
     assert_eq!(sit[0]["siteId"], a);
     let dev_active = app
-        .walk(&app.admin, &format!("{}?environment=DEV&status=ACTIVE", sites(&t)), 10)
+        .walk(
+            &app.admin,
+            &format!("{}?environment=DEV&status=ACTIVE", sites(&t)),
+            10,
+        )
         .await;
     assert_eq!(dev_active.len(), 2);
     app.get(&app.admin, &format!("{}?status=SLEEPING", sites(&t)))
@@ -259,7 +274,10 @@ async fn plugins_pass_the_security_scan_before_they_install() {
         findings.iter().any(|f| f["cve"] == "CVE-2020-35489"),
         "{findings:?}"
     );
-    assert!(plugins_of(&app, &t, &s).await.is_empty(), "nothing installed");
+    assert!(
+        plugins_of(&app, &t, &s).await.is_empty(),
+        "nothing installed"
+    );
 
     let installed = app
         .post(
@@ -336,8 +354,8 @@ async fn the_tenant_threshold_decides_which_findings_refuse() {
         .await
         .assert_problem(422, "security_scan_failed");
     // A HIGH finding passes a CRITICAL threshold, reported with the plugin.
-    let feed: Value = serde_json::from_str(include_str!("../../examples/vulnerability-feed.json"))
-        .unwrap();
+    let feed: Value =
+        serde_json::from_str(include_str!("../../examples/vulnerability-feed.json")).unwrap();
     let high = feed["vulnerabilities"]
         .as_array()
         .unwrap()
@@ -348,10 +366,16 @@ async fn the_tenant_threshold_decides_which_findings_refuse() {
     let slug = high["plugin"].as_str().unwrap();
     let version = high["affected"]["lastAffected"]
         .as_str()
-        .or(high["affected"]["introduced"].as_str().filter(|v| *v != "0"))
+        .or(high["affected"]["introduced"]
+            .as_str()
+            .filter(|v| *v != "0"))
         .unwrap_or("0.1");
     let installed = app
-        .post(&app.admin, &plugins, json!({"slug": slug, "version": version}))
+        .post(
+            &app.admin,
+            &plugins,
+            json!({"slug": slug, "version": version}),
+        )
         .await;
     let installed = installed.ok(201);
     assert!(
@@ -430,7 +454,10 @@ async fn templates_are_listed_validated_previewed_and_applied() {
         .iter()
         .map(|e| e["templateId"].as_str().unwrap())
         .collect();
-    assert!(ids.contains(&"business-basic") && ids.contains(&"blog"), "{ids:?}");
+    assert!(
+        ids.contains(&"business-basic") && ids.contains(&"blog"),
+        "{ids:?}"
+    );
     let entry = catalogue.body["items"]
         .as_array()
         .unwrap()
@@ -438,7 +465,10 @@ async fn templates_are_listed_validated_previewed_and_applied() {
         .find(|e| e["templateId"] == "business-basic")
         .unwrap();
     assert_eq!(entry["scope"], "platform");
-    assert!(entry["parameterSchema"]["properties"].is_object(), "{entry}");
+    assert!(
+        entry["parameterSchema"]["properties"].is_object(),
+        "{entry}"
+    );
 
     let invalid = app
         .post(
@@ -491,7 +521,10 @@ async fn templates_are_listed_validated_previewed_and_applied() {
     let op = app
         .get(
             &app.admin,
-            &format!("/v1/operations/{}", applied["operationId"].as_str().unwrap()),
+            &format!(
+                "/v1/operations/{}",
+                applied["operationId"].as_str().unwrap()
+            ),
         )
         .await;
     let op = op.ok(200);
@@ -650,10 +683,12 @@ async fn a_deleted_site_goes_through_deleting_and_is_gone() {
 
 #[tokio::test]
 async fn one_operation_at_a_time_per_site() {
-    let app = spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(500))
-        .await;
+    let app =
+        spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(500)).await;
     let t = app.tenant(&app.admin, "Busy", None).await;
-    let res = app.post(&app.admin, &sites(&t), json!({"name": "busy"})).await;
+    let res = app
+        .post(&app.admin, &sites(&t), json!({"name": "busy"}))
+        .await;
     let site = res.ok(202).clone();
     let s = site["siteId"].as_str().unwrap();
     app.post(
@@ -688,12 +723,22 @@ async fn a_site_update_checks_its_version() {
     let got = app.get(&app.admin, &site_path(&t, &s)).await;
     let etag = got.etag();
     let renamed = app
-        .patch(&app.admin, &site_path(&t, &s), json!({"name": "after"}), Some(&etag))
+        .patch(
+            &app.admin,
+            &site_path(&t, &s),
+            json!({"name": "after"}),
+            Some(&etag),
+        )
         .await;
     assert_eq!(renamed.ok(200)["name"], "after");
-    app.patch(&app.admin, &site_path(&t, &s), json!({"name": "again"}), Some(&etag))
-        .await
-        .assert_problem(412, "version_conflict");
+    app.patch(
+        &app.admin,
+        &site_path(&t, &s),
+        json!({"name": "again"}),
+        Some(&etag),
+    )
+    .await
+    .assert_problem(412, "version_conflict");
 }
 
 #[tokio::test]
@@ -710,7 +755,11 @@ async fn roles_decide_what_a_member_may_do_to_sites() {
         ("POST", sites(&t), json!({"name": "nope"})),
         ("PATCH", site_path(&t, &s), json!({"name": "nope"})),
         ("DELETE", site_path(&t, &s), json!(null)),
-        ("POST", format!("{}/clone", site_path(&t, &s)), json!({"name": "nope"})),
+        (
+            "POST",
+            format!("{}/clone", site_path(&t, &s)),
+            json!({"name": "nope"}),
+        ),
         (
             "POST",
             format!("{}/promote", site_path(&t, &s)),
@@ -752,7 +801,11 @@ fn site_routes(t: &str, s: &str, b: &str) -> Vec<(&'static str, String, Option<V
         ("GET", site.clone(), None),
         ("PATCH", site.clone(), Some(json!({"name": "pwned"}))),
         ("DELETE", site.clone(), None),
-        ("POST", format!("{site}/clone"), Some(json!({"name": "stolen"}))),
+        (
+            "POST",
+            format!("{site}/clone"),
+            Some(json!({"name": "stolen"})),
+        ),
         (
             "POST",
             format!("{site}/promote"),
@@ -760,9 +813,17 @@ fn site_routes(t: &str, s: &str, b: &str) -> Vec<(&'static str, String, Option<V
         ),
         ("POST", format!("{site}/backups"), Some(json!({}))),
         ("GET", format!("{site}/backups"), None),
-        ("POST", format!("{site}/backups/{b}/restore"), Some(json!({}))),
+        (
+            "POST",
+            format!("{site}/backups/{b}/restore"),
+            Some(json!({})),
+        ),
         ("GET", format!("{site}/plugins"), None),
-        ("POST", format!("{site}/plugins"), Some(json!({"slug": "akismet"}))),
+        (
+            "POST",
+            format!("{site}/plugins"),
+            Some(json!({"slug": "akismet"})),
+        ),
         (
             "PATCH",
             format!("{site}/plugins/jetpack"),
@@ -823,7 +884,11 @@ async fn another_tenants_owner_sees_404_on_every_site_route() {
     .await
     .ok(201);
     let backup = app
-        .accepted(&app.admin, &format!("{}/backups", site_path(&a, &s)), json!({}))
+        .accepted(
+            &app.admin,
+            &format!("{}/backups", site_path(&a, &s)),
+            json!({}),
+        )
         .await;
     let bak = backup["backupId"].as_str().unwrap().to_string();
     let op = backup["operationId"].as_str().unwrap().to_string();
@@ -835,7 +900,10 @@ async fn another_tenants_owner_sees_404_on_every_site_route() {
         let res = app.request(method, &path, Some(&b_owner), body, &[]).await;
         assert_eq!(res.status, 404, "{method} {path}: {:?}", res.body);
         let text = res.body.to_string();
-        assert!(!text.contains("secret") && !text.contains("jetpack"), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("jetpack"),
+            "{text}"
+        );
     }
     // The same routes naming A's site under B's own tenant find nothing either.
     for (method, path, body) in site_routes(&b, &s, &bak).into_iter().skip(2).take(15) {
@@ -859,10 +927,34 @@ async fn bad_input_on_site_routes_is_refused_and_changes_nothing() {
     let before = sites_state(&app, &t, &s).await;
     let cases: Vec<(&str, String, Value, u16, &str)> = vec![
         ("POST", sites(&t), json!({}), 422, "validation_failed"),
-        ("POST", sites(&t), json!({"name": "Bad Name"}), 422, "validation_failed"),
-        ("POST", sites(&t), json!({"name": "ok", "environment": "PROD"}), 422, "validation_failed"),
-        ("POST", sites(&t), json!({"name": "ok", "extra": 1}), 422, "validation_failed"),
-        ("POST", sites(&t), json!({"name": "ok", "templateId": "nope"}), 422, "validation_failed"),
+        (
+            "POST",
+            sites(&t),
+            json!({"name": "Bad Name"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            sites(&t),
+            json!({"name": "ok", "environment": "PROD"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            sites(&t),
+            json!({"name": "ok", "extra": 1}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            sites(&t),
+            json!({"name": "ok", "templateId": "nope"}),
+            422,
+            "validation_failed",
+        ),
         (
             "POST",
             sites(&t),
@@ -870,17 +962,83 @@ async fn bad_input_on_site_routes_is_refused_and_changes_nothing() {
             422,
             "validation_failed",
         ),
-        ("PATCH", site.clone(), json!({"name": ""}), 422, "validation_failed"),
-        ("POST", format!("{site}/clone"), json!({"name": "-x"}), 422, "validation_failed"),
-        ("POST", format!("{site}/promote"), json!({"targetEnvironment": "QA"}), 422, "validation_failed"),
-        ("POST", format!("{site}/promote"), json!({}), 422, "validation_failed"),
-        ("POST", format!("{site}/plugins"), json!({"slug": "Bad Slug"}), 422, "validation_failed"),
-        ("POST", format!("{site}/plugins"), json!({"slug": "ok", "version": "latest!"}), 422, "validation_failed"),
-        ("PATCH", format!("{site}/plugins/akismet"), json!({}), 422, "validation_failed"),
-        ("POST", format!("{site}/plugins/bulk"), json!({"install": "akismet"}), 422, "validation_failed"),
-        ("POST", format!("{site}/templates/blog/preview"), json!({"parameters": []}), 422, "validation_failed"),
-        ("POST", "/v1/templates/blog/validate".into(), json!({"parameters": "x"}), 422, "validation_failed"),
-        ("POST", format!("/v1/tenants/{t}/templates"), json!({"name": "x", "body": []}), 422, "validation_failed"),
+        (
+            "PATCH",
+            site.clone(),
+            json!({"name": ""}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/clone"),
+            json!({"name": "-x"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/promote"),
+            json!({"targetEnvironment": "QA"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/promote"),
+            json!({}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/plugins"),
+            json!({"slug": "Bad Slug"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/plugins"),
+            json!({"slug": "ok", "version": "latest!"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "PATCH",
+            format!("{site}/plugins/akismet"),
+            json!({}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/plugins/bulk"),
+            json!({"install": "akismet"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("{site}/templates/blog/preview"),
+            json!({"parameters": []}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            "/v1/templates/blog/validate".into(),
+            json!({"parameters": "x"}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "POST",
+            format!("/v1/tenants/{t}/templates"),
+            json!({"name": "x", "body": []}),
+            422,
+            "validation_failed",
+        ),
         (
             "POST",
             format!("/v1/tenants/{t}/templates"),
@@ -897,9 +1055,15 @@ async fn bad_input_on_site_routes_is_refused_and_changes_nothing() {
         assert_eq!(res.body["code"], code, "{method} {path} {body}");
     }
     // Malformed JSON and unknown ids.
-    app.raw("POST", &sites(&t), &app.admin, "{not json", "application/json")
-        .await
-        .assert_problem(400, "malformed_json");
+    app.raw(
+        "POST",
+        &sites(&t),
+        &app.admin,
+        "{not json",
+        "application/json",
+    )
+    .await
+    .assert_problem(400, "malformed_json");
     app.get(&app.admin, &site_path(&t, "site_nope"))
         .await
         .assert_problem(404, "site_not_found");

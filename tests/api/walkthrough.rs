@@ -26,6 +26,12 @@ async fn the_readme_walkthrough_runs_against_a_live_server() {
         "{stdout}"
     );
     assert!(stdout.contains("\"code\":\"policy_denied\""), "{stdout}");
+    // Ada's site went through PROVISIONING to ACTIVE, and the scan refused
+    // the vulnerable plugin version before the fixed one installed.
+    assert!(stdout.contains("\"status\":\"PROVISIONING\""), "{stdout}");
+    assert!(stdout.contains("\"status\":\"ACTIVE\""), "{stdout}");
+    assert!(stdout.contains("CVE-2020-35489"), "{stdout}");
+    assert!(stdout.contains("\"version\":\"5.3.2\""), "{stdout}");
     let tenants = app.walk(&app.admin, "/v1/tenants", 100).await;
     assert_eq!(tenants.len(), 1);
     assert_eq!(tenants[0]["organisationName"], "Acme Hosting");

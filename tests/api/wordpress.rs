@@ -71,7 +71,10 @@ async fn a_template_applied_to_an_attached_wordpress_is_there_in_wordpress() {
     let op = app
         .get(
             &app.admin,
-            &format!("/v1/operations/{}", applied["operationId"].as_str().unwrap()),
+            &format!(
+                "/v1/operations/{}",
+                applied["operationId"].as_str().unwrap()
+            ),
         )
         .await;
     assert_eq!(op.ok(200)["progress"]["stepsDone"], 6, "{}", op.body);
@@ -92,7 +95,11 @@ async fn a_template_applied_to_an_attached_wordpress_is_there_in_wordpress() {
     assert_eq!(about[0]["title"]["raw"], format!("About {business}"));
     let menus = wp_get(&url, &user, &password, "/wp/v2/menus", "&per_page=100").await;
     assert!(
-        menus.as_array().unwrap().iter().any(|m| m["name"] == "Main"),
+        menus
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "Main"),
         "{menus}"
     );
 
@@ -103,7 +110,14 @@ async fn a_template_applied_to_an_attached_wordpress_is_there_in_wordpress() {
         json!({"parameters": params}),
     )
     .await;
-    let about = wp_get(&url, &user, &password, "/wp/v2/pages", "&slug=about&context=edit").await;
+    let about = wp_get(
+        &url,
+        &user,
+        &password,
+        "/wp/v2/pages",
+        "&slug=about&context=edit",
+    )
+    .await;
     assert_eq!(about.as_array().unwrap().len(), 1);
 
     // bbws lists the attached site's plugins from WordPress itself.

@@ -15,9 +15,7 @@ use super::{AppState, PageBody, tagged};
 use crate::domain::site::{Environment, Operation, Site, SiteStatus};
 use crate::service::PageRequest;
 use crate::service::plugins::{BulkPlugins, BulkResult, InstallPlugin, Plugin, UpdatePlugin};
-use crate::service::sites::{
-    Backup, CloneSite, CreateSite, PromoteSite, SiteFilter, UpdateSite,
-};
+use crate::service::sites::{Backup, CloneSite, CreateSite, PromoteSite, SiteFilter, UpdateSite};
 use crate::service::templates::{
     CatalogueEntry, CreateTemplate, Plan, TemplateParameters, TenantTemplate, Validation,
 };

@@ -5,10 +5,10 @@ pub mod invitation;
 pub mod role;
 pub mod site;
 pub mod template;
-pub mod vulnerability;
 pub mod tenant;
 pub mod user;
 pub mod validate;
+pub mod vulnerability;
 
 pub use invitation::{Invitation, InvitationStatus};
 pub use role::{PlatformRole, TenantRole};

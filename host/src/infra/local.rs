@@ -70,8 +70,10 @@ impl LocalWordPress {
             ..Self::default()
         };
         wp.options.insert("blogname".into(), site_name.into());
-        wp.options
-            .insert("blogdescription".into(), "Just another WordPress site".into());
+        wp.options.insert(
+            "blogdescription".into(),
+            "Just another WordPress site".into(),
+        );
         wp.options.insert("posts_per_page".into(), "10".into());
         let hello = wp.post(&WpPage {
             slug: "hello-world".into(),
@@ -146,7 +148,9 @@ impl LocalWordPress {
                     .iter()
                     .find(|slug| !self.pages.iter().any(|p| &p.slug == *slug))
                 {
-                    return Err(format!("the menu names a page that does not exist: {missing}"));
+                    return Err(format!(
+                        "the menu names a page that does not exist: {missing}"
+                    ));
                 }
                 self.menus.retain(|m| &m.name != name);
                 self.menus.push(LocalMenu {

@@ -135,7 +135,6 @@ const OPTION_NAMES: &[(&str, &str)] = &[
     ("blogname", "title"),
     ("blogdescription", "description"),
     ("siteurl", "url"),
-    ("home", "url"),
     ("admin_email", "email"),
     ("timezone_string", "timezone"),
     ("WPLANG", "language"),
@@ -382,18 +381,15 @@ impl WordPress {
                 known.join(", ")
             )));
         };
-        let mut json_value = None;
-        if PAGE_SETTINGS.contains(&name) && value.trim().parse::<u64>().is_err() {
+        let json_value = if PAGE_SETTINGS.contains(&name) && value.trim().parse::<u64>().is_err() {
             let page = self.page_by_slug(value.trim()).await?.ok_or_else(|| {
                 WpError::Invalid(format!(
                     "setOption {option}: there is no page with the slug {value}"
                 ))
             })?;
-            json_value = Some(json!(page.id));
-        }
-        let json_value = match json_value {
-            Some(v) => v,
-            None => setting_value(option, value, schema)?,
+            json!(page.id)
+        } else {
+            setting_value(option, value, schema)?
         };
         let answer = self
             .call(

@@ -8,7 +8,8 @@
 //!   a runaway guest is stopped at its deadline. Copy-on-write memory images
 //!   are off on purpose: see `Runtime::new`.
 //! - Components are named by the sha256 of their bytes. Each is compiled
-//!   once, kept in a bounded LRU, and its precompiled artifact is stored in
+//!   once, kept in a bounded LRU (linked for its world: a policy, or a
+//!   template, see [`template`]), and its precompiled artifact is stored in
 //!   the blob store keyed by hash and engine fingerprint, with the
 //!   artifact's own sha256 beside it: a restart does not recompile, and an
 //!   artifact that is corrupt or from another engine is recompiled, never
@@ -276,11 +277,14 @@ impl Runtime {
     /// component cached for another world) re-wrapped, which fails when the
     /// component lacks `W`'s exports.
     fn cached_as<W: WorldPre>(&self, hash: &str) -> Option<Result<W, GuestError>> {
-        let entry = self.compiled.lock().get(hash).cloned()?;
-        Some(match W::from_prepared(&entry) {
-            Some(pre) => Ok(pre.clone()),
-            None => W::new(entry.instance_pre().clone()).map_err(load_error),
-        })
+        let mut cache = self.compiled.lock();
+        let entry = cache.get(hash)?;
+        if let Some(pre) = W::from_prepared(entry) {
+            return Some(Ok(pre.clone()));
+        }
+        let linked = entry.instance_pre().clone();
+        drop(cache);
+        Some(W::new(linked).map_err(load_error))
     }
 
     /// The compiled component for `hash`, linked for world `W`; see

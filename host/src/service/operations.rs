@@ -100,11 +100,7 @@ pub(crate) fn operation_item(op: &Operation) -> Result<Item> {
     if !op.status.is_final() {
         item = item.with_gsi2(
             keys::OPEN_OPERATIONS,
-            format!(
-                "{}#{}",
-                op.created_at.timestamp_millis(),
-                op.operation_id
-            ),
+            format!("{}#{}", op.created_at.timestamp_millis(), op.operation_id),
         );
     }
     Ok(item)
@@ -187,7 +183,9 @@ impl Services {
             .and_then(|v| v.get("operationId")?.as_str().map(str::to_string));
         let Some(id) = id else {
             tracing::error!(message = %delivery.id, "a job message names no operation; dead-lettering it");
-            let _ = queue.dead_letter(&delivery, "the message names no operation").await;
+            let _ = queue
+                .dead_letter(&delivery, "the message names no operation")
+                .await;
             return;
         };
         match self.claim(&id).await {
@@ -239,7 +237,8 @@ impl Services {
     }
 
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.jobs.settings.lease).unwrap_or(chrono::Duration::seconds(30))
+        chrono::Duration::from_std(self.jobs.settings.lease)
+            .unwrap_or(chrono::Duration::seconds(30))
     }
 
     async fn run_claimed(&self, handle: OpHandle, delivery: Delivery) {
@@ -373,10 +372,9 @@ impl OpHandle {
             .put(operation_item(&op)?, Condition::Version(op.version))
             .await
             .map_err(|e| match e {
-                StoreError::ConditionFailed { .. } => Error::conflict(
-                    "lease_lost",
-                    "another worker took the operation over",
-                ),
+                StoreError::ConditionFailed { .. } => {
+                    Error::conflict("lease_lost", "another worker took the operation over")
+                }
                 e => e.into(),
             })?;
         op.version = version;
@@ -390,7 +388,12 @@ impl OpHandle {
     }
 
     /// Records a step done.
-    pub async fn step(&self, done: u32, total: Option<u32>, message: impl Into<String>) -> Result<()> {
+    pub async fn step(
+        &self,
+        done: u32,
+        total: Option<u32>,
+        message: impl Into<String>,
+    ) -> Result<()> {
         let message = message.into();
         self.update(|op| {
             op.progress = Progress {

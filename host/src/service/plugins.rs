@@ -10,10 +10,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::Tenant;
 use crate::domain::site::{Site, SiteStatus};
 use crate::domain::validate::Validator;
 use crate::domain::vulnerability::{Finding, Severity};
-use crate::domain::Tenant;
 use crate::infra::local::{LocalPlugin, LocalWordPress};
 use crate::store::{Condition, Item, StoreError};
 
@@ -138,7 +138,10 @@ fn plugin_view(slug: &str, p: &LocalPlugin, findings: Vec<Finding>) -> Plugin {
 }
 
 fn plugin_not_found(slug: &str) -> Error {
-    Error::not_found("plugin_not_found", format!("the plugin {slug} is not installed"))
+    Error::not_found(
+        "plugin_not_found",
+        format!("the plugin {slug} is not installed"),
+    )
 }
 
 impl Services {
@@ -340,10 +343,7 @@ impl Services {
             if state.plugins.contains_key(&input.slug) {
                 return Err(Error::conflict(
                     "plugin_installed",
-                    format!(
-                        "{} is already installed; update it with PATCH",
-                        input.slug
-                    ),
+                    format!("{} is already installed; update it with PATCH", input.slug),
                 ));
             }
             state.plugins.insert(input.slug.clone(), plugin.clone());
@@ -378,7 +378,10 @@ impl Services {
         let findings = self.scan(&tenant, slug, Some(&input.version))?;
         let plugin = self
             .change_state(site_id, |state| {
-                let p = state.plugins.get_mut(slug).ok_or_else(|| plugin_not_found(slug))?;
+                let p = state
+                    .plugins
+                    .get_mut(slug)
+                    .ok_or_else(|| plugin_not_found(slug))?;
                 p.version = Some(input.version.clone());
                 Ok(p.clone())
             })
@@ -423,8 +426,8 @@ impl Services {
         // Nothing is done for a caller who may not see the site.
         self.site_for(caller, "site.read", tenant_id, site_id, Vec::new())
             .await?;
-        let report = |action: &str, slug: String, ok: u16, outcome: Result<Option<Plugin>>| {
-            match outcome {
+        let report =
+            |action: &str, slug: String, ok: u16, outcome: Result<Option<Plugin>>| match outcome {
                 Ok(plugin) => BulkItem {
                     action: action.into(),
                     slug,
@@ -442,8 +445,7 @@ impl Services {
                         error: Some(serde_json::to_value(&p).unwrap_or_default()),
                     }
                 }
-            }
-        };
+            };
         let mut results = Vec::new();
         for item in input.install {
             let slug = item.slug.clone();
@@ -460,7 +462,9 @@ impl Services {
             results.push(report("update", item.slug, 200, outcome.map(Some)));
         }
         for slug in input.uninstall {
-            let outcome = self.uninstall_plugin(caller, tenant_id, site_id, &slug).await;
+            let outcome = self
+                .uninstall_plugin(caller, tenant_id, site_id, &slug)
+                .await;
             results.push(report("uninstall", slug, 204, outcome.map(|()| None)));
         }
         Ok(BulkResult { results })

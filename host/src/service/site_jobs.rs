@@ -9,9 +9,9 @@
 
 use sha2::Digest as _;
 
+use crate::domain::Tenant;
 use crate::domain::site::{Environment, OperationError, Site, SiteStatus};
 use crate::domain::template::WpOperation;
-use crate::domain::Tenant;
 use crate::infra::local::LocalWordPress;
 use crate::infra::wordpress::{WordPress, WpError};
 use crate::store::{Condition, Item, StoreError};
@@ -158,7 +158,10 @@ impl Services {
     async fn put_state_once(&self, site_id: &str, state: &LocalWordPress) -> JobResult {
         match self
             .store
-            .put(Item::record(keys::site_state(site_id), state)?, Condition::NotExists)
+            .put(
+                Item::record(keys::site_state(site_id), state)?,
+                Condition::NotExists,
+            )
             .await
         {
             Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
@@ -166,7 +169,10 @@ impl Services {
         }
     }
 
-    pub(crate) async fn local_state(&self, site_id: &str) -> super::Result<Option<(LocalWordPress, u64)>> {
+    pub(crate) async fn local_state(
+        &self,
+        site_id: &str,
+    ) -> super::Result<Option<(LocalWordPress, u64)>> {
         match self.store.get(&keys::site_state(site_id)).await? {
             Some(item) => Ok(Some((item.decode()?, item.version))),
             None => Ok(None),
@@ -207,12 +213,16 @@ impl Services {
             return Ok(());
         }
         if site.provider == "local" {
-            handle.step(0, None, "provisioning (local provider, simulated)").await?;
+            handle
+                .step(0, None, "provisioning (local provider, simulated)")
+                .await?;
             self.provider_delay().await;
             self.put_state_once(site_id, &LocalWordPress::installed(&site.name))
                 .await?;
         } else {
-            handle.step(0, None, "checking the attached WordPress").await?;
+            handle
+                .step(0, None, "checking the attached WordPress")
+                .await?;
             let wp = self.attached(&site).await?;
             let info = wp.check().await.map_err(wp_error)?;
             tracing::info!(site = %site_id, wordpress = ?info, "attached WordPress answers");
@@ -220,7 +230,8 @@ impl Services {
         if let Some(template_id) = site.template_id.clone() {
             self.job_apply_template(handle, &site, &template_id).await?;
         }
-        self.settle_site(&site, &op_id, Some(SiteStatus::Active)).await
+        self.settle_site(&site, &op_id, Some(SiteStatus::Active))
+            .await
     }
 
     async fn job_clone(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
@@ -231,19 +242,27 @@ impl Services {
         }
         let source_id = input_str(handle, "sourceSiteId")?;
         handle
-            .step(0, Some(1), format!("copying {source_id} (local provider, simulated)"))
+            .step(
+                0,
+                Some(1),
+                format!("copying {source_id} (local provider, simulated)"),
+            )
             .await?;
         self.provider_delay().await;
         if self.local_state(site_id).await?.is_none() {
             let (mut state, _) = self.local_state(&source_id).await?.ok_or_else(|| {
-                JobError::fail("source_gone", format!("the source site {source_id} has no state"))
+                JobError::fail(
+                    "source_gone",
+                    format!("the source site {source_id} has no state"),
+                )
             })?;
             state.options.insert("blogname".into(), site.name.clone());
             // One conditional write: the clone's state exists whole or not at all.
             self.put_state_once(site_id, &state).await?;
         }
         handle.step(1, Some(1), "copied").await?;
-        self.settle_site(&site, &op_id, Some(SiteStatus::Active)).await
+        self.settle_site(&site, &op_id, Some(SiteStatus::Active))
+            .await
     }
 
     async fn job_delete(&self, tenant_id: &str, site_id: &str) -> JobResult {
@@ -280,7 +299,9 @@ impl Services {
         self.provider_delay().await;
         self.settle_with(&site, &op_id, |s| s.environment = target)
             .await?;
-        handle.step(1, Some(1), format!("now {}", target.as_str())).await?;
+        handle
+            .step(1, Some(1), format!("now {}", target.as_str()))
+            .await?;
         Ok(())
     }
 
@@ -342,18 +363,25 @@ impl Services {
                 "the backup's bytes do not match its sha256; nothing was restored",
             ));
         }
-        let doc: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
+        let doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
         let state: LocalWordPress = serde_json::from_value(doc["state"].clone())
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
-        handle.step(0, Some(1), format!("restoring {backup_id}")).await?;
+        handle
+            .step(0, Some(1), format!("restoring {backup_id}"))
+            .await?;
         self.provider_delay().await;
         // Replacing the whole document is idempotent: a second run writes
         // the same state.
         self.store
-            .put(Item::record(keys::site_state(site_id), &state)?, Condition::None)
+            .put(
+                Item::record(keys::site_state(site_id), &state)?,
+                Condition::None,
+            )
             .await?;
-        handle.step(1, Some(1), format!("restored {backup_id}")).await?;
+        handle
+            .step(1, Some(1), format!("restored {backup_id}"))
+            .await?;
         self.settle_site(&site, &op.operation_id, None).await
     }
 
@@ -372,7 +400,9 @@ impl Services {
         let spec = self
             .find_template(&site.tenant_id, template_id)
             .await?
-            .ok_or_else(|| JobError::fail("template_not_found", format!("no template {template_id}")))?;
+            .ok_or_else(|| {
+                JobError::fail("template_not_found", format!("no template {template_id}"))
+            })?;
         let parameters = handle
             .snapshot()
             .input
@@ -406,9 +436,10 @@ impl Services {
             })
         };
         if site.provider == "local" {
-            let (mut state, version) = self.local_state(&site.site_id).await?.ok_or_else(|| {
-                JobError::fail("site_state_missing", "the site has no state")
-            })?;
+            let (mut state, version) = self
+                .local_state(&site.site_id)
+                .await?
+                .ok_or_else(|| JobError::fail("site_state_missing", "the site has no state"))?;
             let mut failure = None;
             for (i, op) in plan.iter().enumerate().skip(done as usize) {
                 if let Err(message) = state.apply(op) {
@@ -426,7 +457,9 @@ impl Services {
             if let Some(failure) = failure {
                 return Err(failure);
             }
-            handle.step(total, Some(total), format!("applied {template_id}")).await?;
+            handle
+                .step(total, Some(total), format!("applied {template_id}"))
+                .await?;
             return Ok(());
         }
         let wp = self.attached(site).await?;

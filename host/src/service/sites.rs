@@ -128,11 +128,17 @@ pub(crate) fn site_item(site: &Site) -> Result<Item> {
 }
 
 pub(crate) fn put_site(site: &Site) -> Result<TxOp> {
-    Ok(TxOp::put(site_item(site)?, Services::at_version(site.version)))
+    Ok(TxOp::put(
+        site_item(site)?,
+        Services::at_version(site.version),
+    ))
 }
 
 pub(crate) fn backup_item(b: &Backup) -> Result<Item> {
-    Ok(Item::new(keys::backup(&b.site_id, &b.backup_id), encode(b)?))
+    Ok(Item::new(
+        keys::backup(&b.site_id, &b.backup_id),
+        encode(b)?,
+    ))
 }
 
 fn site_not_found(id: &str) -> Error {
@@ -383,8 +389,13 @@ impl Services {
         filter: &SiteFilter,
         page: &PageRequest,
     ) -> Result<Page<Site>> {
-        self.tenant_for(caller, "site.read", tenant_id, site_resource(None, Vec::new()))
-            .await?;
+        self.tenant_for(
+            caller,
+            "site.read",
+            tenant_id,
+            site_resource(None, Vec::new()),
+        )
+        .await?;
         let (env, status) = (filter.environment, filter.status);
         self.page(
             Query::new(Index::Primary, keys::sites_of(tenant_id)),
@@ -465,9 +476,10 @@ impl Services {
                     "only an attached site has WordPress credentials",
                 ));
             }
-            let secrets = self.sites.secrets.as_ref().ok_or_else(|| {
-                Error::invalid("wordpress", "this deployment has no secrets key")
-            })?;
+            let secrets =
+                self.sites.secrets.as_ref().ok_or_else(|| {
+                    Error::invalid("wordpress", "this deployment has no secrets key")
+                })?;
             // New credentials must work before they replace the old ones.
             let client = WordPress::new(&wp.url, &wp.username, &wp.application_password)
                 .map_err(|e| Error::invalid("wordpress.url", e.to_string()))?;
@@ -533,7 +545,12 @@ impl Services {
         }
     }
 
-    fn site_operation(kind: &str, site: &Site, input: serde_json::Value, s: &Services) -> Operation {
+    fn site_operation(
+        kind: &str,
+        site: &Site,
+        input: serde_json::Value,
+        s: &Services,
+    ) -> Operation {
         new_operation(
             kind,
             OperationResource {
@@ -604,10 +621,13 @@ impl Services {
         v.finish().map_err(Error::Validation)?;
         // Cloning creates a site: it needs site.create.
         let (tenant, source) = self
-            .site_for(caller, "site.create", tenant_id, site_id, vec![(
-                "clonedFrom".into(),
-                site_id.into(),
-            )])
+            .site_for(
+                caller,
+                "site.create",
+                tenant_id,
+                site_id,
+                vec![("clonedFrom".into(), site_id.into())],
+            )
             .await?;
         Self::require_active(&tenant)?;
         if source.provider != "local" {
@@ -688,9 +708,13 @@ impl Services {
     ) -> Result<Accepted<Site>> {
         let target = input.target_environment;
         let (tenant, site) = self
-            .site_for(caller, "site.promote", tenant_id, site_id, vec![
-                ("targetEnvironment".into(), target.as_str().into()),
-            ])
+            .site_for(
+                caller,
+                "site.promote",
+                tenant_id,
+                site_id,
+                vec![("targetEnvironment".into(), target.as_str().into())],
+            )
             .await?;
         Self::require_active(&tenant)?;
         if site.environment.next() != Some(target) {
@@ -730,10 +754,13 @@ impl Services {
         site_id: &str,
     ) -> Result<Accepted<Backup>> {
         let (tenant, site) = self
-            .site_for(caller, "site.backup", tenant_id, site_id, vec![(
-                "operation".into(),
-                "backup".into(),
-            )])
+            .site_for(
+                caller,
+                "site.backup",
+                tenant_id,
+                site_id,
+                vec![("operation".into(), "backup".into())],
+            )
             .await?;
         Self::require_active(&tenant)?;
         Self::require_local(&site)?;
@@ -817,10 +844,13 @@ impl Services {
         backup_id: &str,
     ) -> Result<Accepted<Site>> {
         let (tenant, site) = self
-            .site_for(caller, "site.backup", tenant_id, site_id, vec![(
-                "operation".into(),
-                "restore".into(),
-            )])
+            .site_for(
+                caller,
+                "site.backup",
+                tenant_id,
+                site_id,
+                vec![("operation".into(), "restore".into())],
+            )
             .await?;
         Self::require_active(&tenant)?;
         let backup: Backup = match ids::looks_like("bak", backup_id) {
@@ -887,9 +917,21 @@ impl Services {
         Ok(changed)
     }
 
-    /// Removes every site of a tenant and what belongs to them (a tenant
-    /// deletion). Idempotent.
+    /// Removes every site of a tenant and what belongs to them, and its
+    /// templates (a tenant deletion). Idempotent.
     pub(crate) async fn remove_tenant_sites(&self, tenant_id: &str) -> Result<()> {
+        loop {
+            let page = self
+                .store
+                .query(Query::new(Index::Primary, keys::templates_of(tenant_id)).limit(100))
+                .await?;
+            if page.items.is_empty() {
+                break;
+            }
+            for item in &page.items {
+                self.store.delete(&item.key, Condition::None).await?;
+            }
+        }
         let sites: Vec<Site> = self
             .query_all(Query::new(Index::Primary, keys::sites_of(tenant_id)))
             .await?;

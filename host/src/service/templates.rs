@@ -225,7 +225,11 @@ impl Services {
         planned.map_err(Error::Validation)
     }
 
-    async fn schema_of(&self, tenant: Option<&Tenant>, spec: &TemplateSpec) -> Result<serde_json::Value> {
+    async fn schema_of(
+        &self,
+        tenant: Option<&Tenant>,
+        spec: &TemplateSpec,
+    ) -> Result<serde_json::Value> {
         let guest = self.template_guest(tenant).await?;
         let runtime = self.policies.runtime.clone();
         let pre = runtime
@@ -302,10 +306,7 @@ impl Services {
         if !input.body.is_object() {
             v.error("body", "must be a JSON object");
         } else if input.body.to_string().len() > MAX_TEMPLATE_BYTES {
-            v.error(
-                "body",
-                format!("is larger than {MAX_TEMPLATE_BYTES} bytes"),
-            );
+            v.error("body", format!("is larger than {MAX_TEMPLATE_BYTES} bytes"));
         }
         if input
             .description
@@ -433,10 +434,13 @@ impl Services {
         template_id: &str,
     ) -> Result<(Tenant, Site, TemplateSpec)> {
         let (tenant, site) = self
-            .site_for(caller, action, tenant_id, site_id, vec![(
-                "templateId".into(),
-                template_id.into(),
-            )])
+            .site_for(
+                caller,
+                action,
+                tenant_id,
+                site_id,
+                vec![("templateId".into(), template_id.into())],
+            )
             .await?;
         let spec = self
             .find_template(tenant_id, template_id)
