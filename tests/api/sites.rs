@@ -1075,3 +1075,68 @@ async fn bad_input_on_site_routes_is_refused_and_changes_nothing() {
         .assert_problem(422, "validation_failed");
     assert_eq!(sites_state(&app, &t, &s).await, before, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_is_retried_with_backoff_then_dead_lettered() {
+    let app = spawn_app_with(|c| {
+        c.sites.jobs.max_attempts = 3;
+        c.sites.jobs.backoff = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let t = app.tenant(&app.admin, "Unlucky", None).await;
+    // Nothing listens on loopback port 9: WordPress is unreachable, a
+    // fault that may pass, so the job is retried.
+    let res = app
+        .post(
+            &app.admin,
+            &sites(&t),
+            json!({"name": "down", "wordpress": {
+                "url": "http://127.0.0.1:9",
+                "username": "admin",
+                "applicationPassword": "abcd efgh ijkl mnop qrst uvwx"
+            }}),
+        )
+        .await;
+    let site = res.ok(202).clone();
+    let op_id = site["operationId"].as_str().unwrap().to_string();
+    for attempt in 1..3 {
+        // Each failed attempt gives the lease back and waits for its backoff.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let op = app
+                .get(&app.admin, &format!("/v1/operations/{op_id}"))
+                .await;
+            let op = op.ok(200).clone();
+            let retrying = op["progress"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("will retry"));
+            if op["attempts"].as_u64() >= Some(attempt) && retrying {
+                assert_eq!(op["status"], "RUNNING", "{op}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{op}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        app.clock.advance(std::time::Duration::from_secs(60));
+    }
+    let op = app.wait_operation(&app.admin, &op_id).await;
+    assert_eq!(op["status"], "FAILED", "{op}");
+    assert_eq!(op["error"]["code"], "retries_exhausted");
+    assert_eq!(op["attempts"], 3);
+    let got = app
+        .get(&app.admin, &site_path(&t, site["siteId"].as_str().unwrap()))
+        .await;
+    assert_eq!(got.ok(200)["status"], "FAILED");
+
+    let dead = app.get(&app.admin, "/v1/jobs/dead-letters").await;
+    let dead = dead.ok(200)["items"].as_array().unwrap().clone();
+    assert!(
+        dead.iter()
+            .any(|d| d["body"].as_str().unwrap().contains(&op_id) && d["attempts"] == 3),
+        "{dead:?}"
+    );
+    let (_, owner) = app.member(&t, "owner@example.com", "owner").await;
+    app.get(&owner, "/v1/jobs/dead-letters")
+        .await
+        .assert_problem(403, "policy_denied");
+}

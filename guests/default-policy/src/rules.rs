@@ -55,6 +55,7 @@ pub const RULES: &[Rule] = &[
     ("user.token.list", SelfOrPlatformAdmin),
     ("user.token.revoke", SelfOrPlatformAdmin),
     ("outbox.read", PlatformAdmin),
+    ("jobs.read", PlatformAdmin),
     ("site.create", Role(Operator)),
     ("site.read", Role(Viewer)),
     ("site.update", Role(Operator)),

@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview_template))
         .routes(routes!(apply_template))
         .routes(routes!(get_operation))
+        .routes(routes!(dead_letters))
 }
 
 /// A 202 with the resource (its transitional status) and the operation.
@@ -421,4 +422,20 @@ async fn get_operation(
 ) -> ApiResult<axum::Json<serde_json::Value>> {
     let op = s.services.get_operation(&caller, &id).await?;
     Ok(axum::Json(op.public()))
+}
+
+/// Jobs that failed every attempt (platform admin).
+#[utoipa::path(get, path = "/v1/jobs/dead-letters", tag = "operations", params(PageQuery),
+    responses((status = 200, body = PageBody<crate::jobs::DeadLetter>), (status = 403, body = Problem)))]
+async fn dead_letters(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<axum::Json<PageBody<crate::jobs::DeadLetter>>> {
+    let page = q.request()?;
+    let items = s.services.dead_letters(&caller, page.limit).await?;
+    Ok(axum::Json(PageBody {
+        items,
+        next_cursor: None,
+    }))
 }

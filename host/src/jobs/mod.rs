@@ -39,7 +39,8 @@ pub struct Delivery {
 }
 
 /// A message moved aside after too many failed attempts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub id: String,
     pub body: String,

@@ -118,6 +118,11 @@ pub const RULES: &[Rule] = &[
         "revoke an API token",
     ),
     rule("outbox.read", PlatformAdmin, "read the outgoing mail"),
+    rule(
+        "jobs.read",
+        PlatformAdmin,
+        "read the job queue's dead letters",
+    ),
     rule("site.create", Role(Operator), "create a site"),
     rule("site.read", Role(Viewer), "read sites"),
     rule("site.update", Role(Operator), "change a site"),

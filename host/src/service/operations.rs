@@ -175,6 +175,22 @@ impl Services {
         Ok(op)
     }
 
+    /// `GET /v1/jobs/dead-letters` (platform admin): jobs that failed
+    /// `max_attempts` times, oldest first.
+    pub async fn dead_letters(
+        &self,
+        caller: &Caller,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::DeadLetter>> {
+        self.authorize_global(caller, "jobs.read", crate::policy::Resource::default())
+            .await?;
+        self.jobs
+            .queue
+            .dead_letters(limit)
+            .await
+            .map_err(|e| Error::Internal(e.into()))
+    }
+
     /// Handles one delivery: claim, run, record the outcome, settle the message.
     pub async fn handle_delivery(&self, delivery: Delivery) {
         let queue = self.jobs.queue.clone();
