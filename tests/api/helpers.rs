@@ -118,6 +118,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
         config.sites.queue = QueueSpec::Sqs {
             name: bbws_host::testkit::unique_name("jobs"),
         };
+        // Replicas share a key from configuration (the embedded deployment
+        // generates one into its data directory).
+        config.sites.secrets_key = Some(bbws_host::secrets::SecretBox::generate_key());
     }
     // The sample feed with real published vulnerabilities.
     config.sites.vulnerability_feed = Some(
