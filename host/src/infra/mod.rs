@@ -1,5 +1,5 @@
 //! What bbws drives outside itself: WordPress sites (through their REST
 //! API) and the infrastructure providers.
 
-pub mod wordpress;
 pub mod local;
+pub mod wordpress;
