@@ -223,7 +223,7 @@ impl Services {
 
     /// A mutation needs the site settled: ACTIVE (as far as its own work
     /// goes) and no operation running on it.
-    fn require_settled(site: &Site) -> Result<()> {
+    pub(crate) fn require_settled(site: &Site) -> Result<()> {
         if let Some(op) = &site.operation_id {
             return Err(Error::conflict(
                 "operation_in_progress",

@@ -201,6 +201,32 @@ impl Services {
         }
     }
 
+    /// Runs `call` on the tenant's template component (or the default), off
+    /// the async threads: a guest call is CPU work under its own deadline.
+    async fn run_template<T: Send + 'static>(
+        &self,
+        tenant: Option<&Tenant>,
+        call: impl FnOnce(
+            &crate::runtime::Runtime,
+            &crate::runtime::bindings::TemplatePre<crate::runtime::HostState>,
+            Arc<Scope>,
+            Limits,
+        ) -> std::result::Result<T, crate::runtime::GuestError>
+        + Send
+        + 'static,
+    ) -> Result<T> {
+        let guest = self.template_guest(tenant).await?;
+        let runtime = self.policies.runtime.clone();
+        let pre = runtime
+            .prepare_template(&guest.hash, &guest.bytes)
+            .await
+            .map_err(Self::guest_error)?;
+        tokio::task::spawn_blocking(move || call(&runtime, &pre, guest.scope, guest.limits))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(Self::guest_error)
+    }
+
     /// Runs the guest's plan for `site`; parameter problems are 422.
     pub(crate) async fn plan_template(
         &self,
@@ -209,19 +235,12 @@ impl Services {
         site: &Site,
         parameters: &str,
     ) -> Result<Vec<WpOperation>> {
-        let guest = self.template_guest(Some(tenant)).await?;
-        let runtime = self.policies.runtime.clone();
-        let pre = runtime
-            .prepare_template(&guest.hash, &guest.bytes)
-            .await
-            .map_err(Self::guest_error)?;
         let (spec, view, parameters) = (spec.clone(), site_view(site), parameters.to_string());
-        let planned = tokio::task::spawn_blocking(move || {
-            runtime.template_plan(&pre, &spec, &view, &parameters, guest.scope, guest.limits)
-        })
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(Self::guest_error)?;
+        let planned = self
+            .run_template(Some(tenant), move |rt, pre, scope, limits| {
+                rt.template_plan(pre, &spec, &view, &parameters, scope, limits)
+            })
+            .await?;
         planned.map_err(Error::Validation)
     }
 
@@ -230,19 +249,12 @@ impl Services {
         tenant: Option<&Tenant>,
         spec: &TemplateSpec,
     ) -> Result<serde_json::Value> {
-        let guest = self.template_guest(tenant).await?;
-        let runtime = self.policies.runtime.clone();
-        let pre = runtime
-            .prepare_template(&guest.hash, &guest.bytes)
-            .await
-            .map_err(Self::guest_error)?;
         let spec = spec.clone();
-        let text = tokio::task::spawn_blocking(move || {
-            runtime.template_schema(&pre, &spec, guest.scope, guest.limits)
-        })
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(Self::guest_error)?;
+        let text = self
+            .run_template(tenant, move |rt, pre, scope, limits| {
+                rt.template_schema(pre, &spec, scope, limits)
+            })
+            .await?;
         Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     }
 
@@ -336,19 +348,12 @@ impl Services {
         // The component must make sense of the body: a template it cannot
         // interpret is refused now, not when a site needs it.
         let spec = spec_of(&template);
-        let guest = self.template_guest(Some(&tenant)).await?;
-        let runtime = self.policies.runtime.clone();
-        let pre = runtime
-            .prepare_template(&guest.hash, &guest.bytes)
-            .await
-            .map_err(Self::guest_error)?;
         let check = spec.clone();
-        let errors = tokio::task::spawn_blocking(move || {
-            runtime.template_validate(&pre, &check, "{}", guest.scope, guest.limits)
-        })
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(Self::guest_error)?;
+        let errors = self
+            .run_template(Some(&tenant), move |rt, pre, scope, limits| {
+                rt.template_validate(pre, &check, "{}", scope, limits)
+            })
+            .await?;
         if let Some(e) = errors.iter().find(|e| e.field == "template") {
             return Err(Error::invalid("body", e.message.clone()));
         }
@@ -407,18 +412,11 @@ impl Services {
             }
             None => return Err(not_found()),
         };
-        let guest = self.template_guest(tenant.as_ref()).await?;
-        let runtime = self.policies.runtime.clone();
-        let pre = runtime
-            .prepare_template(&guest.hash, &guest.bytes)
-            .await
-            .map_err(Self::guest_error)?;
-        let errors = tokio::task::spawn_blocking(move || {
-            runtime.template_validate(&pre, &spec, &parameters, guest.scope, guest.limits)
-        })
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(Self::guest_error)?;
+        let errors = self
+            .run_template(tenant.as_ref(), move |rt, pre, scope, limits| {
+                rt.template_validate(pre, &spec, &parameters, scope, limits)
+            })
+            .await?;
         Ok(Validation {
             valid: errors.is_empty(),
             errors,
@@ -493,18 +491,7 @@ impl Services {
             )
             .await?;
         Self::require_active(&tenant)?;
-        if let Some(op) = &site.operation_id {
-            return Err(Error::conflict(
-                "operation_in_progress",
-                format!("the operation {op} is working on the site; wait for it to end"),
-            ));
-        }
-        if site.status != crate::domain::site::SiteStatus::Active {
-            return Err(Error::conflict(
-                "invalid_site_status",
-                format!("the site is {}; it must be ACTIVE", site.status.as_str()),
-            ));
-        }
+        Self::require_settled(&site)?;
         self.plan_template(&tenant, &spec, &site, &parameters)
             .await?;
         let op = new_operation(
