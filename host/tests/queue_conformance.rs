@@ -114,3 +114,48 @@ async fn store_queue_follows_its_clock() {
     ));
     queue.ack(&second[0]).await.unwrap();
 }
+
+/// The store queue sends inside the caller's transaction: the message is
+/// there if and only if the transaction commits.
+#[tokio::test]
+async fn the_store_queue_sends_only_with_a_committed_transaction() {
+    use bbws_host::store::{Condition, Item, Key, TxOp};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store: Arc<dyn ItemStore> =
+        Arc::new(SqliteStore::open(dir.path().join("bbws.db")).expect("the store opens"));
+    let queue = StoreQueue::new(store.clone(), Arc::new(SystemClock), "outbox");
+    let record = Key::new("RECORD", "1");
+
+    // A transaction whose condition fails sends nothing.
+    let refused = vec![
+        TxOp::check(record.clone(), Condition::Exists),
+        queue
+            .send_in_transaction("lost")
+            .expect("a store queue sends in transactions"),
+    ];
+    assert!(store.transact(refused).await.is_err());
+    let none = queue
+        .receive(10, Duration::from_secs(5), Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+
+    // A committed one sends its message with the record.
+    let committed = vec![
+        TxOp::put(
+            Item::new(record, serde_json::json!({})),
+            Condition::NotExists,
+        ),
+        queue.send_in_transaction("kept").unwrap(),
+    ];
+    store.transact(committed).await.unwrap();
+    queue.sent();
+    let got = queue
+        .receive(10, Duration::from_secs(5), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "kept");
+    assert_eq!(got[0].attempts, 1);
+}

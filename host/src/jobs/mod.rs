@@ -90,4 +90,16 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Up to `limit` dead letters, oldest first.
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError>;
+
+    /// For a queue kept in the services' own item store: the write that
+    /// sends `body` (visible at once) inside the caller's transaction, so
+    /// the message exists if and only if the transaction commits (a
+    /// transactional outbox). `None` (the default): the queue lives
+    /// elsewhere; [`Queue::send`] after the commit.
+    fn send_in_transaction(&self, _body: &str) -> Option<crate::store::TxOp> {
+        None
+    }
+
+    /// Tells local receivers that a transaction carrying a message committed.
+    fn sent(&self) {}
 }

@@ -114,6 +114,21 @@ impl StoreQueue {
     }
 
     /// The item for message `id` in state `message`.
+    /// A new message's id and item, visible after `delay`.
+    fn new_message(&self, body: &str, delay: Duration) -> Result<(String, Item), QueueError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = self.now_ms();
+        let message = Stored {
+            body: body.to_string(),
+            attempts: 0,
+            receipt: None,
+            visible_at: now.saturating_add(millis(delay)),
+            sent_at: now,
+        };
+        let item = self.item(&id, &message)?;
+        Ok((id, item))
+    }
+
     fn item(&self, id: &str, message: &Stored) -> Result<Item, QueueError> {
         Ok(Item::record(Key::new(&self.messages, id), message)
             .map_err(backend)?
@@ -239,21 +254,22 @@ fn deadline(wait: Duration) -> Instant {
 #[async_trait]
 impl Queue for StoreQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<String, QueueError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = self.now_ms();
-        let message = Stored {
-            body: body.to_string(),
-            attempts: 0,
-            receipt: None,
-            visible_at: now.saturating_add(millis(delay)),
-            sent_at: now,
-        };
+        let (id, item) = self.new_message(body, delay)?;
         self.store
-            .put(self.item(&id, &message)?, Condition::NotExists)
+            .put(item, Condition::NotExists)
             .await
             .map_err(backend)?;
         self.sent.notify_waiters();
         Ok(id)
+    }
+
+    fn send_in_transaction(&self, body: &str) -> Option<TxOp> {
+        let (_, item) = self.new_message(body, Duration::ZERO).ok()?;
+        Some(TxOp::put(item, Condition::NotExists))
+    }
+
+    fn sent(&self) {
+        self.sent.notify_waiters();
     }
 
     async fn receive(

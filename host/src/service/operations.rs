@@ -130,17 +130,21 @@ pub(crate) fn new_operation(
 }
 
 impl Services {
-    /// Commits `ops` with the new operation, then queues its job. If the
-    /// send fails the operation is still committed: the sweep sends it.
+    /// Commits `ops` with the new operation and queues its job: in the same
+    /// transaction when the queue lives in the store, else right after (if
+    /// that send fails the operation is still committed: the sweep sends it).
     pub(crate) async fn start_operation(&self, op: &Operation, mut ops: Vec<TxOp>) -> Result<()> {
         ops.push(TxOp::put(operation_item(op)?, Condition::NotExists));
+        let body = message(&op.operation_id);
+        // A queue in the store itself sends in the same transaction.
+        if let Some(send) = self.jobs.queue.send_in_transaction(&body) {
+            ops.push(send);
+            self.store.transact(ops).await?;
+            self.jobs.queue.sent();
+            return Ok(());
+        }
         self.store.transact(ops).await?;
-        if let Err(e) = self
-            .jobs
-            .queue
-            .send(&message(&op.operation_id), Duration::ZERO)
-            .await
-        {
+        if let Err(e) = self.jobs.queue.send(&body, Duration::ZERO).await {
             tracing::warn!(operation = %op.operation_id, error = %e, "queueing a job failed; the sweep will send it");
         }
         Ok(())
