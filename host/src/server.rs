@@ -326,6 +326,16 @@ pub async fn start_with_clock(
     if resumed > 0 {
         tracing::info!(resumed, "finished tenant deletions left by a previous run");
     }
+    let synced = services
+        .resume_site_sync()
+        .await
+        .context("bringing sites in line with their tenants")?;
+    if synced > 0 {
+        tracing::info!(
+            synced,
+            "sites brought in line with their tenants after a previous run"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

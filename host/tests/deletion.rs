@@ -115,3 +115,75 @@ async fn a_deletion_cut_short_leaves_no_orphan_and_finishes_on_the_next_start() 
     );
     assert_eq!(s.resume_deletions().await.unwrap(), 0);
 }
+
+/// Parking a tenant writes an intent with the status; its sites follow in a
+/// second step. A process that dies between the two leaves the intent, and
+/// the next start brings the sites in line.
+#[tokio::test]
+async fn sites_follow_their_parked_tenant_even_across_a_crash() {
+    use bbws_host::domain::site::{Site, SiteStatus};
+    use bbws_host::domain::tenant::StatusAction;
+    use bbws_host::service::sites::CreateSite;
+    use bbws_host::store::{Condition, Item};
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = services(dir.path()).await;
+    let caller = admin(&s).await;
+    let t = create(&s, &caller, None).await;
+    let site = s
+        .create_site(
+            &caller,
+            &t,
+            CreateSite {
+                name: "held".into(),
+                environment: None,
+                instance_id: None,
+                template_id: None,
+                template_parameters: None,
+                wordpress: None,
+            },
+        )
+        .await
+        .unwrap()
+        .resource;
+    let key = keys::site(&t, &site.site_id);
+    let status = |s: Services| {
+        let key = key.clone();
+        async move {
+            let item = s.store.get(&key).await.unwrap().unwrap();
+            item.decode::<Site>().unwrap().status
+        }
+    };
+    s.transition_tenant(&caller, &t, StatusAction::Park, None)
+        .await
+        .unwrap();
+    assert_eq!(status(s.clone()).await, SiteStatus::Suspended);
+    assert!(s.store.get(&keys::site_sync(&t)).await.unwrap().is_none());
+
+    // The state a crash right after the status change leaves: the tenant
+    // parked, its site not yet held, the intent still there.
+    let mut item = s.store.get(&key).await.unwrap().unwrap();
+    let mut stale: Site = item.decode().unwrap();
+    stale.status = stale.previous_status.take().unwrap();
+    item = Item::record(key.clone(), &stale).unwrap();
+    s.store.put(item, Condition::Exists).await.unwrap();
+    s.store
+        .put(
+            Item::new(keys::site_sync(&t), serde_json::json!({})),
+            Condition::None,
+        )
+        .await
+        .unwrap();
+    drop(s);
+
+    let next = services(dir.path()).await;
+    assert_eq!(next.resume_site_sync().await.unwrap(), 1);
+    assert_eq!(status(next.clone()).await, SiteStatus::Suspended);
+    assert!(
+        next.store
+            .get(&keys::site_sync(&t))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

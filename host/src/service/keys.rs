@@ -12,6 +12,7 @@
 //! | API token | `TOKEN#{sha256}` | `TOKEN` | `TOKENS#{uid}` / tokenId | |
 //! | outbox message | `OUTBOX` | message id | `OUTBOX#{to}` / message id | |
 //! | cascade intent | `CASCADE` | tenant id | | |
+//! | sites-follow intent | `SITESYNC` | tenant id | | |
 //! | idempotency record | `IDEMPOTENCY#{sha256}` | `IDEMPOTENCY` | | |
 //! | bootstrap marker | `PLATFORM` | `BOOTSTRAP` | | |
 //! | site | `SITES#{tid}` | site id | | |
@@ -135,3 +136,9 @@ pub fn template(tenant_id: &str, template_id: &str) -> Key {
 }
 /// Tenant templates by id alone (`/v1/templates/{id}/validate`).
 pub const TEMPLATE_IDS: &str = "TEMPLATEIDS";
+
+/// Tenants whose sites have yet to follow a status change.
+pub const SITE_SYNC: &str = "SITESYNC";
+pub fn site_sync(tenant_id: &str) -> Key {
+    Key::new(SITE_SYNC, tenant_id)
+}

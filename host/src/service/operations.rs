@@ -458,6 +458,9 @@ pub async fn run_workers(services: Services, queue: Arc<dyn Queue>) {
                 if let Err(e) = services.sweep_operations().await {
                     tracing::warn!(error = %e, "the operation sweep failed");
                 }
+                if let Err(e) = services.resume_site_sync().await {
+                    tracing::warn!(error = %e, "bringing sites in line with their tenants failed");
+                }
             }
         })
     };

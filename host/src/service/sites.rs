@@ -917,6 +917,24 @@ impl Services {
         Ok(changed)
     }
 
+    /// Finishes every "sites follow their tenant" step a crash left undone
+    /// (the intent is written with the tenant's status change). Run on start
+    /// and by the worker's sweep.
+    pub async fn resume_site_sync(&self) -> Result<usize> {
+        let page = self
+            .store
+            .query(Query::new(Index::Primary, keys::SITE_SYNC).limit(100))
+            .await?;
+        for intent in &page.items {
+            self.sites_follow_tenant(&intent.key.sk).await?;
+            self.store
+                .delete(&intent.key, Condition::Version(intent.version))
+                .await
+                .or_else(|e| if e.is_condition() { Ok(()) } else { Err(e) })?;
+        }
+        Ok(page.items.len())
+    }
+
     /// Removes every site of a tenant and what belongs to them, and its
     /// templates (a tenant deletion). Idempotent.
     pub(crate) async fn remove_tenant_sites(&self, tenant_id: &str) -> Result<()> {

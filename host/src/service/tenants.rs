@@ -239,7 +239,19 @@ impl Services {
         &self,
         read: Tenant,
         if_match: Option<u64>,
+        change: impl FnMut(&mut Tenant) -> Result<()>,
+    ) -> Result<Tenant> {
+        self.change_tenant_with(read, if_match, change, Vec::new())
+            .await
+    }
+
+    /// [`Services::change_tenant`], writing `extra` in the same transaction.
+    pub(crate) async fn change_tenant_with(
+        &self,
+        read: Tenant,
+        if_match: Option<u64>,
         mut change: impl FnMut(&mut Tenant) -> Result<()>,
+        extra: Vec<TxOp>,
     ) -> Result<Tenant> {
         let id = read.tenant_id.clone();
         let mut read = Some(read);
@@ -251,13 +263,23 @@ impl Services {
             check_if_match(if_match, t.version, "the tenant")?;
             change(&mut t)?;
             t.updated_at = self.clock.now();
-            match self
-                .store
-                .put(tenant_item(&t)?, Condition::Version(t.version))
-                .await
-            {
-                Ok(version) => return Ok(Tenant { version, ..t }),
-                Err(StoreError::ConditionFailed { .. }) => backoff(attempt).await,
+            let written = if extra.is_empty() {
+                self.store
+                    .put(tenant_item(&t)?, Condition::Version(t.version))
+                    .await
+                    .map(|version| Tenant { version, ..t })
+            } else {
+                let mut ops = vec![put_tenant(&t)?];
+                ops.extend(extra.iter().cloned());
+                let next = t.version + 1;
+                self.store
+                    .transact(ops)
+                    .await
+                    .map(|()| Tenant { version: next, ..t })
+            };
+            match written {
+                Ok(t) => return Ok(t),
+                Err(e) if e.is_condition() => backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -315,25 +337,39 @@ impl Services {
         let read = self
             .tenant_for(caller, &name, id, tenant_resource(id))
             .await?;
+        // The sites follow in a second step; the intent written with the
+        // status change makes that step survive a crash in between.
+        let intent = TxOp::put(
+            Item::new(keys::site_sync(id), serde_json::json!({})),
+            Condition::None,
+        );
         let t = self
-            .change_tenant(read, if_match, |t| {
-                let (status, from) = t.status.apply(action, t.suspended_from).map_err(|e| {
-                    Error::conflict(
-                        "invalid_transition",
-                        format!(
-                            "cannot {} a tenant that is {}",
-                            e.action.as_str(),
-                            e.from.as_str()
-                        ),
-                    )
-                })?;
-                t.status = status;
-                t.suspended_from = from;
-                Ok(())
-            })
+            .change_tenant_with(
+                read,
+                if_match,
+                |t| {
+                    let (status, from) = t.status.apply(action, t.suspended_from).map_err(|e| {
+                        Error::conflict(
+                            "invalid_transition",
+                            format!(
+                                "cannot {} a tenant that is {}",
+                                e.action.as_str(),
+                                e.from.as_str()
+                            ),
+                        )
+                    })?;
+                    t.status = status;
+                    t.suspended_from = from;
+                    Ok(())
+                },
+                vec![intent],
+            )
             .await?;
         tracing::info!(tenant = %id, action = action.as_str(), status = t.status.as_str(), "tenant status changed");
         self.sites_follow_tenant(id).await?;
+        self.store
+            .delete(&keys::site_sync(id), Condition::None)
+            .await?;
         Ok(t)
     }
 
