@@ -29,7 +29,7 @@ async fn plugins_of(app: &TestApp, tenant: &str, site: &str) -> Vec<Value> {
 async fn a_new_site_is_queued_then_provisioned_to_active() {
     // The local provider takes a while, so the transitional status shows.
     let app =
-        spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(400)).await;
+        spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(1500)).await;
     let t = app.tenant(&app.admin, "Shop Co", None).await;
     let (_, operator) = app.member(&t, "op@example.com", "operator").await;
 
@@ -684,7 +684,7 @@ async fn a_deleted_site_goes_through_deleting_and_is_gone() {
 #[tokio::test]
 async fn one_operation_at_a_time_per_site() {
     let app =
-        spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(500)).await;
+        spawn_app_with(|c| c.sites.provision_delay = std::time::Duration::from_millis(1500)).await;
     let t = app.tenant(&app.admin, "Busy", None).await;
     let res = app
         .post(&app.admin, &sites(&t), json!({"name": "busy"}))
