@@ -15,10 +15,10 @@ use crate::domain::site::{Site, SiteStatus};
 use crate::domain::validate::Validator;
 use crate::domain::vulnerability::{Finding, Severity};
 use crate::infra::local::{LocalPlugin, LocalWordPress};
-use crate::store::{Condition, Item, StoreError};
+use crate::store::{Condition, Item};
 
 use super::paging::Page;
-use super::{Caller, Error, PageRequest, Result, Services, keys};
+use super::{Caller, Error, PageRequest, Race, Result, Services, keys, won};
 
 /// The threshold when a tenant has not set one.
 pub const DEFAULT_THRESHOLD: Severity = Severity::High;
@@ -218,32 +218,25 @@ impl Services {
         site_id: &str,
         mut change: impl FnMut(&mut LocalWordPress) -> Result<T>,
     ) -> Result<T> {
-        for _ in 0..30 {
+        let mut race = Race::new("the site's plugins");
+        loop {
             let (mut state, version) = self
                 .local_state(site_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("the site {site_id} has no state"))?;
             let out = change(&mut state)?;
-            match self
+            let written = self
                 .store
                 .put(
                     Item::record(keys::site_state(site_id), &state)?,
                     Condition::Version(version),
                 )
-                .await
-            {
-                Ok(_) => return Ok(out),
-                Err(StoreError::ConditionFailed { .. }) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..10)))
-                        .await
-                }
-                Err(e) => return Err(e.into()),
+                .await;
+            match won(written)? {
+                Some(_) => return Ok(out),
+                None => race.lost().await?,
             }
         }
-        Err(Error::conflict(
-            "concurrent_modification",
-            "the site's plugins kept changing; retry",
-        ))
     }
 
     pub async fn list_plugins(

@@ -17,11 +17,13 @@ use crate::domain::validate::Validator;
 use crate::domain::{Tenant, TenantStatus, ids};
 use crate::infra::wordpress::WordPress;
 use crate::policy::Resource;
-use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+use crate::store::{Condition, Index, Item, Query, TxOp};
 
 use super::operations::new_operation;
 use super::paging::Page;
-use super::{Caller, Error, PageRequest, Result, Services, check_if_match, decode, encode, keys};
+use super::{
+    Caller, Error, PageRequest, Race, Result, Services, check_if_match, decode, encode, keys, won,
+};
 
 /// `POST /v1/tenants/{tenantId}/sites`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -419,7 +421,8 @@ impl Services {
         if_match: Option<u64>,
         mut change: impl FnMut(&mut Site) -> Result<()>,
     ) -> Result<Site> {
-        for _ in 0..30 {
+        let mut race = Race::new("the site");
+        loop {
             let mut site = self
                 .load_site(tenant_id, site_id)
                 .await?
@@ -427,23 +430,15 @@ impl Services {
             check_if_match(if_match, site.version, "the site")?;
             change(&mut site)?;
             site.updated_at = self.clock.now();
-            match self
+            let written = self
                 .store
                 .put(site_item(&site)?, Condition::Version(site.version))
-                .await
-            {
-                Ok(version) => return Ok(Site { version, ..site }),
-                Err(StoreError::ConditionFailed { .. }) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..10)))
-                        .await
-                }
-                Err(e) => return Err(e.into()),
+                .await;
+            match won(written)? {
+                Some(version) => return Ok(Site { version, ..site }),
+                None => race.lost().await?,
             }
         }
-        Err(Error::conflict(
-            "concurrent_modification",
-            "the site kept changing; retry",
-        ))
     }
 
     pub async fn update_site(

@@ -11,7 +11,10 @@ use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
 
 use super::access::{MAX_DEPTH, tenant_not_found, tenant_resource};
 use super::paging::Page;
-use super::{Caller, Error, PageRequest, Result, Services, check_if_match, decode, encode, keys};
+use super::{
+    Caller, Error, PageRequest, RETRIES, Race, Result, Services, backoff, check_if_match, decode,
+    encode, keys, won,
+};
 
 /// `POST /v1/tenants`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,20 +67,6 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
-}
-
-/// How often a write retries after losing a race it did not promise to win
-/// (no If-Match): it re-reads and re-applies, so no update is lost. Every
-/// round of a race has a winner, so with a jittered pause between attempts
-/// this carries a few dozen concurrent writers to one tenant.
-const RETRIES: usize = 30;
-
-/// A short random pause before retry `attempt` (0-based), growing to at
-/// most 20 ms, so that writers that lost a race spread out.
-async fn backoff(attempt: usize) {
-    let ceiling = 1u64 << attempt.min(4);
-    let micros = rand::random_range(0..=ceiling * 1250);
-    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
 pub(crate) fn tenant_item(t: &Tenant) -> Result<Item> {
@@ -255,7 +244,8 @@ impl Services {
     ) -> Result<Tenant> {
         let id = read.tenant_id.clone();
         let mut read = Some(read);
-        for attempt in 0..RETRIES {
+        let mut race = Race::new("the tenant");
+        loop {
             let mut t = match read.take() {
                 Some(t) => t,
                 None => self.live_tenant(&id).await?,
@@ -267,26 +257,16 @@ impl Services {
                 self.store
                     .put(tenant_item(&t)?, Condition::Version(t.version))
                     .await
-                    .map(|version| Tenant { version, ..t })
             } else {
                 let mut ops = vec![put_tenant(&t)?];
                 ops.extend(extra.iter().cloned());
-                let next = t.version + 1;
-                self.store
-                    .transact(ops)
-                    .await
-                    .map(|()| Tenant { version: next, ..t })
+                self.store.transact(ops).await.map(|()| t.version + 1)
             };
-            match written {
-                Ok(t) => return Ok(t),
-                Err(e) if e.is_condition() => backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+            match won(written)? {
+                Some(version) => return Ok(Tenant { version, ..t }),
+                None => race.lost().await?,
             }
         }
-        Err(Error::conflict(
-            "concurrent_modification",
-            "the tenant kept changing; retry",
-        ))
     }
 
     pub async fn update_tenant(
