@@ -28,12 +28,13 @@ use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::TenantRole;
+use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::policy::{RULES, Requires};
 use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
 use bbws_host::runtime::{
     HostState, Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash,
 };
-use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
+use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
 use cedar_policy as cedar;
 use criterion::{BatchSize, Criterion};
 use wasmtime::{Engine, PoolingAllocationConfig, Store};
@@ -135,7 +136,7 @@ impl Wasm {
         Self {
             runtime,
             pre,
-            wit: request.to_wit(),
+            wit: wit_request(&request),
             request,
             scope_arc: Arc::new(scope.clone()),
             scope,
@@ -156,7 +157,7 @@ impl Wasm {
         self.runtime
             .authorize(
                 &self.pre,
-                &self.request.to_wit(),
+                &wit_request(&self.request),
                 Arc::new(self.scope.clone()),
                 self.limits,
             )
@@ -542,7 +543,7 @@ impl Cedar {
 /// nothing. Returns how many requests were compared.
 fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
     use TenantRole::*;
-    use bbws_host::service::policies::BindingInput;
+    use bbws_host::policy::RoleBinding as BindingInput;
     let bind = |tenant: &str, role, inherited| BindingInput {
         tenant_id: tenant.into(),
         role,
@@ -586,7 +587,7 @@ fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
                                 .runtime
                                 .authorize(
                                     &wasm.pre,
-                                    &req.to_wit(),
+                                    &wit_request(&req),
                                     Arc::new(scope.clone()),
                                     wasm.limits,
                                 )

@@ -18,11 +18,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
+use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::runtime::HostState;
 use bbws_host::runtime::bindings::PolicyPre;
 use bbws_host::runtime::bindings::types::{Decision, Request};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash};
-use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
+use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
 
 mod common;
 use common::{Knobs, TestEngine};
@@ -181,7 +182,7 @@ fn run(make_host: impl FnOnce() -> Host, n: usize, label: &str) {
             (content_hash(&bytes), bytes)
         })
         .collect();
-    let req = request().to_wit();
+    let req = wit_request(&request());
     let scope = scope();
 
     let (start, fds_start) = (rss_kib(), open_fds());

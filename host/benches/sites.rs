@@ -109,7 +109,7 @@ fn main() {
             let dir = tempfile::tempdir().unwrap();
             let mut config = ServerConfig::ephemeral(dir.path());
             config.bootstrap_token = Some(ADMIN.into());
-            config.sites.jobs.workers = workers;
+            config.jobs.settings.workers = workers;
             let running = server::start(config).await.unwrap();
             let base = format!("http://{}", running.addr);
             let client = reqwest::Client::new();

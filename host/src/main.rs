@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use bbws_host::server::{self, BlobSpec, QueueSpec, ServerConfig, SitesSpec, StoreSpec};
+use bbws_host::jobs::worker::JobSettings;
+use bbws_host::server::{self, BlobSpec, JobsSpec, QueueSpec, ServerConfig, SitesSpec, StoreSpec};
 
 #[derive(Parser)]
 #[command(
@@ -60,7 +62,8 @@ struct Storage {
     blobs: BlobSpec,
     /// Create the DynamoDB table (and the S3 bucket) on start if missing:
     /// for development; production runs `bbws admin init-table` once.
-    #[arg(long, env = "BBWS_CREATE_TABLE")]
+    /// The environment takes what people type: `1`, `true`, `yes`, `on`.
+    #[arg(long, env = "BBWS_CREATE_TABLE", value_parser = BoolishValueParser::new())]
     create_table: bool,
 }
 
@@ -108,15 +111,17 @@ struct Serve {
     #[arg(long, env = "BBWS_BOOTSTRAP_TOKEN", hide_env_values = true)]
     bootstrap_token: Option<String>,
     /// Log as JSON lines instead of text.
-    #[arg(long, env = "BBWS_LOG_JSON")]
+    #[arg(long, env = "BBWS_LOG_JSON", value_parser = BoolishValueParser::new())]
     log_json: bool,
+    #[command(flatten)]
+    jobs: JobsArgs,
     #[command(flatten)]
     sites: SitesArgs,
 }
 
-/// Sites: the job queue and workers, secrets, the plugin scan's feed.
+/// The job queue and the worker pool that drains it.
 #[derive(clap::Args)]
-struct SitesArgs {
+struct JobsArgs {
     /// Where jobs are queued: `store` (the item store) or `sqs://NAME`
     /// (queues NAME and NAME-dead, created if missing).
     #[arg(long, env = "BBWS_QUEUE", default_value = "store", value_parser = QueueSpec::parse)]
@@ -134,6 +139,25 @@ struct SitesArgs {
     /// The first retry's delay (doubled per attempt, at most 5 minutes).
     #[arg(long, env = "BBWS_JOB_BACKOFF", default_value = "2s", value_parser = humantime::parse_duration)]
     job_backoff: std::time::Duration,
+}
+
+impl JobsArgs {
+    fn spec(self) -> JobsSpec {
+        JobsSpec {
+            queue: self.queue,
+            settings: JobSettings {
+                workers: self.workers,
+                lease: self.job_lease,
+                max_attempts: self.job_max_attempts,
+                backoff: self.job_backoff,
+            },
+        }
+    }
+}
+
+/// Sites: secrets, the plugin scan's feed, the local provider's pace.
+#[derive(clap::Args)]
+struct SitesArgs {
     /// Key sealing attached WordPress passwords: base64 of 32 random bytes
     /// (`openssl rand -base64 32`). Default with SQLite: generated into the
     /// data directory.
@@ -152,13 +176,6 @@ struct SitesArgs {
 impl SitesArgs {
     fn spec(self) -> SitesSpec {
         SitesSpec {
-            queue: self.queue,
-            jobs: bbws_host::service::operations::JobSettings {
-                workers: self.workers,
-                lease: self.job_lease,
-                max_attempts: self.job_max_attempts,
-                backoff: self.job_backoff,
-            },
             secrets_key: self.secrets_key,
             vulnerability_feed: self.vulnerability_feed,
             provision_delay: self.local_provision_delay,
@@ -194,6 +211,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         auth_cache_ttl: args.auth_cache_ttl,
         bootstrap_token: args.bootstrap_token,
         aws: None,
+        jobs: args.jobs.spec(),
         sites: args.sites.spec(),
     })
     .await?;
@@ -224,8 +242,9 @@ async fn replay(id: &str, storage: &Storage) -> anyhow::Result<()> {
         Default::default(),
     )
     .await?;
-    let record = services.decision(None, id).await?;
-    let replay = services.replay(&record).await?;
+    let decisions = services.decisions();
+    let record = decisions.get(None, id).await?;
+    let replay = decisions.replay(&record).await?;
     println!("{}", serde_json::to_string_pretty(&replay)?);
     if !replay.same {
         anyhow::bail!("the replay answered differently from the record");

@@ -13,10 +13,12 @@ use tokio::task::JoinHandle;
 use crate::blobs::S3Blobs;
 use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
+use crate::jobs::Queue;
+use crate::jobs::worker::JobSettings;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::service::operations::JobSettings;
-use crate::service::policies::Policies;
-use crate::service::{Jobs, ServiceConfig, Services, SiteConfig};
+use crate::service::decisions::Policies;
+use crate::service::sites::SiteSettings;
+use crate::service::{ServiceConfig, Services};
 use crate::store::ItemStore;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
@@ -68,7 +70,9 @@ pub struct ServerConfig {
     /// SDK's standard chain (environment, profile, instance role; and
     /// `AWS_ENDPOINT_URL` for moto or LocalStack).
     pub aws: Option<aws_config::SdkConfig>,
-    /// Sites: the job queue, the worker pool, secrets and the scan feed.
+    /// The job queue and the worker pool.
+    pub jobs: JobsSpec,
+    /// Sites: secrets, the scan feed, the local provider's pace.
     pub sites: SitesSpec,
 }
 
@@ -95,11 +99,16 @@ impl QueueSpec {
     }
 }
 
+/// Where jobs are queued and how this process runs them.
+#[derive(Clone, Debug, Default)]
+pub struct JobsSpec {
+    pub queue: QueueSpec,
+    pub settings: JobSettings,
+}
+
 /// How sites are run.
 #[derive(Clone, Debug)]
 pub struct SitesSpec {
-    pub queue: QueueSpec,
-    pub jobs: JobSettings,
     /// Base64 of 32 bytes; `None`: the embedded deployment keeps a
     /// generated key in the data directory, DynamoDB deployments refuse to
     /// attach WordPress sites.
@@ -113,8 +122,6 @@ pub struct SitesSpec {
 impl Default for SitesSpec {
     fn default() -> Self {
         Self {
-            queue: QueueSpec::Store,
-            jobs: JobSettings::default(),
             secrets_key: None,
             vulnerability_feed: None,
             provision_delay: Duration::from_millis(200),
@@ -134,6 +141,7 @@ impl ServerConfig {
             store: StoreSpec::default(),
             blobs: BlobSpec::default(),
             aws: None,
+            jobs: JobsSpec::default(),
             sites: SitesSpec {
                 provision_delay: Duration::ZERO,
                 ..SitesSpec::default()
@@ -281,15 +289,43 @@ impl Backends {
     }
 }
 
-/// The services over `backends`, with the WebAssembly runtime.
+/// The services over `backends`, with the WebAssembly runtime, a job queue
+/// in the item store and default site settings: what tools and tests that
+/// run no worker need.
 pub async fn services(
     backends: Backends,
     clock: Arc<dyn Clock>,
     config: ServiceConfig,
 ) -> anyhow::Result<Services> {
+    let queue = Arc::new(crate::jobs::store_queue::StoreQueue::new(
+        backends.items.clone(),
+        clock.clone(),
+        JOBS_QUEUE,
+    ));
+    let sites = SiteSettings::new(backends.blobs.clone());
+    services_with(backends, clock, config, queue, sites).await
+}
+
+/// The name of the job queue in the item store.
+const JOBS_QUEUE: &str = "jobs";
+
+async fn services_with(
+    backends: Backends,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+    queue: Arc<dyn Queue>,
+    sites: SiteSettings,
+) -> anyhow::Result<Services> {
     let runtime = Runtime::new(RuntimeConfig::default(), backends.blobs.clone())?;
     let policies = Policies::start(runtime, backends.blobs, backends.decisions).await?;
-    Ok(Services::new(backends.items, clock, config, policies))
+    Ok(Services::new(
+        backends.items,
+        clock,
+        config,
+        policies,
+        queue,
+        sites,
+    ))
 }
 
 /// Starts a server with the system clock.
@@ -304,38 +340,29 @@ pub async fn start_with_clock(
 ) -> anyhow::Result<Running> {
     let backends = Backends::open(&config).await?;
     let expiring = vec![backends.items.clone(), backends.decisions.clone()];
-    let blobs = backends.blobs.clone();
-    let services = services(
+    let queue = job_queue(&config, &backends, clock.clone()).await?;
+    let sites = site_settings(&config, &backends).await?;
+    let services = services_with(
         backends,
-        clock.clone(),
+        clock,
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
             auth_cache_ttl: config.auth_cache_ttl,
         },
+        queue,
+        sites,
     )
     .await?;
-    let services = with_sites(services, &config, blobs, clock).await?;
     let bootstrap_token = services
+        .identity()
         .bootstrap(config.bootstrap_token.clone())
         .await
         .context("bootstrapping the platform admin")?;
-    let resumed = services
-        .resume_deletions()
+    services
+        .resume()
         .await
-        .context("resuming tenant deletions")?;
-    if resumed > 0 {
-        tracing::info!(resumed, "finished tenant deletions left by a previous run");
-    }
-    let synced = services
-        .resume_site_sync()
-        .await
-        .context("bringing sites in line with their tenants")?;
-    if synced > 0 {
-        tracing::info!(
-            synced,
-            "sites brought in line with their tenants after a previous run"
-        );
-    }
+        .context("finishing work a previous run left")?;
+    let worker = Arc::new(services.worker(config.jobs.settings.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -350,11 +377,8 @@ pub async fn start_with_clock(
             .await
     });
     let purge = tokio::spawn(purge_expired(expiring));
-    let workers = if config.sites.jobs.workers > 0 {
-        tokio::spawn(crate::service::operations::run_workers(
-            services.clone(),
-            services.jobs.queue.clone(),
-        ))
+    let workers = if config.jobs.settings.workers > 0 {
+        tokio::spawn(worker.run())
     } else {
         tokio::spawn(async {})
     };
@@ -370,19 +394,17 @@ pub async fn start_with_clock(
     })
 }
 
-/// The services with the job queue, secrets and feed `config` names.
-async fn with_sites(
-    services: Services,
+/// The job queue `config` names.
+async fn job_queue(
     config: &ServerConfig,
-    blobs: Arc<dyn BlobStore>,
+    backends: &Backends,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Services> {
-    let spec = &config.sites;
-    let queue: Arc<dyn crate::jobs::Queue> = match &spec.queue {
+) -> anyhow::Result<Arc<dyn Queue>> {
+    Ok(match &config.jobs.queue {
         QueueSpec::Store => Arc::new(crate::jobs::store_queue::StoreQueue::new(
-            services.store.clone(),
+            backends.items.clone(),
             clock,
-            "jobs",
+            JOBS_QUEUE,
         )),
         QueueSpec::Sqs { name } => {
             let aws = match &config.aws {
@@ -395,7 +417,12 @@ async fn with_sites(
                     .with_context(|| format!("opening the SQS queue {name}"))?,
             )
         }
-    };
+    })
+}
+
+/// The sites' secrets key, scan feed and pace `config` names.
+async fn site_settings(config: &ServerConfig, backends: &Backends) -> anyhow::Result<SiteSettings> {
+    let spec = &config.sites;
     let secrets = match (&spec.secrets_key, &config.store) {
         (Some(key), _) => Some(crate::secrets::SecretBox::from_base64(key)?),
         (None, StoreSpec::Sqlite) => Some(crate::secrets::SecretBox::in_dir(&config.data_dir)?),
@@ -419,15 +446,10 @@ async fn with_sites(
             crate::domain::vulnerability::Feed::empty()
         }
     };
-    Ok(services
-        .with_jobs(Jobs {
-            queue,
-            settings: spec.jobs.clone(),
-        })
-        .with_sites(SiteConfig {
-            blobs,
-            secrets,
-            feed: Arc::new(feed),
-            provision_delay: spec.provision_delay,
-        }))
+    Ok(SiteSettings {
+        blobs: backends.blobs.clone(),
+        secrets,
+        feed: Arc::new(feed),
+        provision_delay: spec.provision_delay,
+    })
 }

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::TenantRole::{self, *};
+use bbws_host::policy::{
+    Principal as PrincipalInput, Request as PolicyRequest, Resource as ResourceInput,
+    RoleBinding as BindingInput,
+};
 use bbws_host::policy::{RULES, Requires, Rule};
 use bbws_host::runtime::HostState;
 use bbws_host::runtime::bindings::PolicyPre;
 use bbws_host::runtime::bindings::types::Decision;
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, content_hash};
-use bbws_host::service::policies::{
-    BindingInput, DEFAULT_POLICY, PolicyRequest, PrincipalInput, ResourceInput,
-};
+use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
 
 const ME: &str = "usr_00000000000000000000000000000001";
 const OTHER: &str = "usr_00000000000000000000000000000002";
@@ -147,7 +149,7 @@ async fn the_default_policy_guest_enforces_the_rules_table() {
                         .runtime
                         .authorize(
                             &guest.pre,
-                            &req.to_wit(),
+                            &wit_request(&req),
                             Arc::new(Scope::default()),
                             Limits::default(),
                         )
@@ -180,7 +182,7 @@ async fn the_default_policy_denies_actions_it_does_not_know() {
         .runtime
         .authorize(
             &guest.pre,
-            &request("tenant.explode", &owner, ME, None).to_wit(),
+            &wit_request(&request("tenant.explode", &owner, ME, None)),
             Arc::new(Scope::default()),
             Limits::default(),
         )

@@ -6,51 +6,59 @@ use std::sync::Arc;
 use bbws_host::clock::SystemClock;
 use bbws_host::domain::Tenant;
 use bbws_host::service::tenants::CreateTenant;
-use bbws_host::service::{Caller, ServiceConfig, Services, keys};
-use bbws_host::store::{Index, Query};
+use bbws_host::service::{Caller, ServiceConfig, Services};
+use bbws_host::store::{Index, ItemStore, Query, keys};
 
-async fn services(dir: &std::path::Path) -> Services {
+/// The services over the embedded store in `dir`, and that store, which
+/// the scenarios read and write behind the services' back (as a crash
+/// leaves it).
+async fn services(dir: &std::path::Path) -> (Services, Arc<dyn ItemStore>) {
     let backends = bbws_host::server::Backends::embedded(dir).unwrap();
-    bbws_host::server::services(backends, Arc::new(SystemClock), ServiceConfig::default())
-        .await
-        .unwrap()
+    let store = backends.items.clone();
+    let services =
+        bbws_host::server::services(backends, Arc::new(SystemClock), ServiceConfig::default())
+            .await
+            .unwrap();
+    (services, store)
 }
 
 async fn admin(s: &Services) -> Arc<Caller> {
-    let token = s.bootstrap(Some("admin".into())).await.unwrap();
-    s.authenticate(token.as_deref().unwrap_or("admin"))
+    let identity = s.identity();
+    let token = identity.bootstrap(Some("admin".into())).await.unwrap();
+    identity
+        .authenticate(token.as_deref().unwrap_or("admin"))
         .await
         .unwrap()
 }
 
 async fn create(s: &Services, caller: &Caller, parent: Option<&str>) -> String {
-    s.create_tenant(
-        caller,
-        CreateTenant {
-            organisation_name: "t".into(),
-            parent_tenant_id: parent.map(str::to_string),
-            contact_email: None,
-            tier: None,
-            provision_instance: None,
-        },
-    )
-    .await
-    .unwrap()
-    .tenant_id
+    s.tenants()
+        .create(
+            caller,
+            CreateTenant {
+                organisation_name: "t".into(),
+                parent_tenant_id: parent.map(str::to_string),
+                contact_email: None,
+                tier: None,
+                provision_instance: None,
+            },
+        )
+        .await
+        .unwrap()
+        .tenant_id
 }
 
 /// Every stored tenant, deleted-marked ones included.
-async fn all_tenants(s: &Services) -> Vec<Tenant> {
-    let page = s
-        .store
+async fn all_tenants(store: &dyn ItemStore) -> Vec<Tenant> {
+    let page = store
         .query(Query::new(Index::Gsi1, keys::ALL_TENANTS).limit(1000))
         .await
         .unwrap();
     page.items.iter().map(|i| i.decode().unwrap()).collect()
 }
 
-async fn assert_no_orphans(s: &Services) {
-    let tenants = all_tenants(s).await;
+async fn assert_no_orphans(store: &dyn ItemStore) {
+    let tenants = all_tenants(store).await;
     for t in &tenants {
         if let Some(p) = &t.parent_tenant_id {
             assert!(
@@ -65,7 +73,7 @@ async fn assert_no_orphans(s: &Services) {
 #[tokio::test]
 async fn a_deletion_cut_short_leaves_no_orphan_and_finishes_on_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
-    let s = services(dir.path()).await;
+    let (s, store) = services(dir.path()).await;
     let caller = admin(&s).await;
     let keep = create(&s, &caller, None).await;
     let root = create(&s, &caller, None).await;
@@ -80,26 +88,33 @@ async fn a_deletion_cut_short_leaves_no_orphan_and_finishes_on_the_next_start() 
         parents = next;
     }
     assert_eq!(
-        all_tenants(&s).await.len(),
+        all_tenants(store.as_ref()).await.len(),
         8,
         "keep + a root with 2 children and 4 grandchildren"
     );
 
     // The interrupted deletion: intent recorded, three tenants removed one
     // step at a time, then the process "dies".
-    let root_tenant = s.get_tenant(&caller, &root).await.unwrap();
-    s.start_deletion(&root_tenant, true).await.unwrap();
+    let root_tenant = s.tenants().get(&caller, &root).await.unwrap();
+    s.tenants()
+        .start_deletion(&root_tenant, true)
+        .await
+        .unwrap();
     for _ in 0..3 {
-        s.run_deletion(&root, 1).await.unwrap();
-        assert_no_orphans(&s).await;
+        s.tenants().run_deletion(&root, 1).await.unwrap();
+        assert_no_orphans(store.as_ref()).await;
     }
-    assert_eq!(all_tenants(&s).await.len(), 5, "the deletion was cut short");
+    assert_eq!(
+        all_tenants(store.as_ref()).await.len(),
+        5,
+        "the deletion was cut short"
+    );
 
     // A new process over the same store resumes it.
-    drop(s);
-    let s = services(dir.path()).await;
-    assert_eq!(s.resume_deletions().await.unwrap(), 1);
-    let left: Vec<_> = all_tenants(&s)
+    drop((s, store));
+    let (s, store) = services(dir.path()).await;
+    assert_eq!(s.tenants().resume_deletions().await.unwrap(), 1);
+    let left: Vec<_> = all_tenants(store.as_ref())
         .await
         .into_iter()
         .map(|t| t.tenant_id)
@@ -110,15 +125,15 @@ async fn a_deletion_cut_short_leaves_no_orphan_and_finishes_on_the_next_start() 
         "the whole subtree is gone, the other tenant stays"
     );
     assert!(
-        s.store.get(&keys::cascade(&root)).await.unwrap().is_none(),
+        store.get(&keys::cascade(&root)).await.unwrap().is_none(),
         "the intent is removed once done"
     );
-    assert_eq!(s.resume_deletions().await.unwrap(), 0);
+    assert_eq!(s.tenants().resume_deletions().await.unwrap(), 0);
 }
 
 /// Parking a tenant writes an intent with the status; its sites follow in a
 /// second step. A process that dies between the two leaves the intent, and
-/// the next start brings the sites in line.
+/// the next start (or any sweep of the job worker) brings the sites in line.
 #[tokio::test]
 async fn sites_follow_their_parked_tenant_even_across_a_crash() {
     use bbws_host::domain::site::{Site, SiteStatus};
@@ -127,11 +142,12 @@ async fn sites_follow_their_parked_tenant_even_across_a_crash() {
     use bbws_host::store::{Condition, Item};
 
     let dir = tempfile::tempdir().unwrap();
-    let s = services(dir.path()).await;
+    let (s, store) = services(dir.path()).await;
     let caller = admin(&s).await;
     let t = create(&s, &caller, None).await;
     let site = s
-        .create_site(
+        .sites()
+        .create(
             &caller,
             &t,
             CreateSite {
@@ -147,43 +163,38 @@ async fn sites_follow_their_parked_tenant_even_across_a_crash() {
         .unwrap()
         .resource;
     let key = keys::site(&t, &site.site_id);
-    let status = |s: Services| {
+    let status = |store: Arc<dyn ItemStore>| {
         let key = key.clone();
         async move {
-            let item = s.store.get(&key).await.unwrap().unwrap();
+            let item = store.get(&key).await.unwrap().unwrap();
             item.decode::<Site>().unwrap().status
         }
     };
-    s.transition_tenant(&caller, &t, StatusAction::Park, None)
+    s.tenants()
+        .transition(&caller, &t, StatusAction::Park, None)
         .await
         .unwrap();
-    assert_eq!(status(s.clone()).await, SiteStatus::Suspended);
-    assert!(s.store.get(&keys::site_sync(&t)).await.unwrap().is_none());
+    assert_eq!(status(store.clone()).await, SiteStatus::Suspended);
+    assert!(store.get(&keys::follow(&t)).await.unwrap().is_none());
 
     // The state a crash right after the status change leaves: the tenant
     // parked, its site not yet held, the intent still there.
-    let mut item = s.store.get(&key).await.unwrap().unwrap();
+    let mut item = store.get(&key).await.unwrap().unwrap();
     let mut stale: Site = item.decode().unwrap();
     stale.status = stale.previous_status.take().unwrap();
     item = Item::record(key.clone(), &stale).unwrap();
-    s.store.put(item, Condition::Exists).await.unwrap();
-    s.store
+    store.put(item, Condition::Exists).await.unwrap();
+    store
         .put(
-            Item::new(keys::site_sync(&t), serde_json::json!({})),
+            Item::new(keys::follow(&t), serde_json::json!({})),
             Condition::None,
         )
         .await
         .unwrap();
-    drop(s);
+    drop((s, store));
 
-    let next = services(dir.path()).await;
-    assert_eq!(next.resume_site_sync().await.unwrap(), 1);
-    assert_eq!(status(next.clone()).await, SiteStatus::Suspended);
-    assert!(
-        next.store
-            .get(&keys::site_sync(&t))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let (next, store) = services(dir.path()).await;
+    assert_eq!(next.resume().await.unwrap(), 1);
+    assert_eq!(status(store.clone()).await, SiteStatus::Suspended);
+    assert!(store.get(&keys::follow(&t)).await.unwrap().is_none());
 }

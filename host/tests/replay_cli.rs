@@ -13,9 +13,10 @@ async fn the_cli_replays_a_recorded_decision_with_the_same_answer() {
     config.bootstrap_token = Some("admin".into());
     let running = server::start(config).await.unwrap();
     let s = running.services.clone();
-    let admin = s.authenticate("admin").await.unwrap();
+    let admin = s.identity().authenticate("admin").await.unwrap();
     let tenant = s
-        .create_tenant(
+        .tenants()
+        .create(
             &admin,
             CreateTenant {
                 organisation_name: "Acme".into(),
@@ -30,7 +31,8 @@ async fn the_cli_replays_a_recorded_decision_with_the_same_answer() {
     let mut decision = None;
     for _ in 0..100 {
         let page = s
-            .list_decisions(&admin, &tenant.tenant_id, &Default::default())
+            .decisions()
+            .list(&admin, &tenant.tenant_id, &Default::default())
             .await
             .unwrap();
         if let Some(d) = page.items.into_iter().next() {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bbws_host::blobs::{BlobStore, FsBlobs};
+use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::runtime::bindings::types::Decision;
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, content_hash};
-use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
+use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
 
 fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
     Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir))).unwrap()
@@ -33,7 +34,7 @@ async fn prepare_and_run(dir: &std::path::Path) -> Arc<Runtime> {
     let d = rt
         .authorize(
             &pre,
-            &sample().to_wit(),
+            &wit_request(&sample()),
             Arc::new(Scope::default()),
             Limits::default(),
         )

@@ -17,7 +17,7 @@ use bbws_host::runtime::template::{DEFAULT_TEMPLATE, platform_templates};
 use bbws_host::runtime::{
     GuestError, HostState, Kind, Limits, Runtime, RuntimeConfig, Scope, content_hash,
 };
-use bbws_host::service::policies::DEFAULT_POLICY;
+use bbws_host::service::decisions::DEFAULT_POLICY;
 
 const LANDING_PAGE: &[u8] = include_bytes!(env!("BBWS_GUEST_EXAMPLE_LANDING_PAGE"));
 

@@ -115,7 +115,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
             bucket: bbws_host::testkit::unique_name("e2e"),
             prefix: "blobs".into(),
         };
-        config.sites.queue = QueueSpec::Sqs {
+        config.jobs.queue = QueueSpec::Sqs {
             name: bbws_host::testkit::unique_name("jobs"),
         };
         // Replicas share a key from configuration (the embedded deployment

@@ -1074,8 +1074,8 @@ async fn bad_input_on_site_routes_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn a_job_that_keeps_failing_is_retried_with_backoff_then_dead_lettered() {
     let app = spawn_app_with(|c| {
-        c.sites.jobs.max_attempts = 3;
-        c.sites.jobs.backoff = std::time::Duration::from_secs(1);
+        c.jobs.settings.max_attempts = 3;
+        c.jobs.settings.backoff = std::time::Duration::from_secs(1);
     })
     .await;
     let t = app.tenant(&app.admin, "Unlucky", None).await;

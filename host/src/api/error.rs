@@ -73,40 +73,42 @@ impl IntoResponse for Problem {
     }
 }
 
+/// The HTTP status each service error is answered with.
+pub fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+        Error::Validation(_) | Error::Unprocessable { .. } | Error::ScanFailed { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
+        Error::Gone { .. } => StatusCode::GONE,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<Error> for Problem {
     fn from(e: Error) -> Self {
+        let (status, code) = (status_of(&e), e.code());
         match e {
-            Error::Unauthorized(d) => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", d),
-            Error::Forbidden(d) => Problem::new(StatusCode::FORBIDDEN, "policy_denied", d),
-            Error::NotFound { code, detail } => Problem::new(StatusCode::NOT_FOUND, code, detail),
-            Error::BadRequest { code, detail } => {
-                Problem::new(StatusCode::BAD_REQUEST, code, detail)
-            }
             Error::Validation(errors) => Problem::validation(errors),
-            Error::Unprocessable { code, detail } => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
-            }
-            Error::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, detail),
-            Error::VersionConflict(d) => {
-                Problem::new(StatusCode::PRECONDITION_FAILED, "version_conflict", d)
-            }
-            Error::Gone { code, detail } => Problem::new(StatusCode::GONE, code, detail),
             Error::ScanFailed { detail, findings } => Problem {
                 findings,
-                ..Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "security_scan_failed",
-                    detail,
-                )
+                ..Problem::new(status, code, detail)
             },
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    status,
+                    code,
                     "an internal error occurred; it has been logged",
                 )
             }
+            e => Problem::new(status, code, e.to_string()),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `/v1/tenants/{tenantId}/extensions` and the decision log.
+//! `/v1/tenants/{tenantId}/extensions`: upload, list, activate, roll back,
+//! reset, dry-run.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,15 +10,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params};
-use super::{AppState, PageBody};
+use super::extract::{Auth, Body, Params};
 use crate::domain::tenant::ExtensionSlot;
 use crate::runtime::MAX_COMPONENT_BYTES;
 use crate::service::extensions::{
-    Activate, DryRun, DryRunResult, ExtensionVersion, ExtensionsView, Replay,
+    Activate, DryRun, DryRunResult, ExtensionVersion, ExtensionsView,
 };
-use crate::service::policies::DecisionRecord;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,8 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(activate))
         .routes(routes!(rollback))
         .routes(routes!(dry_run))
-        .routes(routes!(decisions))
-        .routes(routes!(replay))
 }
 
 /// `?activate=`.
@@ -68,7 +66,8 @@ async fn upload(
     }
     let v = s
         .services
-        .upload_extension(&caller, &id, &kind, &body, q.activate)
+        .extensions()
+        .upload(&caller, &id, &kind, &body, q.activate)
         .await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
@@ -82,7 +81,7 @@ async fn list(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ExtensionsView>> {
-    Ok(Json(s.services.list_extensions(&caller, &id).await?))
+    Ok(Json(s.services.extensions().list(&caller, &id).await?))
 }
 
 /// Make an uploaded version active; it decides from the next request on.
@@ -98,7 +97,8 @@ async fn activate(
 ) -> ApiResult<Json<Option<ExtensionSlot>>> {
     Ok(Json(
         s.services
-            .activate_extension(&caller, &id, &kind, &input.version)
+            .extensions()
+            .activate(&caller, &id, &kind, &input.version)
             .await?,
     ))
 }
@@ -113,7 +113,10 @@ async fn rollback(
     Path((id, kind)): Path<(String, String)>,
 ) -> ApiResult<Json<Option<ExtensionSlot>>> {
     Ok(Json(
-        s.services.rollback_extension(&caller, &id, &kind).await?,
+        s.services
+            .extensions()
+            .rollback(&caller, &id, &kind)
+            .await?,
     ))
 }
 
@@ -126,7 +129,9 @@ async fn reset(
     Auth(caller): Auth,
     Path((id, kind)): Path<(String, String)>,
 ) -> ApiResult<Json<Option<ExtensionSlot>>> {
-    Ok(Json(s.services.reset_extension(&caller, &id, &kind).await?))
+    Ok(Json(
+        s.services.extensions().reset(&caller, &id, &kind).await?,
+    ))
 }
 
 /// Run a version on a sample input: the result, its reason and the time it took.
@@ -140,38 +145,10 @@ async fn dry_run(
     Path((id, kind)): Path<(String, String)>,
     Body(input): Body<DryRun>,
 ) -> ApiResult<Json<DryRunResult>> {
-    Ok(Json(s.services.dry_run(&caller, &id, &kind, input).await?))
-}
-
-/// The decision log, newest last. Records are written in batches off the
-/// request path: a decision shows up within about 20 ms.
-#[utoipa::path(get, path = "/v1/tenants/{tenantId}/decisions", tag = "extensions",
-    params(("tenantId" = String, Path), PageQuery),
-    responses((status = 200, body = PageBody<DecisionRecord>), (status = 404, body = Problem)))]
-async fn decisions(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-    Params(q): Params<PageQuery>,
-) -> ApiResult<Json<PageBody<DecisionRecord>>> {
     Ok(Json(
         s.services
-            .list_decisions(&caller, &id, &q.request()?)
-            .await?
-            .into(),
-    ))
-}
-
-/// Re-run a recorded decision on its recorded components and input.
-#[utoipa::path(post, path = "/v1/tenants/{tenantId}/decisions/{decisionId}/replay", tag = "extensions",
-    params(("tenantId" = String, Path), ("decisionId" = String, Path)),
-    responses((status = 200, body = Replay), (status = 404, body = Problem)))]
-async fn replay(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Path((id, decision)): Path<(String, String)>,
-) -> ApiResult<Json<Replay>> {
-    Ok(Json(
-        s.services.replay_decision(&caller, &id, &decision).await?,
+            .extensions()
+            .dry_run(&caller, &id, &kind, input)
+            .await?,
     ))
 }

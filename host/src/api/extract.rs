@@ -43,6 +43,7 @@ impl FromRequestParts<AppState> for Auth {
             })?;
         state
             .services
+            .identity()
             .authenticate(bearer)
             .await
             .map(Auth)

@@ -12,37 +12,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::Problem;
-use crate::domain::ids::hash_secret;
-use crate::service::keys;
-use crate::store::{Condition, Item, StoreError};
+use crate::service::idempotency::{Answer, Claim};
 
 const HEADER: &str = "idempotency-key";
-const TTL_SECONDS: i64 = 24 * 3600;
-/// How long a claim of a request that never finished blocks its key.
-const PENDING_SECONDS: i64 = 60;
 const MAX_BODY: usize = 1024 * 1024;
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Record {
-    request_hash: String,
-    /// None while the first request runs.
-    response: Option<Stored>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Stored {
-    status: u16,
-    headers: Vec<(String, String)>,
-    /// Base64 of the body.
-    body: String,
-}
 
 fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
     Problem::new(status, code, detail).into_response()
@@ -79,65 +55,34 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let record_key = keys::idempotency(&hash_secret(&format!(
-        "{caller}\n{}\n{key}",
-        parts.uri.path()
-    )));
-    let request_hash = hash_secret(&format!(
-        "{}\n{}",
-        parts.uri,
-        String::from_utf8_lossy(&bytes)
-    ));
-    let store = &state.services.store;
-    let now = state.services.clock.now().timestamp();
-
-    match store.get(&record_key).await {
-        Ok(Some(item)) => {
-            let Ok(record) = item.decode::<Record>() else {
-                return problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "unreadable idempotency record",
-                );
-            };
-            if record.request_hash != request_hash {
-                return problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used for a different request",
-                );
-            }
-            return match record.response {
-                Some(stored) => replay(stored),
-                None => problem(
-                    StatusCode::CONFLICT,
-                    "idempotency_in_progress",
-                    "a request with this Idempotency-Key is still running; retry shortly",
-                ),
-            };
+    let scope = format!("{caller}\n{}\n{key}", parts.uri.path());
+    let request = format!("{}\n{}", parts.uri, String::from_utf8_lossy(&bytes));
+    let idempotency = state.services.idempotency();
+    let ticket = match idempotency.claim(&scope, &request).await {
+        Ok(Claim::First(ticket)) => ticket,
+        Ok(Claim::Replay(answer)) => return replay(answer),
+        Ok(Claim::InProgress) => {
+            return problem(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still running; retry shortly",
+            );
         }
-        Ok(None) => {}
-        Err(e) => return crate::service::Error::from(e).into_response(),
-    }
-    let claim = Item::new(
-        record_key.clone(),
-        serde_json::to_value(Record {
-            request_hash: request_hash.clone(),
-            response: None,
-        })
-        .expect("record serialises"),
-    )
-    .expiring_at(now + PENDING_SECONDS);
-    let version = match store.put(claim, Condition::NotExists).await {
-        Ok(v) => v,
-        Err(StoreError::ConditionFailed { .. }) => {
+        Ok(Claim::ClaimedMeanwhile) => {
             return problem(
                 StatusCode::CONFLICT,
                 "idempotency_in_progress",
                 "a request with this Idempotency-Key is running; retry shortly",
             );
         }
-        Err(e) => return crate::service::Error::from(e).into_response(),
+        Ok(Claim::Reused) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request",
+            );
+        }
+        Err(e) => return e.into_response(),
     };
 
     let res = next
@@ -155,25 +100,14 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     // A fault or an authentication failure is not an answer worth keeping:
     // release the key so the client can retry.
     if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
-        let _ = store.delete(&record_key, Condition::Version(version)).await;
+        idempotency.release(ticket).await;
     } else {
-        let stored = Stored {
+        let answer = Answer {
             status: status.as_u16(),
             headers: kept_headers(&parts.headers),
-            body: base64::engine::general_purpose::STANDARD.encode(&body),
+            body: body.to_vec(),
         };
-        let record = Item::new(
-            record_key,
-            serde_json::to_value(Record {
-                request_hash,
-                response: Some(stored),
-            })
-            .expect("record serialises"),
-        )
-        .expiring_at(now + TTL_SECONDS);
-        if let Err(e) = store.put(record, Condition::Version(version)).await {
-            tracing::warn!(error = %e, "could not store an idempotent answer");
-        }
+        idempotency.answer(ticket, answer).await;
     }
     Response::from_parts(parts, Body::from(body))
 }
@@ -190,13 +124,10 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn replay(stored: Stored) -> Response {
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(stored.body)
-        .unwrap_or_default();
-    let mut res = Response::new(Body::from(Bytes::from(body)));
-    *res.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    for (name, value) in stored.headers {
+fn replay(answer: Answer) -> Response {
+    let mut res = Response::new(Body::from(Bytes::from(answer.body)));
+    *res.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    for (name, value) in answer.headers {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::try_from(name),
             HeaderValue::from_str(&value),

@@ -16,7 +16,7 @@ use super::extract::{Auth, Body, Params};
 use super::{AppState, PageBody, tagged};
 use crate::domain::{Invitation, InvitationStatus};
 use crate::service::PageRequest;
-use crate::service::invitations::{Accepted, CreateInvitation, InvitationToken};
+use crate::service::tenants::invitations::{Accepted, CreateInvitation, InvitationToken};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,7 +48,7 @@ async fn create_invitation(
     Path(id): Path<String>,
     Body(input): Body<CreateInvitation>,
 ) -> ApiResult<Response> {
-    let inv = s.services.create_invitation(&caller, &id, input).await?;
+    let inv = s.services.invitations().create(&caller, &id, input).await?;
     Ok(tagged(StatusCode::CREATED, inv.version, &inv))
 }
 
@@ -65,7 +65,8 @@ async fn list_invitations(
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     Ok(Json(
         s.services
-            .list_invitations(&caller, &id, q.status, &page)
+            .invitations()
+            .list(&caller, &id, q.status, &page)
             .await?
             .into(),
     ))
@@ -80,7 +81,7 @@ async fn resend_invitation(
     Auth(caller): Auth,
     Path((id, inv)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let inv = s.services.resend_invitation(&caller, &id, &inv).await?;
+    let inv = s.services.invitations().resend(&caller, &id, &inv).await?;
     Ok(tagged(StatusCode::OK, inv.version, &inv))
 }
 
@@ -93,7 +94,7 @@ async fn cancel_invitation(
     Auth(caller): Auth,
     Path((id, inv)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let inv = s.services.cancel_invitation(&caller, &id, &inv).await?;
+    let inv = s.services.invitations().cancel(&caller, &id, &inv).await?;
     Ok(tagged(StatusCode::OK, inv.version, &inv))
 }
 
@@ -105,7 +106,7 @@ async fn accept_invitation(
     State(s): State<AppState>,
     Body(input): Body<InvitationToken>,
 ) -> ApiResult<Json<Accepted>> {
-    Ok(Json(s.services.accept_invitation(input).await?))
+    Ok(Json(s.services.invitations().accept(input).await?))
 }
 
 /// Decline an invitation.
@@ -116,5 +117,5 @@ async fn decline_invitation(
     State(s): State<AppState>,
     Body(input): Body<InvitationToken>,
 ) -> ApiResult<Json<Invitation>> {
-    Ok(Json(s.services.decline_invitation(input).await?))
+    Ok(Json(s.services.invitations().decline(input).await?))
 }

@@ -11,7 +11,7 @@ use super::error::{ApiResult, Problem};
 use super::extract::{Auth, Body, PageQuery, Params};
 use super::{AppState, PageBody, tagged};
 use crate::domain::Membership;
-use crate::service::members::{AssignRole, BulkMembers, BulkResults};
+use crate::service::tenants::members::{AssignRole, BulkMembers, BulkResults};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,7 +32,7 @@ async fn list_members(
 ) -> ApiResult<Json<PageBody<Membership>>> {
     let page = q.request()?;
     Ok(Json(
-        s.services.list_members(&caller, &id, &page).await?.into(),
+        s.services.members().list(&caller, &id, &page).await?.into(),
     ))
 }
 
@@ -49,7 +49,8 @@ async fn assign_member(
 ) -> ApiResult<Response> {
     let m = s
         .services
-        .assign_member(&caller, &id, &user_id, input.role)
+        .members()
+        .assign(&caller, &id, &user_id, input.role)
         .await?;
     Ok(tagged(StatusCode::OK, m.version, &m))
 }
@@ -63,7 +64,7 @@ async fn remove_member(
     Auth(caller): Auth,
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    s.services.remove_member(&caller, &id, &user_id).await?;
+    s.services.members().remove(&caller, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -78,5 +79,5 @@ async fn bulk_members(
     Path(id): Path<String>,
     Body(input): Body<BulkMembers>,
 ) -> ApiResult<Json<BulkResults>> {
-    Ok(Json(s.services.bulk_members(&caller, &id, input).await?))
+    Ok(Json(s.services.members().bulk(&caller, &id, input).await?))
 }

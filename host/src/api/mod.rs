@@ -2,15 +2,23 @@
 //! merges them, adds the layers, and derives the OpenAPI document from the
 //! same route list, so the document cannot miss a route.
 
+mod backups;
+mod decisions;
 pub mod error;
 mod extensions;
 pub mod extract;
+mod health;
 mod idempotency;
 mod invitations;
+mod jobs;
 mod members;
 pub mod metrics;
-mod ops;
+mod operations;
+mod outbox;
+mod plugins;
+mod policy;
 mod sites;
+mod templates;
 mod tenants;
 mod users;
 
@@ -66,9 +74,17 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(members::router())
         .merge(invitations::router())
         .merge(users::router())
+        .merge(outbox::router())
+        .merge(policy::router())
         .merge(extensions::router())
+        .merge(decisions::router())
         .merge(sites::router())
-        .merge(ops::router())
+        .merge(backups::router())
+        .merge(plugins::router())
+        .merge(templates::router())
+        .merge(operations::router())
+        .merge(jobs::router())
+        .merge(health::router())
 }
 
 /// The OpenAPI 3.1 document, as served at `/openapi.json`.
@@ -125,6 +141,11 @@ impl<T> From<crate::service::paging::Page<T>> for PageBody<T> {
             next_cursor: p.next_cursor,
         }
     }
+}
+
+/// A 202 with the resource (its transitional status) and the operation.
+fn accepted<T: Serialize>(version: u64, body: &T) -> Response {
+    tagged(StatusCode::ACCEPTED, version, body)
 }
 
 /// A JSON answer carrying the resource's ETag.

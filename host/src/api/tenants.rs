@@ -58,7 +58,7 @@ async fn create_tenant(
     Auth(caller): Auth,
     Body(input): Body<CreateTenant>,
 ) -> ApiResult<Response> {
-    let t = s.services.create_tenant(&caller, input).await?;
+    let t = s.services.tenants().create(&caller, input).await?;
     Ok(tagged(StatusCode::CREATED, t.version, &t))
 }
 
@@ -77,7 +77,8 @@ async fn list_tenants(
     };
     Ok(axum::Json(
         s.services
-            .list_tenants(&caller, &filter, &page)
+            .tenants()
+            .list(&caller, &filter, &page)
             .await?
             .into(),
     ))
@@ -92,7 +93,7 @@ async fn get_tenant(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let t = s.services.get_tenant(&caller, &id).await?;
+    let t = s.services.tenants().get(&caller, &id).await?;
     Ok(tagged(StatusCode::OK, t.version, &t))
 }
 
@@ -110,7 +111,8 @@ async fn update_tenant(
 ) -> ApiResult<Response> {
     let t = s
         .services
-        .update_tenant(&caller, &id, if_match, input)
+        .tenants()
+        .update(&caller, &id, if_match, input)
         .await?;
     Ok(tagged(StatusCode::OK, t.version, &t))
 }
@@ -127,7 +129,8 @@ async fn delete_tenant(
     Params(q): Params<DeleteParams>,
 ) -> ApiResult<StatusCode> {
     s.services
-        .delete_tenant(&caller, &id, q.cascade, if_match)
+        .tenants()
+        .delete(&caller, &id, q.cascade, if_match)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -141,7 +144,8 @@ async fn transition(
 ) -> ApiResult<Response> {
     let t = s
         .services
-        .transition_tenant(&caller, &id, action, if_match)
+        .tenants()
+        .transition(&caller, &id, action, if_match)
         .await?;
     Ok(tagged(StatusCode::OK, t.version, &t))
 }
@@ -211,7 +215,8 @@ async fn list_children(
     let page = q.request()?;
     Ok(axum::Json(
         s.services
-            .list_children(&caller, &id, None, &page)
+            .tenants()
+            .children(&caller, &id, None, &page)
             .await?
             .into(),
     ))
@@ -231,6 +236,7 @@ async fn move_tenant(
 ) -> ApiResult<Response> {
     let t = s
         .services
+        .tenants()
         .move_tenant(&caller, &id, if_match, input)
         .await?;
     Ok(tagged(StatusCode::OK, t.version, &t).into_response())

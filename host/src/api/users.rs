@@ -1,11 +1,11 @@
-//! `/v1/users`, tokens, `/v1/me` and `/v1/outbox`.
+//! `/v1/users`, their tokens, and `/v1/me`.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,10 +14,7 @@ use super::extract::{Auth, Body, PageQuery, Params};
 use super::{AppState, PageBody, tagged};
 use crate::domain::User;
 use crate::domain::user::TokenInfo;
-use crate::policy::RULES;
-use crate::service::PageRequest;
 use crate::service::identity::{IssuedToken, Me};
-use crate::service::outbox::Message;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,8 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_token, list_tokens))
         .routes(routes!(revoke_token))
         .routes(routes!(me))
-        .routes(routes!(outbox))
-        .routes(routes!(actions))
 }
 
 /// `POST /v1/users`.
@@ -46,17 +41,6 @@ pub struct CreateToken {
     pub name: Option<String>,
 }
 
-/// `?to=&limit=&cursor=`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OutboxQuery {
-    /// Only messages to this address.
-    pub to: Option<String>,
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-}
-
 /// Create a user (platform admin).
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -67,6 +51,7 @@ async fn create_user(
 ) -> ApiResult<Response> {
     let u = s
         .services
+        .identity()
         .create_user(&caller, &input.email, &input.display_name)
         .await?;
     Ok(tagged(StatusCode::CREATED, u.version, &u))
@@ -81,7 +66,11 @@ async fn list_users(
     Params(q): Params<PageQuery>,
 ) -> ApiResult<Json<PageBody<User>>> {
     Ok(Json(
-        s.services.list_users(&caller, &q.request()?).await?.into(),
+        s.services
+            .identity()
+            .list_users(&caller, &q.request()?)
+            .await?
+            .into(),
     ))
 }
 
@@ -93,7 +82,7 @@ async fn get_user(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let u = s.services.get_user(&caller, &id).await?;
+    let u = s.services.identity().get_user(&caller, &id).await?;
     Ok(tagged(StatusCode::OK, u.version, &u))
 }
 
@@ -109,7 +98,12 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.services.create_token(&caller, &id, input.name).await?),
+        Json(
+            s.services
+                .identity()
+                .create_token(&caller, &id, input.name)
+                .await?,
+        ),
     ))
 }
 
@@ -124,6 +118,7 @@ async fn list_tokens(
 ) -> ApiResult<Json<PageBody<TokenInfo>>> {
     Ok(Json(
         s.services
+            .identity()
             .list_tokens(&caller, &id, &q.request()?)
             .await?
             .into(),
@@ -139,53 +134,15 @@ async fn revoke_token(
     Auth(caller): Auth,
     Path((id, token)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    s.services.revoke_token(&caller, &id, &token).await?;
+    s.services
+        .identity()
+        .revoke_token(&caller, &id, &token)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller: user, platform role, memberships.
 #[utoipa::path(get, path = "/v1/me", tag = "users", responses((status = 200, body = Me), (status = 401, body = Problem)))]
 async fn me(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Me>> {
-    Ok(Json(s.services.me(&caller).await?))
-}
-
-/// Messages the platform would have mailed (platform admin).
-#[utoipa::path(get, path = "/v1/outbox", tag = "users", params(OutboxQuery),
-    responses((status = 200, body = PageBody<Message>), (status = 403, body = Problem)))]
-async fn outbox(
-    State(s): State<AppState>,
-    Auth(caller): Auth,
-    Params(q): Params<OutboxQuery>,
-) -> ApiResult<Json<PageBody<Message>>> {
-    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    Ok(Json(
-        s.services
-            .list_outbox(&caller, q.to.as_deref(), &page)
-            .await?
-            .into(),
-    ))
-}
-
-/// One access rule.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct ActionRule {
-    pub action: &'static str,
-    pub requires: String,
-    pub description: &'static str,
-}
-
-/// The documented list of policy actions and what each requires.
-#[utoipa::path(get, path = "/v1/policy/actions", tag = "users",
-    responses((status = 200, body = Vec<ActionRule>)))]
-async fn actions(Auth(_): Auth) -> Json<Vec<ActionRule>> {
-    Json(
-        RULES
-            .iter()
-            .map(|r| ActionRule {
-                action: r.action,
-                requires: format!("{:?}", r.requires),
-                description: r.description,
-            })
-            .collect(),
-    )
+    Ok(Json(s.services.identity().me(&caller).await?))
 }

@@ -2,6 +2,7 @@
 
 pub mod ids;
 pub mod invitation;
+pub mod operation;
 pub mod role;
 pub mod site;
 pub mod template;

@@ -1,5 +1,5 @@
-//! Sites: the record, environments and the status machine, and operations
-//! (the record of asynchronous work a caller polls).
+//! Sites: the record, environments and the status machine (the
+//! asynchronous work on them is in [`super::operation`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -163,106 +163,6 @@ pub fn check_site_name(name: &str) -> Result<(), &'static str> {
     } else {
         Err("1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen")
     }
-}
-
-/// Asynchronous work on a resource, as `GET /v1/operations/{id}` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Operation {
-    pub operation_id: String,
-    /// `site.create`, `site.clone`, `site.delete`, `site.promote`,
-    /// `site.backup`, `site.restore`, `site.template.apply`.
-    pub kind: String,
-    pub status: OperationStatus,
-    /// What it works on.
-    pub resource: OperationResource,
-    /// Steps done so far, and what the last one did.
-    #[serde(default)]
-    pub progress: Progress,
-    /// Why it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<OperationError>,
-    /// Deliveries of its job so far (more than one after a retry or a
-    /// restart).
-    #[serde(default)]
-    pub attempts: u32,
-    /// What the job needs (kind-specific); not part of the API's answer.
-    #[serde(default)]
-    #[schema(ignore)]
-    pub input: serde_json::Value,
-    /// Until when the worker running it holds it; not part of the API's answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
-    pub lease_until: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(default)]
-    pub version: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum OperationStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-}
-
-impl Operation {
-    /// The operation as the API answers it: without the job's input and lease.
-    pub fn public(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).unwrap_or_default();
-        if let Some(map) = v.as_object_mut() {
-            map.remove("input");
-            map.remove("leaseUntil");
-            map.remove("version");
-        }
-        v
-    }
-}
-
-impl OperationStatus {
-    pub fn is_final(self) -> bool {
-        matches!(self, OperationStatus::Succeeded | OperationStatus::Failed)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OperationResource {
-    /// `site`, `backup`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: String,
-    pub tenant_id: String,
-    /// The site, for work on a site's part (a backup).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub site_id: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    pub steps_done: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steps_total: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OperationError {
-    /// A stable code: `template_step_failed`, `wordpress_unreachable`, ...
-    pub code: String,
-    pub message: String,
-    /// The step that failed (0-based), for work made of steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<u32>,
-    /// What that step was (`upsertPage about`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Durable job queues and the worker that drains them.
+//! Durable job queues and the worker that drains them ([`worker`]).
 //!
 //! A job is a message naming an operation (`{"operationId": ...}`); the
 //! operation record in the store carries what to do and shows progress.
@@ -15,6 +15,7 @@
 pub mod conformance;
 pub mod sqs;
 pub mod store_queue;
+pub mod worker;
 
 use std::time::Duration;
 

@@ -44,7 +44,7 @@ use tokio::sync::Notify;
 use super::{DeadLetter, Delivery, Queue, QueueError};
 use crate::clock::Clock;
 use crate::store::{
-    Condition, Cursor, Index, Item, ItemStore, Key, MAX_PAGE, Query, StoreError, TxOp,
+    Condition, Cursor, Index, Item, ItemStore, Key, MAX_PAGE, Query, StoreError, TxOp, keys,
 };
 
 /// The first pause of a receive that found nothing.
@@ -102,9 +102,9 @@ impl StoreQueue {
         Self {
             store,
             clock,
-            messages: format!("queue#{name}"),
-            ready: format!("queue#{name}#ready"),
-            dead: format!("queue#{name}#dead"),
+            messages: keys::queue_messages(name),
+            ready: keys::queue_ready(name),
+            dead: keys::queue_dead(name),
             sent: Notify::new(),
         }
     }

@@ -1,10 +1,13 @@
-//! Turning a caller and a target into a policy request, and the policy's
-//! answer into an error the API can give.
+//! Authorization: turning a caller and a target into a policy request
+//! ([`crate::policy::Request`]), asking [`super::decisions`], and the
+//! answer into an error the API can give. Every use case asks through
+//! [`Services::authorize_on`] (or [`Services::authorize_global`]).
 
 use crate::domain::{Tenant, TenantStatus, ids};
-use crate::policy::{Resource, RoleBinding};
+use crate::policy::{Request, Resource, RoleBinding};
+use crate::store::keys;
 
-use super::{Caller, Error, Result, Services, keys};
+use super::{Caller, Error, Result, Services};
 
 /// The deepest a tenant tree may grow (root = depth 1).
 pub const MAX_DEPTH: usize = 10;
@@ -91,20 +94,11 @@ impl Services {
         } else {
             bindings_in(caller, &chain)
         };
-        let outcome = self
-            .policies
-            .decide(
-                &caller.principal,
-                action,
-                &chain,
-                &roles,
-                &resource,
-                self.clock.now(),
-            )
-            .await?;
+        let no_role = roles.is_empty();
+        let outcome = self.decide(caller, action, &chain, roles, resource).await?;
         if outcome.allowed {
             Ok(())
-        } else if roles.is_empty() && !admin {
+        } else if no_role && !admin {
             Err(tenant_not_found(&tenant.tenant_id))
         } else {
             Err(Error::Forbidden(outcome.reason))
@@ -132,21 +126,34 @@ impl Services {
         resource: Resource,
     ) -> Result<()> {
         let outcome = self
-            .policies
-            .decide(
-                &caller.principal,
-                action,
-                &[],
-                &[],
-                &resource,
-                self.clock.now(),
-            )
+            .decide(caller, action, &[], Vec::new(), resource)
             .await?;
         if outcome.allowed {
             Ok(())
         } else {
             Err(Error::Forbidden(outcome.reason))
         }
+    }
+
+    /// Asks the policies the question, now.
+    async fn decide(
+        &self,
+        caller: &Caller,
+        action: &str,
+        chain: &[Tenant],
+        roles: Vec<RoleBinding>,
+        resource: Resource,
+    ) -> Result<super::decisions::Outcome> {
+        let now = self.clock.now();
+        let request = Request {
+            principal: caller.principal.clone(),
+            action: action.to_string(),
+            tenant_id: chain.first().map(|t| t.tenant_id.clone()),
+            roles,
+            resource,
+            now_ms: now.timestamp_millis(),
+        };
+        self.policies.decide(request, chain, now).await
     }
 }
 
@@ -171,10 +178,5 @@ fn bindings_in(caller: &Caller, chain: &[Tenant]) -> Vec<RoleBinding> {
 
 /// A tenant resource for the policy request.
 pub(crate) fn tenant_resource(id: &str) -> Resource {
-    Resource {
-        kind: "tenant",
-        id: Some(id.to_string()),
-        grants_role: None,
-        attributes: Vec::new(),
-    }
+    Resource::new("tenant", Some(id))
 }

@@ -1,6 +1,6 @@
 //! Extensions: tenants' WebAssembly components. Upload (validated, stored
 //! by content hash), list, activate, roll back, delete (back to the platform
-//! default), dry-run, and the decision log with replay.
+//! default) and dry-run. The decisions they take are in [`super::decisions`].
 
 use std::collections::BTreeMap;
 
@@ -8,17 +8,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::Tenant;
 use crate::domain::tenant::ExtensionSlot;
-use crate::domain::{Tenant, ids};
-use crate::runtime::{Invalid, Kind, Limits, Scope};
-use crate::store::{Condition, Index, Item, Key, Query};
+use crate::policy::Request;
+use crate::runtime::{Kind, Limits, Scope};
+use crate::store::{Condition, Index, Item, Key, Query, keys};
 
 use super::access::tenant_resource;
-use super::paging::Page;
-use super::policies::{
-    DecisionInput, DecisionRecord, PolicyRequest, Verdict, answer, component_key, decisions_pk,
-};
-use super::{Caller, Error, PageRequest, Result, Services, keys};
+use super::decisions::{DecisionInput, answer, scope_tenant};
+use super::{Caller, Error, Result, Services};
+
+/// The extensions of tenants.
+pub struct Extensions<'a> {
+    pub(super) cx: &'a Services,
+}
 
 /// One uploaded version of an extension.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -65,7 +68,7 @@ pub struct Activate {
 pub struct DryRun {
     /// The version to run (default: the active one, else the platform's).
     pub version: Option<String>,
-    pub input: PolicyRequest,
+    pub input: Request,
 }
 
 /// What a dry run answered.
@@ -82,22 +85,8 @@ pub struct DryRunResult {
     pub duration_us: u64,
 }
 
-/// A decision replayed on its recorded input.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Replay {
-    pub decision_id: String,
-    pub recorded: Vec<Verdict>,
-    pub replayed: Vec<Verdict>,
-    /// True when every component answered as recorded.
-    pub same: bool,
-}
-
 fn version_key(tenant_id: &str, kind: Kind, hash: &str) -> Key {
-    Key::new(
-        keys::tenant_pk(tenant_id),
-        format!("EXTVER#{}#{hash}", kind.as_str()),
-    )
+    keys::extension_version(tenant_id, kind.as_str(), hash)
 }
 
 fn parse_kind(kind: &str) -> Result<Kind> {
@@ -111,22 +100,13 @@ fn parse_kind(kind: &str) -> Result<Kind> {
 
 fn extension_resource(tenant_id: &str) -> crate::policy::Resource {
     crate::policy::Resource {
-        kind: "extension",
+        kind: "extension".into(),
         ..tenant_resource(tenant_id)
     }
 }
 
-impl From<Invalid> for Error {
-    fn from(e: Invalid) -> Self {
-        Error::Unprocessable {
-            code: e.code(),
-            detail: e.to_string(),
-        }
-    }
-}
-
-impl Services {
-    pub async fn upload_extension(
+impl Extensions<'_> {
+    pub async fn upload(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -134,18 +114,20 @@ impl Services {
         bytes: &[u8],
         activate: bool,
     ) -> Result<ExtensionVersion> {
-        self.tenant_for(
-            caller,
-            "extension.manage",
-            tenant_id,
-            extension_resource(tenant_id),
-        )
-        .await?;
+        self.cx
+            .tenant_for(
+                caller,
+                "extension.manage",
+                tenant_id,
+                extension_resource(tenant_id),
+            )
+            .await?;
         let kind = parse_kind(kind)?;
-        let info = self.policies.runtime.validate(kind, bytes).await?;
-        self.policies
+        let info = self.cx.policies.runtime.validate(kind, bytes).await?;
+        self.cx
+            .policies
             .blobs
-            .put(&component_key(&info.hash), bytes)
+            .put(&keys::component_blob(&info.hash), bytes)
             .await
             .map_err(Error::Internal)?;
         let version = ExtensionVersion {
@@ -154,11 +136,12 @@ impl Services {
             size: info.size,
             imports: info.imports,
             exports: info.exports,
-            uploaded_at: self.clock.now(),
+            uploaded_at: self.cx.clock.now(),
             uploaded_by: caller.principal.user_id.clone(),
         };
         let doc = serde_json::to_value(&version).map_err(anyhow::Error::from)?;
-        self.store
+        self.cx
+            .store
             .put(
                 Item::new(version_key(tenant_id, kind, &info.hash), doc),
                 Condition::None,
@@ -166,7 +149,7 @@ impl Services {
             .await?;
         tracing::info!(tenant = %tenant_id, kind = kind.as_str(), version = %info.hash, "extension uploaded");
         if activate {
-            self.activate_extension(caller, tenant_id, kind.as_str(), &info.hash)
+            self.activate(caller, tenant_id, kind.as_str(), &info.hash)
                 .await?;
         }
         Ok(version)
@@ -174,10 +157,11 @@ impl Services {
 
     async fn versions(&self, tenant_id: &str, kind: Kind) -> Result<Vec<ExtensionVersion>> {
         let page = self
+            .cx
             .store
             .query(
                 Query::new(Index::Primary, keys::tenant_pk(tenant_id))
-                    .prefix(format!("EXTVER#{}#", kind.as_str()))
+                    .prefix(keys::extension_versions(kind.as_str()))
                     .limit(1000),
             )
             .await?;
@@ -190,12 +174,9 @@ impl Services {
         Ok(versions)
     }
 
-    pub async fn list_extensions(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-    ) -> Result<ExtensionsView> {
+    pub async fn list(&self, caller: &Caller, tenant_id: &str) -> Result<ExtensionsView> {
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 "extension.read",
@@ -226,6 +207,7 @@ impl Services {
     ) -> Result<Option<ExtensionSlot>> {
         let kind = parse_kind(kind)?;
         let read = self
+            .cx
             .tenant_for(
                 caller,
                 "extension.manage",
@@ -234,12 +216,14 @@ impl Services {
             )
             .await?;
         let tenant: Tenant = self
+            .cx
+            .tenants()
             .change_tenant(read, None, |t| change(&mut t.extensions))
             .await?;
         Ok(tenant.extensions.get(kind.as_str()).cloned())
     }
 
-    pub async fn activate_extension(
+    pub async fn activate(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -248,6 +232,7 @@ impl Services {
     ) -> Result<Option<ExtensionSlot>> {
         let k = parse_kind(kind)?;
         if self
+            .cx
             .store
             .get(&version_key(tenant_id, k, version))
             .await?
@@ -275,7 +260,7 @@ impl Services {
         Ok(slot)
     }
 
-    pub async fn rollback_extension(
+    pub async fn rollback(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -299,7 +284,7 @@ impl Services {
     }
 
     /// Back to the platform default for `kind`.
-    pub async fn reset_extension(
+    pub async fn reset(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -321,6 +306,7 @@ impl Services {
         input: DryRun,
     ) -> Result<DryRunResult> {
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 "extension.manage",
@@ -340,11 +326,12 @@ impl Services {
         let version = match input.version {
             Some(v) => {
                 if self
+                    .cx
                     .store
                     .get(&version_key(tenant_id, k, &v))
                     .await?
                     .is_none()
-                    && v != self.policies.platform_hash()
+                    && v != self.cx.policies.platform_hash()
                 {
                     return Err(Error::invalid(
                         "version",
@@ -355,18 +342,19 @@ impl Services {
             }
             None => tenant
                 .active_policy()
-                .unwrap_or(self.policies.platform_hash())
+                .unwrap_or(self.cx.policies.platform_hash())
                 .to_string(),
         };
-        let chain = self.chain(&tenant).await?;
+        let chain = self.cx.chain(&tenant).await?;
         let input = DecisionInput {
             request: input.input,
             scope: Scope {
-                tenants: chain.iter().map(super::policies::scope_tenant).collect(),
+                tenants: chain.iter().map(scope_tenant).collect(),
             },
         };
         let started = std::time::Instant::now();
         let result = self
+            .cx
             .policies
             .run(&version, &input, Limits::for_tier(tenant.tier))
             .await;
@@ -379,106 +367,5 @@ impl Services {
             error: error.map(str::to_string),
             duration_us,
         })
-    }
-
-    pub async fn list_decisions(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<DecisionRecord>> {
-        self.tenant_for(
-            caller,
-            "extension.read",
-            tenant_id,
-            extension_resource(tenant_id),
-        )
-        .await?;
-        super::paging::page_in(
-            self.policies.decisions.as_ref(),
-            Query::new(Index::Primary, decisions_pk(Some(tenant_id))),
-            page,
-            |item| Ok(Some(item.decode()?)),
-        )
-        .await
-    }
-
-    /// A recorded decision by id (any tenant; for the operator's CLI).
-    pub async fn decision(
-        &self,
-        tenant_id: Option<&str>,
-        decision_id: &str,
-    ) -> Result<DecisionRecord> {
-        let missing =
-            || Error::not_found("decision_not_found", format!("no decision {decision_id}"));
-        if !ids::looks_like("dec", decision_id) {
-            return Err(missing());
-        }
-        let item = match tenant_id {
-            Some(t) => {
-                self.policies
-                    .decisions
-                    .get(&Key::new(decisions_pk(Some(t)), decision_id))
-                    .await?
-            }
-            None => self
-                .policies
-                .decisions
-                .query(
-                    Query::new(Index::Gsi1, super::policies::DECISION_INDEX)
-                        .prefix(decision_id)
-                        .limit(1),
-                )
-                .await?
-                .items
-                .into_iter()
-                .next(),
-        };
-        Ok(item.ok_or_else(missing)?.decode()?)
-    }
-
-    /// Reruns each component of a recorded decision on the recorded input.
-    pub async fn replay(&self, record: &DecisionRecord) -> Result<Replay> {
-        let limits = Limits::default();
-        let mut replayed = Vec::new();
-        for v in &record.components {
-            let started = std::time::Instant::now();
-            let result = self.policies.run(&v.component, &record.input, limits).await;
-            let (decision, reason, _) = answer(result);
-            replayed.push(Verdict {
-                source: v.source.clone(),
-                component: v.component.clone(),
-                decision: decision.into(),
-                reason,
-                duration_us: started.elapsed().as_micros() as u64,
-            });
-        }
-        let same = replayed
-            .iter()
-            .zip(&record.components)
-            .all(|(a, b)| a.decision == b.decision && a.reason == b.reason);
-        Ok(Replay {
-            decision_id: record.decision_id.clone(),
-            recorded: record.components.clone(),
-            replayed,
-            same,
-        })
-    }
-
-    pub async fn replay_decision(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        decision_id: &str,
-    ) -> Result<Replay> {
-        self.tenant_for(
-            caller,
-            "extension.read",
-            tenant_id,
-            extension_resource(tenant_id),
-        )
-        .await?;
-        let record = self.decision(Some(tenant_id), decision_id).await?;
-        self.replay(&record).await
     }
 }

@@ -1,41 +1,48 @@
-//! Use cases. Each public method is one thing a caller can ask for: it
+//! Use cases, one service per resource. [`Services`] holds what they share
+//! (the store, the clock, the policy engine, the job queue) and hands out a
+//! view per resource: `services.tenants()`, `services.sites()`, ... Each
+//! public method of a view is one thing a caller can ask for: it
 //! authenticates nothing (the API did that), asks the policy, applies the
 //! domain rules and writes the store with conditions, so that concurrent
 //! callers never lose each other's updates.
+//!
+//! The store is private to this module: the API reaches it only through
+//! these methods.
 
 mod access;
-pub mod auth_cache;
-pub mod bootstrap;
-mod cascade;
+pub mod decisions;
 pub mod extensions;
+mod follow;
+pub mod idempotency;
 pub mod identity;
-pub mod invitations;
-pub mod keys;
-pub mod members;
 pub mod operations;
 pub mod outbox;
 pub mod paging;
-pub mod plugins;
-pub mod policies;
-mod site_jobs;
+mod race;
 pub mod sites;
-pub mod templates;
 pub mod tenants;
 pub mod vulnfeed;
+
+mod error;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
-use crate::domain::{FieldError, TenantRole};
+use crate::domain::TenantRole;
 use crate::policy::Principal;
-use crate::store::{Condition, Item, ItemStore, Key, StoreError};
+use crate::store::record::{Versioned, decode};
+use crate::store::{Condition, ItemStore, Key};
 
+pub use error::{Error, Result};
 pub use paging::PageRequest;
+pub use race::check_if_match;
+pub(crate) use race::{RETRIES, Race, backoff, won};
+
+use decisions::Policies;
 
 /// Settings the services need.
 #[derive(Clone, Debug)]
@@ -43,7 +50,7 @@ pub struct ServiceConfig {
     /// How long an invitation stays valid.
     pub invitation_ttl: Duration,
     /// How long a resolved bearer token is trusted without a store read
-    /// (see [`auth_cache`]); zero disables the cache.
+    /// (see [`identity::auth_cache`]); zero disables the cache.
     pub auth_cache_ttl: Duration,
 }
 
@@ -56,37 +63,18 @@ impl Default for ServiceConfig {
     }
 }
 
-/// Everything a use case needs; cheap to clone.
+/// What every service shares; cheap to clone.
 #[derive(Clone)]
 pub struct Services {
-    pub store: Arc<dyn ItemStore>,
-    pub clock: Arc<dyn Clock>,
-    pub config: ServiceConfig,
-    pub policies: Arc<policies::Policies>,
-    pub(crate) auth_cache: Arc<auth_cache::AuthCache>,
-    /// The job queue and how its worker runs.
-    pub jobs: Arc<Jobs>,
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+    policies: Arc<Policies>,
+    auth_cache: Arc<identity::auth_cache::AuthCache>,
+    /// The job queue operations are sent to.
+    queue: Arc<dyn crate::jobs::Queue>,
     /// What the sites services need beyond the store.
-    pub sites: Arc<SiteConfig>,
-}
-
-/// The job queue the services send to and the worker pool drains.
-pub struct Jobs {
-    pub queue: Arc<dyn crate::jobs::Queue>,
-    pub settings: operations::JobSettings,
-}
-
-/// Settings and parts of the sites services.
-pub struct SiteConfig {
-    /// Where backups go.
-    pub blobs: Arc<dyn crate::blobs::BlobStore>,
-    /// Seals attached WordPress credentials; `None`: attaching is refused.
-    pub secrets: Option<crate::secrets::SecretBox>,
-    /// The vulnerability feed plugin installs are scanned against.
-    pub feed: Arc<crate::domain::vulnerability::Feed>,
-    /// How long the local provider's simulated provisioning, cloning and
-    /// promotion take (zero in tests that do not care).
-    pub provision_delay: Duration,
+    site_settings: Arc<sites::SiteSettings>,
 }
 
 /// An authenticated caller: the principal and its direct memberships.
@@ -98,172 +86,124 @@ pub struct Caller {
     pub memberships: HashMap<String, TenantRole>,
 }
 
-/// Why a use case failed. Each variant names the HTTP status it maps to.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// 401: no valid credentials.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// 403 `policy_denied`: the policy said no.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404: the resource does not exist, or the caller may not know it does.
-    #[error("{detail}")]
-    NotFound { code: &'static str, detail: String },
-    /// 400: a malformed request (not a field problem).
-    #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
-    /// 422 `validation_failed`.
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    /// 422 with its own code: a well-formed request the platform refuses
-    /// (an invalid component, a kind that cannot run yet).
-    #[error("{detail}")]
-    Unprocessable { code: &'static str, detail: String },
-    /// 409: the request conflicts with the current state.
-    #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
-    /// 412 `version_conflict`: If-Match did not match.
-    #[error("{0}")]
-    VersionConflict(String),
-    /// 410: the resource existed but is no longer usable.
-    #[error("{detail}")]
-    Gone { code: &'static str, detail: String },
-    /// 422 `security_scan_failed`: a plugin has findings at or above the
-    /// tenant's threshold.
-    #[error("{detail}")]
-    ScanFailed {
-        detail: String,
-        findings: Vec<crate::domain::vulnerability::Finding>,
-    },
-    /// 500: a fault, logged with its detail and answered without it.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl Error {
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
-        Error::NotFound {
-            code,
-            detail: detail.into(),
-        }
-    }
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Error::Conflict {
-            code,
-            detail: detail.into(),
-        }
-    }
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Validation(vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }])
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            // A condition that fails here was not anticipated by the caller
-            // (anticipated ones are matched where they happen): someone
-            // else wrote first.
-            StoreError::ConditionFailed { .. } | StoreError::TransactionCancelled { .. } => {
-                Error::conflict(
-                    "concurrent_modification",
-                    "the resource changed while this request ran; retry it",
-                )
-            }
-            other => Error::Internal(other.into()),
-        }
-    }
-}
-
-/// A stored record that carries the item's version.
-pub trait Versioned {
-    fn set_version(&mut self, version: u64);
-}
-
-macro_rules! versioned {
-    ($($t:ty),*) => {$(
-        impl Versioned for $t {
-            fn set_version(&mut self, version: u64) {
-                self.version = version;
-            }
-        }
-    )*};
-}
-versioned!(
-    crate::domain::Tenant,
-    crate::domain::User,
-    crate::domain::Membership,
-    crate::domain::Invitation,
-    crate::domain::site::Site,
-    crate::domain::site::Operation,
-    sites::Backup,
-    templates::TenantTemplate
-);
-
-/// Decodes an item into a record, with its version.
-pub fn decode<T: DeserializeOwned + Versioned>(item: &Item) -> Result<T> {
-    let mut value: T = item.decode()?;
-    value.set_version(item.version);
-    Ok(value)
-}
-
-/// A record as a document (its `version` field is dropped: the store keeps it).
-pub fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(value).map_err(anyhow::Error::from)?;
-    if let Some(map) = v.as_object_mut() {
-        map.remove("version");
-    }
-    Ok(v)
-}
-
 impl Services {
+    /// The services over `store`, deciding with `policies`, sending jobs
+    /// to `queue`.
     pub fn new(
         store: Arc<dyn ItemStore>,
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
-        policies: Arc<policies::Policies>,
+        policies: Arc<Policies>,
+        queue: Arc<dyn crate::jobs::Queue>,
+        site_settings: sites::SiteSettings,
     ) -> Self {
-        let queue = Arc::new(crate::jobs::store_queue::StoreQueue::new(
-            store.clone(),
-            clock.clone(),
-            "jobs",
-        ));
-        let sites = SiteConfig {
-            blobs: policies.blobs.clone(),
-            secrets: None,
-            feed: Arc::new(crate::domain::vulnerability::Feed::empty()),
-            provision_delay: Duration::ZERO,
-        };
         Self {
             store,
             clock,
             policies,
-            auth_cache: Arc::new(auth_cache::AuthCache::new(config.auth_cache_ttl)),
+            auth_cache: Arc::new(identity::auth_cache::AuthCache::new(config.auth_cache_ttl)),
             config,
-            jobs: Arc::new(Jobs {
-                queue,
-                settings: operations::JobSettings::default(),
-            }),
-            sites: Arc::new(sites),
+            queue,
+            site_settings: Arc::new(site_settings),
         }
     }
 
-    /// The same services on another job queue or job settings.
-    pub fn with_jobs(mut self, jobs: Jobs) -> Self {
-        self.jobs = Arc::new(jobs);
-        self
+    pub fn tenants(&self) -> tenants::Tenants<'_> {
+        tenants::Tenants { cx: self }
     }
 
-    /// The same services with other sites settings.
-    pub fn with_sites(mut self, sites: SiteConfig) -> Self {
-        self.sites = Arc::new(sites);
-        self
+    pub fn members(&self) -> tenants::members::Members<'_> {
+        tenants::members::Members { cx: self }
+    }
+
+    pub fn invitations(&self) -> tenants::invitations::Invitations<'_> {
+        tenants::invitations::Invitations { cx: self }
+    }
+
+    pub fn identity(&self) -> identity::Identity<'_> {
+        identity::Identity { cx: self }
+    }
+
+    pub fn outbox(&self) -> outbox::Outbox<'_> {
+        outbox::Outbox { cx: self }
+    }
+
+    pub fn extensions(&self) -> extensions::Extensions<'_> {
+        extensions::Extensions { cx: self }
+    }
+
+    pub fn decisions(&self) -> decisions::Decisions<'_> {
+        decisions::Decisions { cx: self }
+    }
+
+    pub fn sites(&self) -> sites::Sites<'_> {
+        sites::Sites { cx: self }
+    }
+
+    pub fn backups(&self) -> sites::backups::Backups<'_> {
+        sites::backups::Backups { cx: self }
+    }
+
+    pub fn plugins(&self) -> sites::plugins::Plugins<'_> {
+        sites::plugins::Plugins { cx: self }
+    }
+
+    pub fn templates(&self) -> sites::templates::Templates<'_> {
+        sites::templates::Templates { cx: self }
+    }
+
+    pub fn operations(&self) -> operations::Operations<'_> {
+        operations::Operations { cx: self }
+    }
+
+    pub fn idempotency(&self) -> idempotency::Idempotency<'_> {
+        idempotency::Idempotency { cx: self }
+    }
+
+    /// The policy engine (its runtime and the platform policy).
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// Whether the store answers (`/readyz`).
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await.map_err(|e| {
+            tracing::warn!(error = %e, "store not ready");
+            Error::Unavailable("the store does not answer".into())
+        })
+    }
+
+    /// The job handlers and recoveries of every resource, registered with
+    /// a worker that drains `queue` (the queue these services send to).
+    pub fn worker(
+        &self,
+        settings: crate::jobs::worker::JobSettings,
+    ) -> crate::jobs::worker::Worker {
+        crate::jobs::worker::Worker::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.queue.clone(),
+            settings,
+        )
+        .handle(
+            crate::domain::operation::ResourceKind::Site,
+            Arc::new(sites::jobs::SiteJobs::new(self.clone())),
+        )
+        .recover_with(Arc::new(follow::Resume::new(self.clone())))
+    }
+
+    /// Finishes, on start, what a previous process left: tenant deletions,
+    /// and resources not yet following their tenant's status.
+    pub async fn resume(&self) -> Result<usize> {
+        let deletions = self.tenants().resume_deletions().await?;
+        if deletions > 0 {
+            tracing::info!(
+                deletions,
+                "finished tenant deletions left by a previous run"
+            );
+        }
+        let followed = self.follow_intents().await?;
+        Ok(deletions + followed)
     }
 
     /// Reads and decodes one record.
@@ -284,66 +224,5 @@ impl Services {
         } else {
             Condition::Version(version)
         }
-    }
-}
-
-/// How often a write retries after losing a race it did not promise to win
-/// (no If-Match): it re-reads and re-applies, so no update is lost. Every
-/// round of a race has a winner, so with a jittered pause between attempts
-/// this carries a few dozen concurrent writers to one record.
-pub(crate) const RETRIES: usize = 30;
-
-/// A short random pause before retry `attempt` (0-based), growing to at
-/// most 20 ms, so that writers that lost a race spread out.
-pub(crate) async fn backoff(attempt: usize) {
-    let ceiling = 1u64 << attempt.min(4);
-    let micros = rand::random_range(0..=ceiling * 1250);
-    tokio::time::sleep(Duration::from_micros(micros)).await;
-}
-
-/// The retries of a read-change-conditional-write loop: each lost round
-/// waits a [`backoff`]; after [`RETRIES`] lost rounds, 409
-/// `concurrent_modification` saying that `what` kept changing.
-pub(crate) struct Race {
-    what: &'static str,
-    lost: usize,
-}
-
-impl Race {
-    pub(crate) fn new(what: &'static str) -> Self {
-        Self { what, lost: 0 }
-    }
-
-    /// Records a lost round: pauses, or gives up.
-    pub(crate) async fn lost(&mut self) -> Result<()> {
-        if self.lost + 1 >= RETRIES {
-            return Err(Error::conflict(
-                "concurrent_modification",
-                format!("{} kept changing; retry", self.what),
-            ));
-        }
-        backoff(self.lost).await;
-        self.lost += 1;
-        Ok(())
-    }
-}
-
-/// A conditional write's outcome in a [`Race`]: a failed condition is a
-/// lost round (`None`), any other error is final.
-pub(crate) fn won<T>(written: std::result::Result<T, StoreError>) -> Result<Option<T>> {
-    match written {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_condition() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Checks an If-Match version against the current one.
-pub fn check_if_match(if_match: Option<u64>, current: u64, what: &str) -> Result<()> {
-    match if_match {
-        Some(v) if v != current => Err(Error::VersionConflict(format!(
-            "{what} is at version {current}, not {v}"
-        ))),
-        _ => Ok(()),
     }
 }

@@ -7,10 +7,16 @@ use utoipa::ToSchema;
 
 use crate::domain::validate::normalise_email;
 use crate::policy::Resource;
-use crate::store::{Index, Item, Query};
+use crate::store::record::encode;
+use crate::store::{Index, Item, Query, keys};
 
 use super::paging::Page;
-use super::{Caller, PageRequest, Result, Services, encode, keys};
+use super::{Caller, PageRequest, Result, Services};
+
+/// The platform's outgoing mail.
+pub struct Outbox<'a> {
+    pub(super) cx: &'a Services,
+}
 
 /// One outgoing e-mail.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -38,20 +44,22 @@ impl Message {
     }
 }
 
-impl Services {
-    pub async fn list_outbox(
+impl Outbox<'_> {
+    pub async fn list(
         &self,
         caller: &Caller,
         to: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Message>> {
-        self.authorize_global(caller, "outbox.read", Resource::default())
+        self.cx
+            .authorize_global(caller, "outbox.read", Resource::default())
             .await?;
         let query = match to {
             Some(to) => Query::new(Index::Gsi1, keys::outbox_to(&normalise_email(to))),
             None => Query::new(Index::Primary, keys::OUTBOX),
         };
-        self.page(query, page, |item| Ok(Some(item.decode()?)))
+        self.cx
+            .page(query, page, |item| Ok(Some(item.decode()?)))
             .await
     }
 }

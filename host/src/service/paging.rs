@@ -5,9 +5,10 @@
 
 use serde::de::DeserializeOwned;
 
+use crate::store::record::{Versioned, decode};
 use crate::store::{Cursor, Item, ItemStore, Query};
 
-use super::{Error, Result, Services, Versioned, decode};
+use super::{Error, Result, Services};
 
 /// A client's page request (validated by the API: limit 1..=100).
 #[derive(Clone, Debug)]

@@ -18,6 +18,8 @@
 
 pub mod conformance;
 pub mod dynamodb;
+pub mod keys;
+pub mod record;
 pub mod sqlite;
 
 use std::fmt;

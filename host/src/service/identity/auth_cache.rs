@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
-use super::Caller;
+use super::super::Caller;
 
 /// Entries kept at most; past that, expired ones are dropped, then all.
 const MAX_ENTRIES: usize = 10_000;

@@ -1,4 +1,8 @@
-//! The single-table layout: every key the services write, in one place.
+//! The single-table layout: every key bbws writes, in one place. The
+//! services, the job worker, the store queue and the decision log all write
+//! the same table (on DynamoDB; embedded, the decision log is a file of its
+//! own with the same layout), so the layout lives with the store rather
+//! than with any one of them.
 //!
 //! | item | pk | sk | gsi1 | gsi2 |
 //! |---|---|---|---|---|
@@ -12,7 +16,9 @@
 //! | API token | `TOKEN#{sha256}` | `TOKEN` | `TOKENS#{uid}` / tokenId | |
 //! | outbox message | `OUTBOX` | message id | `OUTBOX#{to}` / message id | |
 //! | cascade intent | `CASCADE` | tenant id | | |
-//! | sites-follow intent | `SITESYNC` | tenant id | | |
+//! | follow intent (a tenant's resources follow its new status) | `FOLLOW` | tenant id | | |
+//! | extension version | `TENANT#{tid}` | `EXTVER#{kind}#{sha256}` | | |
+//! | decision record | `DECISIONS#{tid}` (or `#platform`) | decision id | `DECISIONS` / decision id | |
 //! | idempotency record | `IDEMPOTENCY#{sha256}` | `IDEMPOTENCY` | | |
 //! | bootstrap marker | `PLATFORM` | `BOOTSTRAP` | | |
 //! | site | `SITES#{tid}` | site id | | |
@@ -21,9 +27,10 @@
 //! | backup | `SITE#{sid}` | `BACKUP#{bid}` | | |
 //! | operation | `OP#{oid}` | `OP` | | `OPS#OPEN` / created-at (while not final) |
 //! | tenant template | `TEMPLATES#{tid}` | template id | `TEMPLATEIDS` / template id | |
-//! | job queue message | `queue#jobs` | message id | `queue#jobs#ready` / visible-at | |
+//! | queue message (queue `N`) | `queue#N` | message id | `queue#N#ready` / visible-at | |
+//! | dead letter (queue `N`) | `queue#N#dead` | dead-at#message id | | |
 
-use crate::store::Key;
+use super::Key;
 
 pub fn tenant_pk(id: &str) -> String {
     format!("TENANT#{id}")
@@ -137,8 +144,44 @@ pub fn template(tenant_id: &str, template_id: &str) -> Key {
 /// Tenant templates by id alone (`/v1/templates/{id}/validate`).
 pub const TEMPLATE_IDS: &str = "TEMPLATEIDS";
 
-/// Tenants whose sites have yet to follow a status change.
-pub const SITE_SYNC: &str = "SITESYNC";
-pub fn site_sync(tenant_id: &str) -> Key {
-    Key::new(SITE_SYNC, tenant_id)
+/// Tenants whose resources have yet to follow a status change.
+pub const FOLLOW: &str = "FOLLOW";
+pub fn follow(tenant_id: &str) -> Key {
+    Key::new(FOLLOW, tenant_id)
+}
+
+/// The sort-key prefix of a tenant's uploaded versions of one extension kind.
+pub fn extension_versions(kind: &str) -> String {
+    format!("EXTVER#{kind}#")
+}
+pub fn extension_version(tenant_id: &str, kind: &str, hash: &str) -> Key {
+    Key::new(
+        tenant_pk(tenant_id),
+        format!("{}{hash}", extension_versions(kind)),
+    )
+}
+/// Where a component's bytes live in the blob store.
+pub fn component_blob(hash: &str) -> String {
+    format!("components/{hash}.wasm")
+}
+
+/// A tenant's decision log (`None`: untenanted decisions).
+pub fn decisions_of(tenant_id: Option<&str>) -> String {
+    format!("DECISIONS#{}", tenant_id.unwrap_or("platform"))
+}
+pub fn decision(tenant_id: Option<&str>, decision_id: &str) -> Key {
+    Key::new(decisions_of(tenant_id), decision_id)
+}
+/// The index partition that finds a decision by id alone.
+pub const DECISION_IDS: &str = "DECISIONS";
+
+/// A queue's messages, its visibility index and its dead letters.
+pub fn queue_messages(name: &str) -> String {
+    format!("queue#{name}")
+}
+pub fn queue_ready(name: &str) -> String {
+    format!("queue#{name}#ready")
+}
+pub fn queue_dead(name: &str) -> String {
+    format!("queue#{name}#dead")
 }

@@ -10,11 +10,17 @@ use utoipa::ToSchema;
 use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
 use crate::domain::{Invitation, InvitationStatus, Tenant, TenantRole, ids};
 use crate::policy::Resource;
-use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+use crate::store::record::{decode, encode};
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp, keys};
 
-use super::outbox::Message;
-use super::paging::Page;
-use super::{Caller, Error, PageRequest, Result, Services, decode, encode, keys};
+use super::super::outbox::Message;
+use super::super::paging::Page;
+use super::super::{Caller, Error, PageRequest, Result, Services};
+
+/// Invitations to join a tenant.
+pub struct Invitations<'a> {
+    pub(in crate::service) cx: &'a Services,
+}
 
 /// `POST /v1/tenants/{tenantId}/invitations`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,7 +57,7 @@ pub struct Accepted {
 
 fn invitation_resource(id: Option<&str>, role: Option<TenantRole>) -> Resource {
     Resource {
-        kind: "invitation",
+        kind: "invitation".into(),
         id: id.map(str::to_string),
         grants_role: role,
         attributes: Vec::new(),
@@ -65,7 +71,7 @@ fn bad_token() -> Error {
     )
 }
 
-impl Services {
+impl Invitations<'_> {
     /// The invitation e-mail, as an outbox message item.
     fn invitation_mail(&self, tenant: &Tenant, inv: &Invitation, token: &str) -> Result<Item> {
         Message {
@@ -87,24 +93,25 @@ impl Services {
                 "tenantId": inv.tenant_id,
                 "token": token,
             }),
-            created_at: self.clock.now(),
+            created_at: self.cx.clock.now(),
         }
         .item()
     }
 
     fn expiry(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
-            + chrono::Duration::from_std(self.config.invitation_ttl)
+        self.cx.clock.now()
+            + chrono::Duration::from_std(self.cx.config.invitation_ttl)
                 .unwrap_or(chrono::Duration::days(7))
     }
 
-    pub async fn create_invitation(
+    pub async fn create(
         &self,
         caller: &Caller,
         tenant_id: &str,
         input: CreateInvitation,
     ) -> Result<Invitation> {
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 "tenant.invitation.create",
@@ -115,16 +122,18 @@ impl Services {
         let mut v = Validator::new();
         v.email("email", &input.email);
         v.finish().map_err(Error::Validation)?;
-        self.authorize_on(
-            caller,
-            "tenant.invitation.create",
-            &tenant,
-            invitation_resource(None, Some(input.role)),
-        )
-        .await?;
+        self.cx
+            .authorize_on(
+                caller,
+                "tenant.invitation.create",
+                &tenant,
+                invitation_resource(None, Some(input.role)),
+            )
+            .await?;
         let email = normalise_email(&input.email);
-        if let Some(user) = self.user_by_email(&email).await?
+        if let Some(user) = self.cx.identity().user_by_email(&email).await?
             && self
+                .cx
                 .store
                 .get(&keys::member(tenant_id, &user.user_id))
                 .await?
@@ -135,7 +144,7 @@ impl Services {
                 format!("{email} is already a member of this tenant"),
             ));
         }
-        let now = self.clock.now();
+        let now = self.cx.clock.now();
         let token = ids::new_secret("inv");
         let inv = Invitation {
             invitation_id: ids::new_id("inv"),
@@ -163,7 +172,7 @@ impl Services {
                 Condition::NotExists,
             ),
         ];
-        self.store.transact(ops).await.map_err(|e| match e {
+        self.cx.store.transact(ops).await.map_err(|e| match e {
             StoreError::TransactionCancelled { .. } => Error::conflict(
                 "concurrent_modification",
                 "the tenant or its invitations changed while this request ran; retry",
@@ -194,31 +203,34 @@ impl Services {
         ))
     }
 
-    pub async fn list_invitations(
+    pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: &str,
         status: Option<InvitationStatus>,
         page: &PageRequest,
     ) -> Result<Page<Invitation>> {
-        self.tenant_for(
-            caller,
-            "tenant.invitation.list",
-            tenant_id,
-            invitation_resource(None, None),
-        )
-        .await?;
-        let now = self.clock.now();
-        self.page(
-            Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::INVITATION_PREFIX),
-            page,
-            |item| {
-                let mut inv: Invitation = decode(item)?;
-                inv.status = inv.status_at(now);
-                Ok(status.is_none_or(|s| s == inv.status).then_some(inv))
-            },
-        )
-        .await
+        self.cx
+            .tenant_for(
+                caller,
+                "tenant.invitation.list",
+                tenant_id,
+                invitation_resource(None, None),
+            )
+            .await?;
+        let now = self.cx.clock.now();
+        self.cx
+            .page(
+                Query::new(Index::Primary, keys::tenant_pk(tenant_id))
+                    .prefix(keys::INVITATION_PREFIX),
+                page,
+                |item| {
+                    let mut inv: Invitation = decode(item)?;
+                    inv.status = inv.status_at(now);
+                    Ok(status.is_none_or(|s| s == inv.status).then_some(inv))
+                },
+            )
+            .await
     }
 
     async fn invitation_for(
@@ -229,6 +241,7 @@ impl Services {
         id: &str,
     ) -> Result<(Tenant, Invitation)> {
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 action,
@@ -241,6 +254,7 @@ impl Services {
             return Err(missing());
         }
         let inv = self
+            .cx
             .load(&keys::invitation(tenant_id, id))
             .await?
             .ok_or_else(missing)?;
@@ -269,26 +283,21 @@ impl Services {
     }
 
     /// A new token and a new expiry; the old token stops working.
-    pub async fn resend_invitation(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Invitation> {
+    pub async fn resend(&self, caller: &Caller, tenant_id: &str, id: &str) -> Result<Invitation> {
         let (tenant, mut inv) = self
             .invitation_for(caller, "tenant.invitation.resend", tenant_id, id)
             .await?;
         if !matches!(
-            inv.status_at(self.clock.now()),
+            inv.status_at(self.cx.clock.now()),
             InvitationStatus::Pending | InvitationStatus::Expired
         ) {
-            return Err(Self::not_pending(&inv, self.clock.now()).expect("not pending"));
+            return Err(Self::not_pending(&inv, self.cx.clock.now()).expect("not pending"));
         }
         let old_hash = inv.token_hash.clone();
         let token = ids::new_secret("inv");
         inv.token_hash = ids::hash_secret(&token);
         inv.expires_at = self.expiry();
-        inv.updated_at = self.clock.now();
+        inv.updated_at = self.cx.clock.now();
         // An expired invitation may have been replaced by a newer one for
         // the same address: the claim decides which one may be live.
         let claim = self.claim_op(&inv, true).await?;
@@ -304,25 +313,20 @@ impl Services {
         .into_iter()
         .chain(claim)
         .collect();
-        self.store.transact(ops).await?;
+        self.cx.store.transact(ops).await?;
         inv.version += 1;
         Ok(inv)
     }
 
-    pub async fn cancel_invitation(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Invitation> {
+    pub async fn cancel(&self, caller: &Caller, tenant_id: &str, id: &str) -> Result<Invitation> {
         let (_, mut inv) = self
             .invitation_for(caller, "tenant.invitation.cancel", tenant_id, id)
             .await?;
         if !matches!(
-            inv.status_at(self.clock.now()),
+            inv.status_at(self.cx.clock.now()),
             InvitationStatus::Pending | InvitationStatus::Expired
         ) {
-            return Err(Self::not_pending(&inv, self.clock.now()).expect("not pending"));
+            return Err(Self::not_pending(&inv, self.cx.clock.now()).expect("not pending"));
         }
         self.close_invitation(&mut inv, InvitationStatus::Cancelled, Vec::new())
             .await?;
@@ -336,7 +340,7 @@ impl Services {
     /// free the address of the newer one).
     async fn claim_op(&self, inv: &Invitation, take: bool) -> Result<Option<TxOp>> {
         let key = keys::invitee(&inv.tenant_id, &inv.email);
-        let claim = self.store.get(&key).await?;
+        let claim = self.cx.store.get(&key).await?;
         let condition = match &claim {
             None => Condition::NotExists,
             Some(claim) => Condition::Version(claim.version),
@@ -349,11 +353,13 @@ impl Services {
             None => None,
         };
         if let Some(holder) = &holder {
-            let other: Option<Invitation> =
-                self.load(&keys::invitation(&inv.tenant_id, holder)).await?;
+            let other: Option<Invitation> = self
+                .cx
+                .load(&keys::invitation(&inv.tenant_id, holder))
+                .await?;
             if take
                 && let Some(other) = other
-                && other.status_at(self.clock.now()) == InvitationStatus::Pending
+                && other.status_at(self.cx.clock.now()) == InvitationStatus::Pending
             {
                 return Err(Error::conflict(
                     "invitation_exists",
@@ -386,14 +392,14 @@ impl Services {
     ) -> Result<()> {
         let claim = self.claim_op(inv, false).await?;
         inv.status = status;
-        inv.updated_at = self.clock.now();
+        inv.updated_at = self.cx.clock.now();
         let mut ops = vec![TxOp::put(
             self.invitation_item(inv)?,
             Condition::Version(inv.version),
         )];
         ops.extend(claim);
         ops.extend(extra);
-        self.store.transact(ops).await.map_err(|e| match e {
+        self.cx.store.transact(ops).await.map_err(|e| match e {
             StoreError::TransactionCancelled { .. } => Error::conflict(
                 "invitation_used",
                 "the invitation changed while this request ran",
@@ -413,6 +419,7 @@ impl Services {
             ));
         }
         let pointer = self
+            .cx
             .store
             .get(&keys::invitation_token(&ids::hash_secret(token)))
             .await?
@@ -421,19 +428,21 @@ impl Services {
         let tenant_id = pointer["tenantId"].as_str().unwrap_or_default();
         let id = pointer["invitationId"].as_str().unwrap_or_default();
         let inv: Invitation = self
+            .cx
             .load(&keys::invitation(tenant_id, id))
             .await?
             .ok_or_else(bad_token)?;
-        match Self::not_pending(&inv, self.clock.now()) {
+        match Self::not_pending(&inv, self.cx.clock.now()) {
             Some(e) => Err(e),
             None => Ok(inv),
         }
     }
 
     /// By the invitee (no bearer token needed: the invitation token is the proof).
-    pub async fn accept_invitation(&self, input: InvitationToken) -> Result<Accepted> {
+    pub async fn accept(&self, input: InvitationToken) -> Result<Accepted> {
         let mut inv = self.pending_by_token(&input.token).await?;
         let tenant = self
+            .cx
             .live_tenant(&inv.tenant_id)
             .await
             .map_err(|_| bad_token())?;
@@ -441,7 +450,7 @@ impl Services {
             keys::tenant(&tenant.tenant_id),
             Condition::Version(tenant.version),
         )];
-        let (user, user_created) = match self.user_by_email(&inv.email).await? {
+        let (user, user_created) = match self.cx.identity().user_by_email(&inv.email).await? {
             Some(user) => (user, false),
             None => {
                 let name = match &input.display_name {
@@ -453,16 +462,18 @@ impl Services {
                     }
                     None => inv.email.split('@').next().unwrap_or_default().to_string(),
                 };
-                let (user, user_ops) = self.new_user(&inv.email, &name, None)?;
+                let (user, user_ops) = self.cx.identity().new_user(&inv.email, &name, None)?;
                 ops.extend(user_ops);
                 (user, true)
             }
         };
         let (membership, member_op) = self
+            .cx
+            .members()
             .membership_for_invitee(&tenant, &user.user_id, &user.email, inv.role)
             .await?;
         ops.push(member_op);
-        let (issued, token_op) = self.new_token(
+        let (issued, token_op) = self.cx.identity().new_token(
             &user.user_id,
             Some(format!("invitation {}", inv.invitation_id)),
         )?;
@@ -482,7 +493,7 @@ impl Services {
         })
     }
 
-    pub async fn decline_invitation(&self, input: InvitationToken) -> Result<Invitation> {
+    pub async fn decline(&self, input: InvitationToken) -> Result<Invitation> {
         let mut inv = self.pending_by_token(&input.token).await?;
         self.close_invitation(&mut inv, InvitationStatus::Declined, Vec::new())
             .await?;

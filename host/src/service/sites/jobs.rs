@@ -1,4 +1,5 @@
-//! The jobs of site operations. Each checks state before every step, so a
+//! The jobs of site operations, and [`SiteJobs`], the handler the job
+//! worker runs them through. Each job checks state before every step, so a
 //! job delivered again (a retry, a restart after SIGKILL) finishes what the
 //! first delivery started without doing any step's effect twice:
 //! - the local provider's WordPress state is one document written with a
@@ -9,27 +10,47 @@
 
 use sha2::Digest as _;
 
+use async_trait::async_trait;
+
 use crate::domain::Tenant;
-use crate::domain::site::{Environment, OperationError, Site, SiteStatus};
+use crate::domain::operation::{OperationError, OperationKind, ResourceKind};
+use crate::domain::site::{Environment, Site, SiteStatus};
 use crate::domain::template::WpOperation;
 use crate::infra::local::LocalWordPress;
 use crate::infra::wordpress::{WordPress, WpError};
-use crate::store::{Condition, Item, StoreError};
+use crate::jobs::worker::{Handler, Job, JobError, JobResult};
+use crate::store::{Condition, Item, StoreError, keys};
 
-use super::operations::{JobError, OpHandle};
-use super::sites::{Backup, BackupStatus, backup_item};
-use super::{Error, Services, keys};
+use super::super::{Error, Services};
+use super::Sites;
+use super::backups::{Backup, BackupStatus, backup_item};
 
-type JobResult<T = ()> = std::result::Result<T, JobError>;
+/// Runs the operations of sites for the job worker.
+pub struct SiteJobs {
+    services: Services,
+}
 
-fn input_str(handle: &OpHandle, field: &str) -> JobResult<String> {
-    handle
-        .snapshot()
-        .input
-        .get(field)
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| JobError::fail("invalid_job", format!("the job has no {field}")))
+impl SiteJobs {
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+}
+
+#[async_trait]
+impl Handler for SiteJobs {
+    async fn run(&self, job: &Job) -> JobResult {
+        self.services.sites().run_job(job).await
+    }
+
+    async fn on_failure(&self, job: &Job, error: &OperationError) -> anyhow::Result<()> {
+        Ok(self.services.sites().job_failed(job, error).await?)
+    }
+}
+
+impl From<Error> for JobError {
+    fn from(e: Error) -> Self {
+        JobError::Retry(e.to_string())
+    }
 }
 
 fn wp_error(e: WpError) -> JobError {
@@ -39,59 +60,62 @@ fn wp_error(e: WpError) -> JobError {
     }
 }
 
-impl Services {
+impl Sites<'_> {
     /// Runs the job of a claimed operation.
-    pub(crate) async fn run_operation(&self, handle: &OpHandle) -> JobResult {
-        let op = handle.snapshot();
+    async fn run_job(&self, job: &Job) -> JobResult {
+        let op = job.snapshot();
         let tenant_id = op.resource.tenant_id.clone();
-        match op.kind.as_str() {
-            "site.create" => self.job_create(handle, &tenant_id, &op.resource.id).await,
-            "site.clone" => self.job_clone(handle, &tenant_id, &op.resource.id).await,
-            "site.delete" => self.job_delete(&tenant_id, &op.resource.id).await,
-            "site.promote" => self.job_promote(handle, &tenant_id, &op.resource.id).await,
-            "site.backup" => {
-                let site_id = op.resource.site_id.clone().unwrap_or_default();
-                self.job_backup(handle, &tenant_id, &site_id).await
+        let id = &op.resource.id;
+        match op.kind {
+            OperationKind::SiteCreate => self.job_create(job, &tenant_id, id).await,
+            OperationKind::SiteClone => self.job_clone(job, &tenant_id, id).await,
+            OperationKind::SiteDelete => self.job_delete(&tenant_id, id).await,
+            OperationKind::SitePromote => self.job_promote(job, &tenant_id, id).await,
+            OperationKind::SiteBackup => {
+                let site_id = op
+                    .resource
+                    .parent_id(ResourceKind::Site)
+                    .unwrap_or_default();
+                self.job_backup(job, &tenant_id, site_id).await
             }
-            "site.restore" => self.job_restore(handle, &tenant_id, &op.resource.id).await,
-            "site.template.apply" => {
-                let site = self.job_site(&tenant_id, &op.resource.id).await?;
-                let template_id = input_str(handle, "templateId")?;
-                self.job_apply_template(handle, &site, &template_id).await?;
+            OperationKind::SiteRestore => self.job_restore(job, &tenant_id, id).await,
+            OperationKind::SiteTemplateApply => {
+                let site = self.job_site(&tenant_id, id).await?;
+                let template_id = job.input_str("templateId")?;
+                self.job_apply_template(job, &site, &template_id).await?;
                 self.settle_site(&site, &op.operation_id, None).await
             }
-            other => Err(JobError::fail(
-                "invalid_job",
-                format!("no job kind {other}"),
-            )),
         }
     }
 
     /// What a final failure leaves behind: the site released from the
     /// operation (a creation or clone FAILED), a backup marked FAILED.
-    pub(crate) async fn on_failure(
-        &self,
-        handle: &OpHandle,
-        error: &OperationError,
-    ) -> super::Result<()> {
-        let op = handle.snapshot();
+    async fn job_failed(&self, job: &Job, error: &OperationError) -> super::super::Result<()> {
+        let op = job.snapshot();
         let tenant_id = &op.resource.tenant_id;
-        let site_id = op.resource.site_id.as_deref().unwrap_or(&op.resource.id);
-        if op.kind == "site.backup" {
+        let site_id = op
+            .resource
+            .parent_id(ResourceKind::Site)
+            .unwrap_or(&op.resource.id);
+        if op.kind == OperationKind::SiteBackup {
             let key = keys::backup(site_id, &op.resource.id);
-            if let Some(mut b) = self.load::<Backup>(&key).await? {
+            if let Some(mut b) = self.cx.load::<Backup>(&key).await? {
                 b.status = BackupStatus::Failed;
-                b.updated_at = self.clock.now();
-                self.store
+                b.updated_at = self.cx.clock.now();
+                self.cx
+                    .store
                     .put(backup_item(&b)?, Condition::Version(b.version))
                     .await?;
             }
         }
-        let failed_status = matches!(op.kind.as_str(), "site.create" | "site.clone");
+        let failed_status = matches!(
+            op.kind,
+            OperationKind::SiteCreate | OperationKind::SiteClone
+        );
         let message = error.message.clone();
         let operation_id = op.operation_id.clone();
         match self
-            .change_site(tenant_id, site_id, None, |s| {
+            .change(tenant_id, site_id, None, |s| {
                 if s.operation_id.as_deref() == Some(operation_id.as_str()) {
                     s.operation_id = None;
                 }
@@ -135,7 +159,7 @@ impl Services {
         operation_id: &str,
         change: impl Fn(&mut Site),
     ) -> JobResult {
-        self.change_site(&site.tenant_id, &site.site_id, None, |s| {
+        self.change(&site.tenant_id, &site.site_id, None, |s| {
             change(s);
             if s.operation_id.as_deref() == Some(operation_id) {
                 s.operation_id = None;
@@ -148,7 +172,7 @@ impl Services {
 
     /// The simulated time a provider step takes.
     async fn provider_delay(&self) {
-        let delay = self.sites.provision_delay;
+        let delay = self.cx.site_settings.provision_delay;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -157,6 +181,7 @@ impl Services {
     /// Creates the local provider's state of a site unless it exists.
     async fn put_state_once(&self, site_id: &str, state: &LocalWordPress) -> JobResult {
         match self
+            .cx
             .store
             .put(
                 Item::record(keys::site_state(site_id), state)?,
@@ -172,8 +197,8 @@ impl Services {
     pub(crate) async fn local_state(
         &self,
         site_id: &str,
-    ) -> super::Result<Option<(LocalWordPress, u64)>> {
-        match self.store.get(&keys::site_state(site_id)).await? {
+    ) -> super::super::Result<Option<(LocalWordPress, u64)>> {
+        match self.cx.store.get(&keys::site_state(site_id)).await? {
             Some(item) => Ok(Some((item.decode()?, item.version))),
             None => Ok(None),
         }
@@ -181,10 +206,11 @@ impl Services {
 
     /// The WordPress client of an attached site, with its password opened.
     pub(crate) async fn attached(&self, site: &Site) -> JobResult<WordPress> {
-        let secrets = self.sites.secrets.as_ref().ok_or_else(|| {
+        let secrets = self.cx.site_settings.secrets.as_ref().ok_or_else(|| {
             JobError::fail("secrets_key_missing", "this deployment has no secrets key")
         })?;
         let item = self
+            .cx
             .store
             .get(&keys::site_credentials(&site.site_id))
             .await?
@@ -205,49 +231,45 @@ impl Services {
         .map_err(wp_error)
     }
 
-    async fn job_create(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+    async fn job_create(&self, job: &Job, tenant_id: &str, site_id: &str) -> JobResult {
         let site = self.job_site(tenant_id, site_id).await?;
-        let op_id = handle.snapshot().operation_id;
+        let op_id = job.snapshot().operation_id;
         if site.effective_status() != SiteStatus::Provisioning {
             // Done by an earlier delivery.
             return Ok(());
         }
         if site.provider == "local" {
-            handle
-                .step(0, None, "provisioning (local provider, simulated)")
+            job.step(0, None, "provisioning (local provider, simulated)")
                 .await?;
             self.provider_delay().await;
             self.put_state_once(site_id, &LocalWordPress::installed(&site.name))
                 .await?;
         } else {
-            handle
-                .step(0, None, "checking the attached WordPress")
-                .await?;
+            job.step(0, None, "checking the attached WordPress").await?;
             let wp = self.attached(&site).await?;
             let info = wp.check().await.map_err(wp_error)?;
             tracing::info!(site = %site_id, wordpress = ?info, "attached WordPress answers");
         }
         if let Some(template_id) = site.template_id.clone() {
-            self.job_apply_template(handle, &site, &template_id).await?;
+            self.job_apply_template(job, &site, &template_id).await?;
         }
         self.settle_site(&site, &op_id, Some(SiteStatus::Active))
             .await
     }
 
-    async fn job_clone(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+    async fn job_clone(&self, job: &Job, tenant_id: &str, site_id: &str) -> JobResult {
         let site = self.job_site(tenant_id, site_id).await?;
-        let op_id = handle.snapshot().operation_id;
+        let op_id = job.snapshot().operation_id;
         if site.effective_status() != SiteStatus::Provisioning {
             return Ok(());
         }
-        let source_id = input_str(handle, "sourceSiteId")?;
-        handle
-            .step(
-                0,
-                Some(1),
-                format!("copying {source_id} (local provider, simulated)"),
-            )
-            .await?;
+        let source_id = job.input_str("sourceSiteId")?;
+        job.step(
+            0,
+            Some(1),
+            format!("copying {source_id} (local provider, simulated)"),
+        )
+        .await?;
         self.provider_delay().await;
         if self.local_state(site_id).await?.is_none() {
             let (mut state, _) = self.local_state(&source_id).await?.ok_or_else(|| {
@@ -260,7 +282,7 @@ impl Services {
             // One conditional write: the clone's state exists whole or not at all.
             self.put_state_once(site_id, &state).await?;
         }
-        handle.step(1, Some(1), "copied").await?;
+        job.step(1, Some(1), "copied").await?;
         self.settle_site(&site, &op_id, Some(SiteStatus::Active))
             .await
     }
@@ -268,49 +290,50 @@ impl Services {
     async fn job_delete(&self, tenant_id: &str, site_id: &str) -> JobResult {
         self.provider_delay().await;
         self.remove_site_contents(site_id).await?;
-        self.store
+        self.cx
+            .store
             .delete(&keys::site_state(site_id), Condition::None)
             .await?;
-        self.store
+        self.cx
+            .store
             .delete(&keys::site_credentials(site_id), Condition::None)
             .await?;
-        self.store
+        self.cx
+            .store
             .delete(&keys::site(tenant_id, site_id), Condition::None)
             .await?;
         tracing::info!(site = %site_id, "site deleted");
         Ok(())
     }
 
-    async fn job_promote(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
+    async fn job_promote(&self, job: &Job, tenant_id: &str, site_id: &str) -> JobResult {
         let site = self.job_site(tenant_id, site_id).await?;
-        let op_id = handle.snapshot().operation_id;
+        let op_id = job.snapshot().operation_id;
         let target: Environment = serde_json::from_value(
-            handle
-                .snapshot()
+            job.snapshot()
                 .input
                 .get("targetEnvironment")
                 .cloned()
                 .unwrap_or_default(),
         )
         .map_err(|e| JobError::fail("invalid_job", e.to_string()))?;
-        handle
-            .step(0, Some(1), format!("deploying to {}", target.as_str()))
+        job.step(0, Some(1), format!("deploying to {}", target.as_str()))
             .await?;
         self.provider_delay().await;
         self.settle_with(&site, &op_id, |s| s.environment = target)
             .await?;
-        handle
-            .step(1, Some(1), format!("now {}", target.as_str()))
+        job.step(1, Some(1), format!("now {}", target.as_str()))
             .await?;
         Ok(())
     }
 
-    async fn job_backup(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
-        let op = handle.snapshot();
-        let backup_id = input_str(handle, "backupId")?;
+    async fn job_backup(&self, job: &Job, tenant_id: &str, site_id: &str) -> JobResult {
+        let op = job.snapshot();
+        let backup_id = job.input_str("backupId")?;
         let site = self.job_site(tenant_id, site_id).await?;
         let key = keys::backup(site_id, &backup_id);
         let mut backup: Backup = self
+            .cx
             .load(&key)
             .await?
             .ok_or_else(|| JobError::fail("backup_gone", "the backup record is gone"))?;
@@ -326,7 +349,8 @@ impl Services {
             }))
             .map_err(|e| JobError::Retry(e.to_string()))?;
             self.provider_delay().await;
-            self.sites
+            self.cx
+                .site_settings
                 .blobs
                 .put(&keys::backup_blob(site_id, &backup_id), &bytes)
                 .await
@@ -334,24 +358,27 @@ impl Services {
             backup.status = BackupStatus::Completed;
             backup.size_bytes = Some(bytes.len() as u64);
             backup.sha256 = Some(hex::encode(sha2::Sha256::digest(&bytes)));
-            backup.updated_at = self.clock.now();
-            self.store
+            backup.updated_at = self.cx.clock.now();
+            self.cx
+                .store
                 .put(backup_item(&backup)?, Condition::Version(backup.version))
                 .await?;
         }
         self.settle_site(&site, &op.operation_id, None).await
     }
 
-    async fn job_restore(&self, handle: &OpHandle, tenant_id: &str, site_id: &str) -> JobResult {
-        let op = handle.snapshot();
-        let backup_id = input_str(handle, "backupId")?;
+    async fn job_restore(&self, job: &Job, tenant_id: &str, site_id: &str) -> JobResult {
+        let op = job.snapshot();
+        let backup_id = job.input_str("backupId")?;
         let site = self.job_site(tenant_id, site_id).await?;
         let backup: Backup = self
+            .cx
             .load(&keys::backup(site_id, &backup_id))
             .await?
             .ok_or_else(|| JobError::fail("backup_gone", "the backup is gone"))?;
         let bytes = self
-            .sites
+            .cx
+            .site_settings
             .blobs
             .get(&keys::backup_blob(site_id, &backup_id))
             .await
@@ -367,49 +394,51 @@ impl Services {
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
         let state: LocalWordPress = serde_json::from_value(doc["state"].clone())
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
-        handle
-            .step(0, Some(1), format!("restoring {backup_id}"))
+        job.step(0, Some(1), format!("restoring {backup_id}"))
             .await?;
         self.provider_delay().await;
         // Replacing the whole document is idempotent: a second run writes
         // the same state.
-        self.store
+        self.cx
+            .store
             .put(
                 Item::record(keys::site_state(site_id), &state)?,
                 Condition::None,
             )
             .await?;
-        handle
-            .step(1, Some(1), format!("restored {backup_id}"))
+        job.step(1, Some(1), format!("restored {backup_id}"))
             .await?;
         self.settle_site(&site, &op.operation_id, None).await
     }
 
     /// Plans a template for the site and runs the plan, step by step. A
     /// failed step stops the plan and fails the operation naming the step.
-    async fn job_apply_template(
-        &self,
-        handle: &OpHandle,
-        site: &Site,
-        template_id: &str,
-    ) -> JobResult {
+    async fn job_apply_template(&self, job: &Job, site: &Site, template_id: &str) -> JobResult {
         let tenant: Tenant = self
+            .cx
             .load(&keys::tenant(&site.tenant_id))
             .await?
             .ok_or_else(|| JobError::fail("tenant_gone", "the tenant is gone"))?;
         let spec = self
-            .find_template(&site.tenant_id, template_id)
+            .cx
+            .templates()
+            .find(&site.tenant_id, template_id)
             .await?
             .ok_or_else(|| {
                 JobError::fail("template_not_found", format!("no template {template_id}"))
             })?;
-        let parameters = handle
+        let parameters = job
             .snapshot()
             .input
             .get("parameters")
             .filter(|p| p.is_object())
             .map_or_else(|| "{}".to_string(), |p| p.to_string());
-        let plan = match self.plan_template(&tenant, &spec, site, &parameters).await {
+        let plan = match self
+            .cx
+            .templates()
+            .plan(&tenant, &spec, site, &parameters)
+            .await
+        {
             Ok(plan) => plan,
             Err(Error::Validation(errors)) => {
                 return Err(JobError::fail(
@@ -426,7 +455,7 @@ impl Services {
         };
         let total = plan.len() as u32;
         // A retry continues after the steps already done.
-        let done = handle.snapshot().progress.steps_done.min(total);
+        let done = job.snapshot().progress.steps_done.min(total);
         let step_failed = |i: usize, op: &WpOperation, message: String| {
             JobError::Fail(OperationError {
                 code: "template_step_failed".into(),
@@ -448,7 +477,8 @@ impl Services {
                 }
             }
             // The steps before a failure stay applied, as on a real site.
-            self.store
+            self.cx
+                .store
                 .put(
                     Item::record(keys::site_state(&site.site_id), &state)?,
                     Condition::Version(version),
@@ -457,15 +487,14 @@ impl Services {
             if let Some(failure) = failure {
                 return Err(failure);
             }
-            handle
-                .step(total, Some(total), format!("applied {template_id}"))
+            job.step(total, Some(total), format!("applied {template_id}"))
                 .await?;
             return Ok(());
         }
         let wp = self.attached(site).await?;
         for (i, op) in plan.iter().enumerate().skip(done as usize) {
             match wp.apply(op).await {
-                Ok(outcome) => handle.step(i as u32 + 1, Some(total), outcome).await?,
+                Ok(outcome) => job.step(i as u32 + 1, Some(total), outcome).await?,
                 Err(WpError::Unreachable(m)) => {
                     return Err(JobError::Retry(format!("WordPress is unreachable: {m}")));
                 }

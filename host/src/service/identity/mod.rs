@@ -1,4 +1,9 @@
-//! Users, API tokens and authentication.
+//! Identity: users, API tokens, authentication (with a short-lived cache,
+//! [`auth_cache`]) and the platform administrator's bootstrap
+//! ([`bootstrap`]).
+
+pub mod auth_cache;
+pub mod bootstrap;
 
 use std::sync::Arc;
 
@@ -9,10 +14,16 @@ use crate::domain::user::TokenInfo;
 use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
 use crate::domain::{Membership, PlatformRole, User, ids};
 use crate::policy::{Principal, Resource};
-use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+use crate::store::record::{decode, encode};
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp, keys};
 
 use super::paging::Page;
-use super::{Caller, Error, PageRequest, Result, Services, decode, encode, keys};
+use super::{Caller, Error, PageRequest, Result, Services};
+
+/// Users, their tokens, and who a bearer token is.
+pub struct Identity<'a> {
+    pub(super) cx: &'a Services,
+}
 
 /// What `GET /v1/me` answers.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,7 +48,7 @@ pub struct IssuedToken {
 
 fn user_resource(id: &str) -> Resource {
     Resource {
-        kind: "user",
+        kind: "user".into(),
         id: Some(id.to_string()),
         grants_role: None,
         attributes: Vec::new(),
@@ -48,23 +59,25 @@ fn unauthorized() -> Error {
     Error::Unauthorized("the bearer token is missing, malformed, revoked or unknown".into())
 }
 
-impl Services {
+impl Identity<'_> {
     /// Resolves a bearer token to its caller.
     pub async fn authenticate(&self, bearer: &str) -> Result<Arc<Caller>> {
         if bearer.len() > 200 {
             return Err(unauthorized());
         }
         let hash = ids::hash_secret(bearer);
-        if let Some(caller) = self.auth_cache.get(&hash) {
+        if let Some(caller) = self.cx.auth_cache.get(&hash) {
             return Ok(caller);
         }
         let token = self
+            .cx
             .store
             .get(&keys::token(&hash))
             .await?
             .ok_or_else(unauthorized)?;
         let info: TokenInfo = token.decode()?;
         let user: User = self
+            .cx
             .load(&keys::user(&info.user_id))
             .await?
             .ok_or_else(unauthorized)?;
@@ -72,7 +85,7 @@ impl Services {
         let caller = Arc::new(Caller {
             principal: Principal {
                 user_id: user.user_id,
-                platform_role: user.platform_role,
+                platform_admin: user.platform_role == Some(PlatformRole::Admin),
             },
             email: user.email,
             memberships: memberships
@@ -80,13 +93,14 @@ impl Services {
                 .map(|m| (m.tenant_id, m.role))
                 .collect(),
         });
-        self.auth_cache.put(hash, caller.clone());
+        self.cx.auth_cache.put(hash, caller.clone());
         Ok(caller)
     }
 
     /// Every direct membership of a user.
     pub(crate) async fn memberships_of(&self, user_id: &str) -> Result<Vec<Membership>> {
-        self.query_all(Query::new(Index::Gsi1, keys::memberships_of(user_id)))
+        self.cx
+            .query_all(Query::new(Index::Gsi1, keys::memberships_of(user_id)))
             .await
     }
 
@@ -102,7 +116,7 @@ impl Services {
             email: normalise_email(email),
             display_name: display_name.to_string(),
             platform_role,
-            created_at: self.clock.now(),
+            created_at: self.cx.clock.now(),
             version: 1,
         };
         let ops = vec![
@@ -125,6 +139,7 @@ impl Services {
     /// The user holding an e-mail address, if any.
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let Some(claim) = self
+            .cx
             .store
             .get(&keys::email(&normalise_email(email)))
             .await?
@@ -135,7 +150,7 @@ impl Services {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        self.load(&keys::user(&user_id)).await
+        self.cx.load(&keys::user(&user_id)).await
     }
 
     pub async fn create_user(
@@ -144,14 +159,15 @@ impl Services {
         email: &str,
         display_name: &str,
     ) -> Result<User> {
-        self.authorize_global(caller, "user.create", Resource::default())
+        self.cx
+            .authorize_global(caller, "user.create", Resource::default())
             .await?;
         let mut v = Validator::new();
         v.email("email", email);
         v.text("displayName", display_name, MAX_NAME);
         v.finish().map_err(Error::Validation)?;
         let (user, ops) = self.new_user(email, display_name, None)?;
-        match self.store.transact(ops).await {
+        match self.cx.store.transact(ops).await {
             Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
                 "email_taken",
                 format!("a user with e-mail {} exists", user.email),
@@ -161,7 +177,8 @@ impl Services {
     }
 
     pub async fn get_user(&self, caller: &Caller, user_id: &str) -> Result<User> {
-        self.authorize_global(caller, "user.read", user_resource(user_id))
+        self.cx
+            .authorize_global(caller, "user.read", user_resource(user_id))
             .await?;
         self.existing_user(user_id).await
     }
@@ -171,16 +188,21 @@ impl Services {
         if !ids::looks_like("usr", user_id) {
             return Err(missing());
         }
-        self.load(&keys::user(user_id)).await?.ok_or_else(missing)
+        self.cx
+            .load(&keys::user(user_id))
+            .await?
+            .ok_or_else(missing)
     }
 
     pub async fn list_users(&self, caller: &Caller, page: &PageRequest) -> Result<Page<User>> {
-        self.authorize_global(caller, "user.list", Resource::default())
+        self.cx
+            .authorize_global(caller, "user.list", Resource::default())
             .await?;
-        self.page(Query::new(Index::Gsi1, keys::ALL_USERS), page, |item| {
-            decode(item).map(Some)
-        })
-        .await
+        self.cx
+            .page(Query::new(Index::Gsi1, keys::ALL_USERS), page, |item| {
+                Ok(Some(decode(item)?))
+            })
+            .await
     }
 
     /// The write that creates a token for a user, and the secret.
@@ -194,7 +216,7 @@ impl Services {
             token_id: ids::new_id("tok"),
             user_id: user_id.to_string(),
             name,
-            created_at: self.clock.now(),
+            created_at: self.cx.clock.now(),
         };
         let op = TxOp::put(
             Item::new(keys::token(&ids::hash_secret(&secret)), encode(&info)?)
@@ -219,7 +241,8 @@ impl Services {
         user_id: &str,
         name: Option<String>,
     ) -> Result<IssuedToken> {
-        self.authorize_global(caller, "user.token.create", user_resource(user_id))
+        self.cx
+            .authorize_global(caller, "user.token.create", user_resource(user_id))
             .await?;
         if let Some(name) = &name {
             let mut v = Validator::new();
@@ -229,7 +252,8 @@ impl Services {
         let user = self.existing_user(user_id).await?;
         let (issued, op) = self.new_token(&user.user_id, name)?;
         // The user must still exist when the token is written.
-        self.store
+        self.cx
+            .store
             .transact(vec![
                 op,
                 TxOp::check(keys::user(user_id), Condition::Exists),
@@ -244,19 +268,22 @@ impl Services {
         user_id: &str,
         page: &PageRequest,
     ) -> Result<Page<TokenInfo>> {
-        self.authorize_global(caller, "user.token.list", user_resource(user_id))
+        self.cx
+            .authorize_global(caller, "user.token.list", user_resource(user_id))
             .await?;
         self.existing_user(user_id).await?;
-        self.page(
-            Query::new(Index::Gsi1, keys::tokens_of(user_id)),
-            page,
-            |item| Ok(Some(item.decode()?)),
-        )
-        .await
+        self.cx
+            .page(
+                Query::new(Index::Gsi1, keys::tokens_of(user_id)),
+                page,
+                |item| Ok(Some(item.decode()?)),
+            )
+            .await
     }
 
     pub async fn revoke_token(&self, caller: &Caller, user_id: &str, token_id: &str) -> Result<()> {
-        self.authorize_global(caller, "user.token.revoke", user_resource(user_id))
+        self.cx
+            .authorize_global(caller, "user.token.revoke", user_resource(user_id))
             .await?;
         let missing = || {
             Error::not_found(
@@ -268,6 +295,7 @@ impl Services {
             return Err(missing());
         }
         let page = self
+            .cx
             .store
             .query(
                 Query::new(Index::Gsi1, keys::tokens_of(user_id))
@@ -276,7 +304,8 @@ impl Services {
             )
             .await?;
         let item = page.items.into_iter().next().ok_or_else(missing)?;
-        self.store
+        self.cx
+            .store
             .delete(&item.key, Condition::Exists)
             .await
             .map_err(|e| match e {
@@ -285,7 +314,7 @@ impl Services {
             })?;
         // After the delete, so no request can cache the token again.
         if let Some(hash) = keys::token_hash(&item.key) {
-            self.auth_cache.forget_token(hash);
+            self.cx.auth_cache.forget_token(hash);
         }
         Ok(())
     }

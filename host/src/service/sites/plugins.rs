@@ -15,10 +15,16 @@ use crate::domain::site::{Site, SiteStatus};
 use crate::domain::validate::Validator;
 use crate::domain::vulnerability::{Finding, Severity};
 use crate::infra::local::{LocalPlugin, LocalWordPress};
-use crate::store::{Condition, Item};
+use crate::store::{Condition, Item, keys};
 
-use super::paging::Page;
-use super::{Caller, Error, PageRequest, Race, Result, Services, keys, won};
+use super::super::paging::Page;
+use super::super::{Caller, Error, PageRequest, Race, Result, Services, won};
+use super::require_active;
+
+/// The plugins of sites.
+pub struct Plugins<'a> {
+    pub(in crate::service) cx: &'a Services,
+}
 
 /// The threshold when a tenant has not set one.
 pub const DEFAULT_THRESHOLD: Severity = Severity::High;
@@ -76,27 +82,31 @@ pub struct BulkPlugins {
     pub uninstall: Vec<String>,
 }
 
-/// The outcome of one bulk item.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BulkItem {
-    /// `install`, `update` or `uninstall`.
-    pub action: String,
-    pub slug: String,
-    /// The status the single request would have answered.
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plugin: Option<Plugin>,
-    /// The problem, when it failed (as the single request's problem+json).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub error: Option<serde_json::Value>,
+/// What one item of a bulk request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Install,
+    Update,
+    Uninstall,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BulkResult {
-    pub results: Vec<BulkItem>,
+impl BulkAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Install => "install",
+            BulkAction::Update => "update",
+            BulkAction::Uninstall => "uninstall",
+        }
+    }
+}
+
+/// The outcome of one bulk item: what the single request would have
+/// answered (the plugin, nothing for an uninstall, or its error).
+#[derive(Debug)]
+pub struct BulkOutcome {
+    pub action: BulkAction,
+    pub slug: String,
+    pub outcome: Result<Option<Plugin>>,
 }
 
 /// The most items one bulk request may carry.
@@ -144,7 +154,7 @@ fn plugin_not_found(slug: &str) -> Error {
     )
 }
 
-impl Services {
+impl Plugins<'_> {
     /// Authorizes a plugin change and loads what it needs.
     async fn plugin_target(
         &self,
@@ -163,9 +173,11 @@ impl Services {
             attributes.push(("version".into(), version.into()));
         }
         let (tenant, site) = self
+            .cx
+            .sites()
             .site_for(caller, "site.plugin.manage", tenant_id, site_id, attributes)
             .await?;
-        Self::require_active(&tenant)?;
+        require_active(&tenant)?;
         if site.provider != "local" {
             return Err(Error::Unprocessable {
                 code: "unsupported_for_attached_site",
@@ -186,7 +198,7 @@ impl Services {
     /// answered.
     fn scan(&self, tenant: &Tenant, slug: &str, version: Option<&str>) -> Result<Vec<Finding>> {
         let threshold = tenant.security_scan_threshold.unwrap_or(DEFAULT_THRESHOLD);
-        let findings = self.sites.feed.scan(slug, version);
+        let findings = self.cx.site_settings.feed.scan(slug, version);
         let (blocking, below): (Vec<_>, Vec<_>) =
             findings.into_iter().partition(|f| f.severity >= threshold);
         if blocking.is_empty() {
@@ -221,11 +233,14 @@ impl Services {
         let mut race = Race::new("the site's plugins");
         loop {
             let (mut state, version) = self
+                .cx
+                .sites()
                 .local_state(site_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("the site {site_id} has no state"))?;
             let out = change(&mut state)?;
             let written = self
+                .cx
                 .store
                 .put(
                     Item::record(keys::site_state(site_id), &state)?,
@@ -239,7 +254,7 @@ impl Services {
         }
     }
 
-    pub async fn list_plugins(
+    pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -247,10 +262,12 @@ impl Services {
         page: &PageRequest,
     ) -> Result<Page<Plugin>> {
         let (_, site) = self
+            .cx
+            .sites()
             .site_for(caller, "site.read", tenant_id, site_id, Vec::new())
             .await?;
         let mut all: Vec<Plugin> = if site.provider == "local" {
-            match self.local_state(site_id).await? {
+            match self.cx.sites().local_state(site_id).await? {
                 Some((state, _)) => state
                     .plugins
                     .iter()
@@ -259,12 +276,12 @@ impl Services {
                 None => Vec::new(),
             }
         } else {
-            let wp = self.attached(&site).await.map_err(|e| match e {
-                super::operations::JobError::Fail(e) => Error::Unprocessable {
+            let wp = self.cx.sites().attached(&site).await.map_err(|e| match e {
+                crate::jobs::worker::JobError::Fail(e) => Error::Unprocessable {
                     code: "wordpress_unavailable",
                     detail: e.message,
                 },
-                super::operations::JobError::Retry(m) => Error::Internal(anyhow::anyhow!(m)),
+                crate::jobs::worker::JobError::Retry(m) => Error::Internal(anyhow::anyhow!(m)),
             })?;
             wp.plugins()
                 .await
@@ -304,7 +321,7 @@ impl Services {
         Ok(Page { items, next_cursor })
     }
 
-    pub async fn install_plugin(
+    pub async fn install(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -347,7 +364,7 @@ impl Services {
         Ok(plugin_view(&input.slug, &plugin, findings))
     }
 
-    pub async fn update_plugin(
+    pub async fn update(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -382,7 +399,7 @@ impl Services {
         Ok(plugin_view(slug, &plugin, findings))
     }
 
-    pub async fn uninstall_plugin(
+    pub async fn uninstall(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -402,13 +419,13 @@ impl Services {
     }
 
     /// Each item on its own, in the order install, update, uninstall.
-    pub async fn bulk_plugins(
+    pub async fn bulk(
         &self,
         caller: &Caller,
         tenant_id: &str,
         site_id: &str,
         input: BulkPlugins,
-    ) -> Result<BulkResult> {
+    ) -> Result<Vec<BulkOutcome>> {
         let count = input.install.len() + input.update.len() + input.uninstall.len();
         if count == 0 || count > MAX_BULK {
             return Err(Error::invalid(
@@ -417,49 +434,41 @@ impl Services {
             ));
         }
         // Nothing is done for a caller who may not see the site.
-        self.site_for(caller, "site.read", tenant_id, site_id, Vec::new())
+        self.cx
+            .sites()
+            .site_for(caller, "site.read", tenant_id, site_id, Vec::new())
             .await?;
-        let report =
-            |action: &str, slug: String, ok: u16, outcome: Result<Option<Plugin>>| match outcome {
-                Ok(plugin) => BulkItem {
-                    action: action.into(),
-                    slug,
-                    status: ok,
-                    plugin,
-                    error: None,
-                },
-                Err(e) => {
-                    let p = crate::api::error::Problem::from(e);
-                    BulkItem {
-                        action: action.into(),
-                        slug,
-                        status: p.status,
-                        plugin: None,
-                        error: Some(serde_json::to_value(&p).unwrap_or_default()),
-                    }
-                }
-            };
         let mut results = Vec::new();
         for item in input.install {
             let slug = item.slug.clone();
-            let outcome = self.install_plugin(caller, tenant_id, site_id, item).await;
-            results.push(report("install", slug, 201, outcome.map(Some)));
+            let outcome = self.install(caller, tenant_id, site_id, item).await;
+            results.push(BulkOutcome {
+                action: BulkAction::Install,
+                slug,
+                outcome: outcome.map(Some),
+            });
         }
         for item in input.update {
             let input = UpdatePlugin {
                 version: item.version,
             };
             let outcome = self
-                .update_plugin(caller, tenant_id, site_id, &item.slug, input)
+                .update(caller, tenant_id, site_id, &item.slug, input)
                 .await;
-            results.push(report("update", item.slug, 200, outcome.map(Some)));
+            results.push(BulkOutcome {
+                action: BulkAction::Update,
+                slug: item.slug,
+                outcome: outcome.map(Some),
+            });
         }
         for slug in input.uninstall {
-            let outcome = self
-                .uninstall_plugin(caller, tenant_id, site_id, &slug)
-                .await;
-            results.push(report("uninstall", slug, 204, outcome.map(|()| None)));
+            let outcome = self.uninstall(caller, tenant_id, site_id, &slug).await;
+            results.push(BulkOutcome {
+                action: BulkAction::Uninstall,
+                slug,
+                outcome: outcome.map(|()| None),
+            });
         }
-        Ok(BulkResult { results })
+        Ok(results)
     }
 }

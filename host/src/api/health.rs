@@ -2,7 +2,7 @@
 //! the OpenAPI document.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,14 +28,8 @@ async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, body = String), (status = 503, body = Problem)))]
 async fn readyz(State(s): State<AppState>) -> Result<&'static str, Problem> {
-    s.services.store.ping().await.map(|_| "ready").map_err(|e| {
-        tracing::warn!(error = %e, "store not ready");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "the store does not answer",
-        )
-    })
+    s.services.ready().await?;
+    Ok("ready")
 }
 
 /// Prometheus text exposition.

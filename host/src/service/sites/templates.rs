@@ -5,7 +5,7 @@
 //! tenant's active one, or the platform's default
 //! (`guests/default-template`). The guest validates parameters and turns the
 //! template into a plan of [`WpOperation`]s; the host runs the plan against
-//! the site (see [`super::site_jobs`]). Preview runs the guest and nothing
+//! the site (see [`super::jobs`]). Preview runs the guest and nothing
 //! else.
 
 use std::sync::Arc;
@@ -14,18 +14,24 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::operation::OperationKind;
 use crate::domain::site::Site;
 use crate::domain::template::{SiteView, TemplateSpec, WpOperation};
 use crate::domain::validate::{MAX_NAME, Validator};
 use crate::domain::{FieldError, Tenant, ids};
 use crate::runtime::{Limits, Scope, content_hash};
-use crate::store::{Condition, Index, Item, Query};
+use crate::store::record::{decode, encode};
+use crate::store::{Condition, Index, Item, Query, keys};
 
-use super::access::tenant_resource;
-use super::operations::new_operation;
-use super::policies::{component_key, scope_tenant};
-use super::sites::{Accepted, site_resource};
-use super::{Caller, Error, Result, Services, decode, encode, keys};
+use super::super::access::tenant_resource;
+use super::super::decisions::scope_tenant;
+use super::super::{Caller, Error, Result, Services};
+use super::{Accepted, put_site, require_active, require_settled, site_resource};
+
+/// The template catalogue and templates' use on sites.
+pub struct Templates<'a> {
+    pub(in crate::service) cx: &'a Services,
+}
 
 /// The largest template body.
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
@@ -46,6 +52,8 @@ pub struct TenantTemplate {
     #[serde(default)]
     pub version: u64,
 }
+
+crate::versioned!(TenantTemplate);
 
 /// `POST /v1/tenants/{tenantId}/templates`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -135,12 +143,12 @@ pub(crate) fn site_view(site: &Site) -> SiteView {
     }
 }
 
-impl Services {
+impl Templates<'_> {
     /// The template component for a tenant (`None`: platform templates
     /// validated outside any tenant use the default).
     async fn template_guest(&self, tenant: Option<&Tenant>) -> Result<Guest> {
         let chain = match tenant {
-            Some(t) => self.chain(t).await?,
+            Some(t) => self.cx.chain(t).await?,
             None => Vec::new(),
         };
         let scope = Arc::new(Scope {
@@ -153,9 +161,10 @@ impl Services {
         let (hash, bytes) = match active {
             Some(hash) => {
                 let bytes = self
+                    .cx
                     .policies
                     .blobs
-                    .get(&component_key(&hash))
+                    .get(&keys::component_blob(&hash))
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("the template component {hash} is missing"))?;
                 (hash, Arc::new(bytes))
@@ -174,11 +183,7 @@ impl Services {
     }
 
     /// A template by id: a platform one by name, or one of `tenant_id`'s.
-    pub(crate) async fn find_template(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<TemplateSpec>> {
+    pub(crate) async fn find(&self, tenant_id: &str, id: &str) -> Result<Option<TemplateSpec>> {
         if let Some(spec) = crate::runtime::template::platform_templates()
             .into_iter()
             .find(|t| t.id == id)
@@ -189,6 +194,7 @@ impl Services {
             return Ok(None);
         }
         Ok(self
+            .cx
             .load::<TenantTemplate>(&keys::template(tenant_id, id))
             .await?
             .map(|t| spec_of(&t)))
@@ -216,7 +222,7 @@ impl Services {
         + 'static,
     ) -> Result<T> {
         let guest = self.template_guest(tenant).await?;
-        let runtime = self.policies.runtime.clone();
+        let runtime = self.cx.policies.runtime.clone();
         let pre = runtime
             .prepare_template(&guest.hash, &guest.bytes)
             .await
@@ -228,7 +234,7 @@ impl Services {
     }
 
     /// Runs the guest's plan for `site`; parameter problems are 422.
-    pub(crate) async fn plan_template(
+    pub(crate) async fn plan(
         &self,
         tenant: &Tenant,
         spec: &TemplateSpec,
@@ -260,14 +266,15 @@ impl Services {
 
     /// `GET /v1/templates[?tenantId=]`: the platform's templates, and with
     /// `tenantId` that tenant's too (for whoever may read its sites).
-    pub async fn list_templates(
+    pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: Option<&str>,
     ) -> Result<Vec<CatalogueEntry>> {
         let tenant = match tenant_id {
             Some(tid) => Some(
-                self.tenant_for(caller, "site.read", tid, site_resource(None, Vec::new()))
+                self.cx
+                    .tenant_for(caller, "site.read", tid, site_resource(None, Vec::new()))
                     .await?,
             ),
             None => None,
@@ -285,6 +292,7 @@ impl Services {
         }
         if let Some(tenant) = &tenant {
             let own: Vec<TenantTemplate> = self
+                .cx
                 .query_all(Query::new(
                     Index::Primary,
                     keys::templates_of(&tenant.tenant_id),
@@ -307,7 +315,7 @@ impl Services {
 
     /// Adds a tenant template. Its body must be one the tenant's template
     /// component accepts (it is asked for the parameter schema).
-    pub async fn create_template(
+    pub async fn create(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -329,6 +337,7 @@ impl Services {
         }
         v.finish().map_err(Error::Validation)?;
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 "extension.manage",
@@ -342,7 +351,7 @@ impl Services {
             name: input.name,
             description: input.description.unwrap_or_default(),
             body: input.body,
-            created_at: self.clock.now(),
+            created_at: self.cx.clock.now(),
             version: 0,
         };
         // The component must make sense of the body: a template it cannot
@@ -362,7 +371,7 @@ impl Services {
             encode(&template)?,
         )
         .with_gsi1(keys::TEMPLATE_IDS, &template.template_id);
-        self.store.put(item, Condition::NotExists).await?;
+        self.cx.store.put(item, Condition::NotExists).await?;
         Ok(TenantTemplate {
             version: 1,
             ..template
@@ -371,7 +380,7 @@ impl Services {
 
     /// `POST /v1/templates/{id}/validate`: a platform template with the
     /// default component; a tenant's with that tenant's.
-    pub async fn validate_template(
+    pub async fn validate(
         &self,
         caller: &Caller,
         template_id: &str,
@@ -387,6 +396,7 @@ impl Services {
             Some(spec) => (spec, None),
             None if ids::looks_like("tpl", template_id) => {
                 let page = self
+                    .cx
                     .store
                     .query(
                         Query::new(Index::Gsi1, keys::TEMPLATE_IDS)
@@ -397,6 +407,7 @@ impl Services {
                 let item = page.items.first().ok_or_else(not_found)?;
                 let t: TenantTemplate = decode(item)?;
                 let tenant = self
+                    .cx
                     .tenant_for(
                         caller,
                         "site.read",
@@ -432,6 +443,8 @@ impl Services {
         template_id: &str,
     ) -> Result<(Tenant, Site, TemplateSpec)> {
         let (tenant, site) = self
+            .cx
+            .sites()
             .site_for(
                 caller,
                 action,
@@ -440,17 +453,14 @@ impl Services {
                 vec![("templateId".into(), template_id.into())],
             )
             .await?;
-        let spec = self
-            .find_template(tenant_id, template_id)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found("template_not_found", format!("no template {template_id}"))
-            })?;
+        let spec = self.find(tenant_id, template_id).await?.ok_or_else(|| {
+            Error::not_found("template_not_found", format!("no template {template_id}"))
+        })?;
         Ok((tenant, site, spec))
     }
 
     /// The plan, executed nowhere.
-    pub async fn preview_template(
+    pub async fn preview(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -462,9 +472,7 @@ impl Services {
         let (tenant, site, spec) = self
             .template_for_site(caller, "site.read", tenant_id, site_id, template_id)
             .await?;
-        let operations = self
-            .plan_template(&tenant, &spec, &site, &parameters)
-            .await?;
+        let operations = self.plan(&tenant, &spec, &site, &parameters).await?;
         Ok(Plan {
             template_id: template_id.into(),
             operations,
@@ -472,7 +480,7 @@ impl Services {
     }
 
     /// Plans now (bad parameters are 422 at once), then runs the plan as a job.
-    pub async fn apply_template(
+    pub async fn apply(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -490,28 +498,22 @@ impl Services {
                 template_id,
             )
             .await?;
-        Self::require_active(&tenant)?;
-        Self::require_settled(&site)?;
-        self.plan_template(&tenant, &spec, &site, &parameters)
-            .await?;
-        let op = new_operation(
-            "site.template.apply",
-            crate::domain::site::OperationResource {
-                kind: "site".into(),
-                id: site_id.into(),
-                tenant_id: tenant_id.into(),
-                site_id: None,
-            },
+        require_active(&tenant)?;
+        require_settled(&site)?;
+        self.plan(&tenant, &spec, &site, &parameters).await?;
+        let op = self.cx.sites().operation(
+            OperationKind::SiteTemplateApply,
+            &site,
             serde_json::json!({
                 "templateId": template_id,
                 "parameters": serde_json::from_str::<serde_json::Value>(&parameters).unwrap_or_default(),
             }),
-            self.clock.now(),
         );
         let mut marked = site.clone();
         marked.operation_id = Some(op.operation_id.clone());
-        marked.updated_at = self.clock.now();
-        self.start_operation(&op, vec![super::sites::put_site(&marked)?])
+        marked.updated_at = self.cx.clock.now();
+        self.cx
+            .start_operation(&op, vec![put_site(&marked)?])
             .await?;
         Ok(Accepted {
             resource: crate::domain::site::Site {
@@ -520,6 +522,25 @@ impl Services {
             },
             operation_id: op.operation_id,
         })
+    }
+}
+
+impl Templates<'_> {
+    /// Deletes every template of a tenant (its deletion).
+    pub(crate) async fn remove_all(&self, tenant_id: &str) -> Result<()> {
+        loop {
+            let page = self
+                .cx
+                .store
+                .query(Query::new(Index::Primary, keys::templates_of(tenant_id)).limit(100))
+                .await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            for item in &page.items {
+                self.cx.store.delete(&item.key, Condition::None).await?;
+            }
+        }
     }
 }
 

@@ -1,20 +1,21 @@
 //! First start: create the platform administrator and its token, once.
 
 use crate::domain::PlatformRole;
-use crate::store::{Condition, Item, StoreError, TxOp};
+use crate::store::{Condition, Item, StoreError, TxOp, keys};
 
-use super::{Result, Services, keys};
+use super::super::Result;
+use super::Identity;
 
 /// The platform administrator's address.
 pub const ADMIN_EMAIL: &str = "admin@bbws.local";
 
-impl Services {
+impl Identity<'_> {
     /// Creates the platform admin if the store has none yet. Answers the
     /// token when it was created now (to print it once); `None` when the
     /// store was already bootstrapped. Safe under concurrent replicas: the
     /// marker is written with the user in one conditional transaction.
     pub async fn bootstrap(&self, token: Option<String>) -> Result<Option<String>> {
-        if self.store.get(&keys::bootstrap()).await?.is_some() {
+        if self.cx.store.get(&keys::bootstrap()).await?.is_some() {
             return Ok(None);
         }
         let (user, mut ops) = self.new_user(
@@ -41,11 +42,11 @@ impl Services {
         ops.push(TxOp::put(
             Item::new(
                 keys::bootstrap(),
-                serde_json::json!({ "adminUserId": user.user_id, "at": self.clock.now() }),
+                serde_json::json!({ "adminUserId": user.user_id, "at": self.cx.clock.now() }),
             ),
             Condition::NotExists,
         ));
-        match self.store.transact(ops).await {
+        match self.cx.store.transact(ops).await {
             Ok(()) => Ok(Some(issued.token)),
             // Another replica bootstrapped first.
             Err(StoreError::TransactionCancelled { .. }) => Ok(None),

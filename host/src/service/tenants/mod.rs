@@ -1,4 +1,11 @@
-//! Tenants: create, read, list, update, lifecycle, hierarchy, delete.
+//! Tenants: create, read, list, update, lifecycle, hierarchy, delete
+//! ([`cascade`]); their members ([`members`]) and invitations
+//! ([`invitations`]). A tenant's status change reaches every resource it
+//! owns through [`super::follow`].
+
+pub mod cascade;
+pub mod invitations;
+pub mod members;
 
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -7,14 +14,19 @@ use crate::domain::tenant::StatusAction;
 use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
 use crate::domain::{Tenant, TenantStatus, Tier, ids};
 use crate::policy::Resource;
-use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+use crate::store::record::{decode, encode};
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp, keys};
 
 use super::access::{MAX_DEPTH, tenant_not_found, tenant_resource};
 use super::paging::Page;
 use super::{
-    Caller, Error, PageRequest, RETRIES, Race, Result, Services, backoff, check_if_match, decode,
-    encode, keys, won,
+    Caller, Error, PageRequest, RETRIES, Race, Result, Services, backoff, check_if_match, won,
 };
+
+/// Tenants and their hierarchy.
+pub struct Tenants<'a> {
+    pub(super) cx: &'a Services,
+}
 
 /// `POST /v1/tenants`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,8 +95,8 @@ pub(crate) fn put_tenant(t: &Tenant) -> Result<TxOp> {
     Ok(TxOp::put(tenant_item(t)?, Services::at_version(t.version)))
 }
 
-impl Services {
-    pub async fn create_tenant(&self, caller: &Caller, input: CreateTenant) -> Result<Tenant> {
+impl Tenants<'_> {
+    pub async fn create(&self, caller: &Caller, input: CreateTenant) -> Result<Tenant> {
         let mut v = Validator::new();
         v.text("organisationName", &input.organisation_name, MAX_NAME);
         if let Some(email) = &input.contact_email {
@@ -101,7 +113,8 @@ impl Services {
         for attempt in 0..RETRIES {
             let parent = match &input.parent_tenant_id {
                 None => {
-                    self.authorize_global(caller, "tenant.create", Resource::default())
+                    self.cx
+                        .authorize_global(caller, "tenant.create", Resource::default())
                         .await?;
                     None
                 }
@@ -117,7 +130,7 @@ impl Services {
                     Some(parent)
                 }
             };
-            let now = self.clock.now();
+            let now = self.cx.clock.now();
             let tenant = Tenant {
                 tenant_id: ids::new_id("ten"),
                 organisation_name: input.organisation_name.clone(),
@@ -141,7 +154,7 @@ impl Services {
                 parent.child_count += 1;
                 ops.push(put_tenant(&parent)?);
             }
-            match self.store.transact(ops).await {
+            match self.cx.store.transact(ops).await {
                 Ok(()) => {
                     tracing::info!(tenant = %tenant.tenant_id, "tenant created");
                     return Ok(Tenant {
@@ -159,14 +172,15 @@ impl Services {
         ))
     }
 
-    pub async fn get_tenant(&self, caller: &Caller, id: &str) -> Result<Tenant> {
-        self.tenant_for(caller, "tenant.read", id, tenant_resource(id))
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Tenant> {
+        self.cx
+            .tenant_for(caller, "tenant.read", id, tenant_resource(id))
             .await
     }
 
     /// The tenants the caller may see: for a platform admin all, otherwise
     /// those under the caller's memberships.
-    pub async fn list_tenants(
+    pub async fn list(
         &self,
         caller: &Caller,
         filter: &TenantFilter,
@@ -177,10 +191,11 @@ impl Services {
             t.status != TenantStatus::Deleted && status.is_none_or(|s| s == t.status)
         };
         if let Some(parent) = &filter.parent_tenant_id {
-            return self.list_children(caller, parent, status, page).await;
+            return self.children(caller, parent, status, page).await;
         }
         if caller.principal.is_platform_admin() {
             return self
+                .cx
                 .page(Query::new(Index::Gsi1, keys::ALL_TENANTS), page, |item| {
                     let t: Tenant = decode(item)?;
                     Ok(keep_status(&t).then_some(t))
@@ -193,31 +208,36 @@ impl Services {
                 next_cursor: None,
             });
         }
-        let mut walk = self.walk(Query::new(Index::Gsi1, keys::ALL_TENANTS), page);
+        let mut walk = self
+            .cx
+            .walk(Query::new(Index::Gsi1, keys::ALL_TENANTS), page);
         while let Some(item) = walk.next().await? {
             let t: Tenant = decode(&item)?;
-            if keep_status(&t) && !self.bindings(caller, &t).await?.is_empty() {
+            if keep_status(&t) && !self.cx.bindings(caller, &t).await?.is_empty() {
                 walk.keep(t);
             }
         }
         Ok(walk.finish())
     }
 
-    pub async fn list_children(
+    pub async fn children(
         &self,
         caller: &Caller,
         id: &str,
         status: Option<TenantStatus>,
         page: &PageRequest,
     ) -> Result<Page<Tenant>> {
-        self.tenant_for(caller, "tenant.read", id, tenant_resource(id))
+        self.cx
+            .tenant_for(caller, "tenant.read", id, tenant_resource(id))
             .await?;
-        self.page(Query::new(Index::Gsi2, keys::children(id)), page, |item| {
-            let t: Tenant = decode(item)?;
-            let keep = t.status != TenantStatus::Deleted && status.is_none_or(|s| s == t.status);
-            Ok(keep.then_some(t))
-        })
-        .await
+        self.cx
+            .page(Query::new(Index::Gsi2, keys::children(id)), page, |item| {
+                let t: Tenant = decode(item)?;
+                let keep =
+                    t.status != TenantStatus::Deleted && status.is_none_or(|s| s == t.status);
+                Ok(keep.then_some(t))
+            })
+            .await
     }
 
     /// Re-reads a tenant and applies `change` until the write wins, or
@@ -248,19 +268,20 @@ impl Services {
         loop {
             let mut t = match read.take() {
                 Some(t) => t,
-                None => self.live_tenant(&id).await?,
+                None => self.cx.live_tenant(&id).await?,
             };
             check_if_match(if_match, t.version, "the tenant")?;
             change(&mut t)?;
-            t.updated_at = self.clock.now();
+            t.updated_at = self.cx.clock.now();
             let written = if extra.is_empty() {
-                self.store
+                self.cx
+                    .store
                     .put(tenant_item(&t)?, Condition::Version(t.version))
                     .await
             } else {
                 let mut ops = vec![put_tenant(&t)?];
                 ops.extend(extra.iter().cloned());
-                self.store.transact(ops).await.map(|()| t.version + 1)
+                self.cx.store.transact(ops).await.map(|()| t.version + 1)
             };
             match won(written)? {
                 Some(version) => return Ok(Tenant { version, ..t }),
@@ -269,7 +290,7 @@ impl Services {
         }
     }
 
-    pub async fn update_tenant(
+    pub async fn update(
         &self,
         caller: &Caller,
         id: &str,
@@ -277,6 +298,7 @@ impl Services {
         input: UpdateTenant,
     ) -> Result<Tenant> {
         let read = self
+            .cx
             .tenant_for(caller, "tenant.update", id, tenant_resource(id))
             .await?;
         let mut v = Validator::new();
@@ -306,7 +328,7 @@ impl Services {
     }
 
     /// Park, unpark, suspend or resume.
-    pub async fn transition_tenant(
+    pub async fn transition(
         &self,
         caller: &Caller,
         id: &str,
@@ -315,14 +337,12 @@ impl Services {
     ) -> Result<Tenant> {
         let name = format!("tenant.{}", action.as_str());
         let read = self
+            .cx
             .tenant_for(caller, &name, id, tenant_resource(id))
             .await?;
-        // The sites follow in a second step; the intent written with the
-        // status change makes that step survive a crash in between.
-        let intent = TxOp::put(
-            Item::new(keys::site_sync(id), serde_json::json!({})),
-            Condition::None,
-        );
+        // The tenant's resources follow in a second step; the intent written
+        // with the status change makes that step survive a crash in between.
+        let intent = Services::follow_intent(id);
         let t = self
             .change_tenant_with(
                 read,
@@ -346,10 +366,7 @@ impl Services {
             )
             .await?;
         tracing::info!(tenant = %id, action = action.as_str(), status = t.status.as_str(), "tenant status changed");
-        self.sites_follow_tenant(id).await?;
-        self.store
-            .delete(&keys::site_sync(id), Condition::None)
-            .await?;
+        self.cx.follow_tenant(id).await?;
         Ok(t)
     }
 
@@ -361,6 +378,7 @@ impl Services {
         input: MoveTenant,
     ) -> Result<Tenant> {
         let tenant = self
+            .cx
             .tenant_for(caller, "tenant.move", id, tenant_resource(id))
             .await?;
         check_if_match(if_match, tenant.version, "the tenant")?;
@@ -370,7 +388,8 @@ impl Services {
         let mut ops = Vec::new();
         let new_parent = match &input.new_parent_tenant_id {
             None => {
-                self.authorize_global(caller, "tenant.create", Resource::default())
+                self.cx
+                    .authorize_global(caller, "tenant.create", Resource::default())
                     .await?;
                 None
             }
@@ -407,6 +426,7 @@ impl Services {
         };
         if let Some(old) = &tenant.parent_tenant_id {
             let mut old = self
+                .cx
                 .load::<Tenant>(&keys::tenant(old))
                 .await?
                 .ok_or_else(|| tenant_not_found(old))?;
@@ -423,9 +443,9 @@ impl Services {
         }
         let mut moved = tenant.clone();
         moved.parent_tenant_id = input.new_parent_tenant_id.clone();
-        moved.updated_at = self.clock.now();
+        moved.updated_at = self.cx.clock.now();
         ops.push(put_tenant(&moved)?);
-        match self.store.transact(ops).await {
+        match self.cx.store.transact(ops).await {
             Ok(()) => Ok(Tenant {
                 version: tenant.version + 1,
                 ..moved
@@ -449,6 +469,7 @@ impl Services {
         field: &str,
     ) -> Result<(Tenant, Vec<Tenant>)> {
         let parent = self
+            .cx
             .tenant_for(caller, "tenant.child.create", pid, tenant_resource(pid))
             .await
             .map_err(|e| match e {
@@ -461,7 +482,7 @@ impl Services {
                 format!("the parent tenant is {}", parent.status.as_str()),
             ));
         }
-        let ancestors = self.ancestors(&parent).await?;
+        let ancestors = self.cx.ancestors(&parent).await?;
         Ok((parent, ancestors))
     }
 
@@ -482,12 +503,13 @@ impl Services {
 
     /// Every direct child of a tenant (deleted ones included).
     pub(crate) async fn children_of(&self, id: &str) -> Result<Vec<Tenant>> {
-        self.query_all(Query::new(Index::Gsi2, keys::children(id)))
+        self.cx
+            .query_all(Query::new(Index::Gsi2, keys::children(id)))
             .await
     }
 
     /// Deletes a tenant; with `cascade`, its whole subtree.
-    pub async fn delete_tenant(
+    pub async fn delete(
         &self,
         caller: &Caller,
         id: &str,
@@ -495,6 +517,7 @@ impl Services {
         if_match: Option<u64>,
     ) -> Result<()> {
         let tenant = self
+            .cx
             .tenant_for(caller, "tenant.delete", id, tenant_resource(id))
             .await?;
         check_if_match(if_match, tenant.version, "the tenant")?;

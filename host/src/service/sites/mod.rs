@@ -1,29 +1,69 @@
-//! Sites: create (through the job queue), read, list, update, delete,
-//! clone, promote, back up and restore; and the tenant lifecycle's hold on
-//! them.
+//! Sites: the WordPress sites of a tenant. Create (through the job queue),
+//! read, list, update, delete, clone and promote; their backups
+//! ([`backups`]), plugins ([`plugins`]) and templates ([`templates`]); the
+//! jobs that carry the work out ([`jobs`]); and the tenant lifecycle's hold
+//! on them (sites follow their tenant).
 //!
 //! Every change that needs work outside the request starts an operation
 //! (see [`super::operations`]) in the same transaction as the site's own
 //! write, and marks the site with it: a second mutation of a site while one
 //! runs is 409 `operation_in_progress`, so jobs on one site never overlap.
 
+pub mod backups;
+pub mod jobs;
+pub mod plugins;
+pub mod templates;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::site::{
-    Environment, Operation, OperationResource, Site, SiteStatus, check_site_name,
-};
+use crate::domain::operation::{Operation, OperationKind, ResourceKind, ResourceRef};
+use crate::domain::site::{Environment, Site, SiteStatus, check_site_name};
 use crate::domain::validate::Validator;
+use crate::domain::vulnerability::Feed;
 use crate::domain::{Tenant, TenantStatus, ids};
 use crate::infra::wordpress::WordPress;
 use crate::policy::Resource;
-use crate::store::{Condition, Index, Item, Query, TxOp};
+use crate::store::record::decode;
+use crate::store::{Condition, Index, Item, Query, TxOp, keys};
 
-use super::operations::new_operation;
+use super::follow::FollowsTenant;
 use super::paging::Page;
-use super::{
-    Caller, Error, PageRequest, Race, Result, Services, check_if_match, decode, encode, keys, won,
-};
+use super::{Caller, Error, PageRequest, Race, Result, Services, check_if_match, won};
+
+/// The sites of tenants.
+pub struct Sites<'a> {
+    pub(super) cx: &'a Services,
+}
+
+/// What the sites services need beyond the store.
+pub struct SiteSettings {
+    /// Where backups go.
+    pub blobs: Arc<dyn crate::blobs::BlobStore>,
+    /// Seals attached WordPress credentials; `None`: attaching is refused.
+    pub secrets: Option<crate::secrets::SecretBox>,
+    /// The vulnerability feed plugin installs are scanned against.
+    pub feed: Arc<Feed>,
+    /// How long the local provider's simulated provisioning, cloning and
+    /// promotion take (zero in tests that do not care).
+    pub provision_delay: Duration,
+}
+
+impl SiteSettings {
+    /// No secrets key, an empty feed, no simulated delay.
+    pub fn new(blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
+        Self {
+            blobs,
+            secrets: None,
+            feed: Arc::new(Feed::empty()),
+            provision_delay: Duration::ZERO,
+        }
+    }
+}
 
 /// `POST /v1/tenants/{tenantId}/sites`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -85,34 +125,6 @@ pub struct SiteFilter {
     pub status: Option<SiteStatus>,
 }
 
-/// A backup of a site.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Backup {
-    pub backup_id: String,
-    pub site_id: String,
-    pub tenant_id: String,
-    pub status: BackupStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_bytes: Option<u64>,
-    /// sha256 of the backup's bytes, checked before a restore.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    pub operation_id: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-    #[serde(default)]
-    pub version: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum BackupStatus {
-    Pending,
-    Completed,
-    Failed,
-}
-
 /// A site (or backup) and the operation working on it: a 202's answer.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -125,7 +137,7 @@ pub struct Accepted<T> {
 pub(crate) fn site_item(site: &Site) -> Result<Item> {
     Ok(Item::new(
         keys::site(&site.tenant_id, &site.site_id),
-        encode(site)?,
+        crate::store::record::encode(site)?,
     ))
 }
 
@@ -136,21 +148,14 @@ pub(crate) fn put_site(site: &Site) -> Result<TxOp> {
     ))
 }
 
-pub(crate) fn backup_item(b: &Backup) -> Result<Item> {
-    Ok(Item::new(
-        keys::backup(&b.site_id, &b.backup_id),
-        encode(b)?,
-    ))
-}
-
-fn site_not_found(id: &str) -> Error {
+pub(crate) fn site_not_found(id: &str) -> Error {
     Error::not_found("site_not_found", format!("no site {id}"))
 }
 
 /// The policy resource for a site, with its facts for admission.
 pub(crate) fn site_resource(id: Option<&str>, attributes: Vec<(String, String)>) -> Resource {
     Resource {
-        kind: "site",
+        kind: "site".into(),
         id: id.map(str::to_string),
         grants_role: None,
         attributes,
@@ -175,28 +180,46 @@ fn check_wordpress(v: &mut Validator, wp: &AttachWordPress) {
     }
 }
 
-impl Services {
-    /// The tenant must be ACTIVE for anything that changes its sites.
-    pub(crate) fn require_active(tenant: &Tenant) -> Result<()> {
-        if tenant.status == TenantStatus::Active {
-            Ok(())
-        } else {
-            Err(Error::conflict(
-                "tenant_not_active",
-                format!(
-                    "the tenant is {}; its sites change only while it is ACTIVE",
-                    tenant.status.as_str()
-                ),
-            ))
-        }
+/// The tenant must be ACTIVE for anything that changes its sites.
+pub(crate) fn require_active(tenant: &Tenant) -> Result<()> {
+    if tenant.status == TenantStatus::Active {
+        Ok(())
+    } else {
+        Err(Error::conflict(
+            "tenant_not_active",
+            format!(
+                "the tenant is {}; its sites change only while it is ACTIVE",
+                tenant.status.as_str()
+            ),
+        ))
     }
+}
 
+/// A mutation needs the site settled: ACTIVE (as far as its own work
+/// goes) and no operation running on it.
+pub(crate) fn require_settled(site: &Site) -> Result<()> {
+    if let Some(op) = &site.operation_id {
+        return Err(Error::conflict(
+            "operation_in_progress",
+            format!("the operation {op} is working on the site; wait for it to end"),
+        ));
+    }
+    if site.status != SiteStatus::Active {
+        return Err(Error::conflict(
+            "invalid_site_status",
+            format!("the site is {}; it must be ACTIVE", site.status.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+impl Sites<'_> {
     /// A site of a tenant, read without authorization (jobs, look-ups).
     pub(crate) async fn load_site(&self, tenant_id: &str, site_id: &str) -> Result<Option<Site>> {
         if !ids::looks_like("site", site_id) {
             return Ok(None);
         }
-        self.load::<Site>(&keys::site(tenant_id, site_id)).await
+        self.cx.load::<Site>(&keys::site(tenant_id, site_id)).await
     }
 
     /// Authorizes `action` on the tenant and loads the site, or 404.
@@ -209,6 +232,7 @@ impl Services {
         attributes: Vec<(String, String)>,
     ) -> Result<(Tenant, Site)> {
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 action,
@@ -223,31 +247,14 @@ impl Services {
         Ok((tenant, site))
     }
 
-    /// A mutation needs the site settled: ACTIVE (as far as its own work
-    /// goes) and no operation running on it.
-    pub(crate) fn require_settled(site: &Site) -> Result<()> {
-        if let Some(op) = &site.operation_id {
-            return Err(Error::conflict(
-                "operation_in_progress",
-                format!("the operation {op} is working on the site; wait for it to end"),
-            ));
-        }
-        if site.status != SiteStatus::Active {
-            return Err(Error::conflict(
-                "invalid_site_status",
-                format!("the site is {}; it must be ACTIVE", site.status.as_str()),
-            ));
-        }
-        Ok(())
-    }
-
-    fn site_url(&self, name: &str, site_id: &str) -> String {
+    /// The local provider's simulated address of a site.
+    pub(crate) fn site_url(&self, name: &str, site_id: &str) -> String {
         // The local provider's simulated address: labelled as such.
         let short = &site_id[site_id.len() - 8..];
         format!("http://{name}-{short}.sites.bbws.localhost")
     }
 
-    pub async fn create_site(
+    pub async fn create(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -265,7 +272,7 @@ impl Services {
         }
         if let Some(wp) = &input.wordpress {
             check_wordpress(&mut v, wp);
-            if self.sites.secrets.is_none() {
+            if self.cx.site_settings.secrets.is_none() {
                 v.error(
                     "wordpress",
                     "this deployment has no secrets key (--secrets-key) to store the password with",
@@ -291,6 +298,7 @@ impl Services {
             attributes.push(("templateId".into(), t.clone()));
         }
         let tenant = self
+            .cx
             .tenant_for(
                 caller,
                 "site.create",
@@ -298,14 +306,16 @@ impl Services {
                 site_resource(None, attributes),
             )
             .await?;
-        Self::require_active(&tenant)?;
+        require_active(&tenant)?;
         if let Some(t) = &input.template_id {
             // Unknown templates are refused now, not when the job runs.
-            self.find_template(tenant_id, t)
+            self.cx
+                .templates()
+                .find(tenant_id, t)
                 .await?
                 .ok_or_else(|| Error::invalid("templateId", format!("no template {t}")))?;
         }
-        let now = self.clock.now();
+        let now = self.cx.clock.now();
         let site_id = ids::new_id("site");
         let (provider, url, username) = match &input.wordpress {
             Some(wp) => (
@@ -315,14 +325,9 @@ impl Services {
             ),
             None => ("local", self.site_url(&input.name, &site_id), None),
         };
-        let op = new_operation(
-            "site.create",
-            OperationResource {
-                kind: "site".into(),
-                id: site_id.clone(),
-                tenant_id: tenant_id.into(),
-                site_id: None,
-            },
+        let op = Operation::new(
+            OperationKind::SiteCreate,
+            ResourceRef::new(ResourceKind::Site, site_id.clone(), tenant_id),
             serde_json::json!({
                 "templateId": input.template_id,
                 "parameters": input.template_parameters,
@@ -353,7 +358,7 @@ impl Services {
             // The tenant must still be ACTIVE as the site lands.
             TxOp::check(keys::tenant(tenant_id), Condition::Version(tenant.version)),
         ];
-        if let (Some(wp), Some(secrets)) = (&input.wordpress, &self.sites.secrets) {
+        if let (Some(wp), Some(secrets)) = (&input.wordpress, &self.cx.site_settings.secrets) {
             let sealed = secrets.seal(wp.application_password.trim(), &site_id);
             ops.push(TxOp::put(
                 Item::new(
@@ -363,13 +368,16 @@ impl Services {
                 Condition::NotExists,
             ));
         }
-        self.start_operation(&op, ops).await.map_err(|e| match e {
-            Error::Conflict { .. } => Error::conflict(
-                "concurrent_modification",
-                "the tenant changed while the site was being created; retry",
-            ),
-            e => e,
-        })?;
+        self.cx
+            .start_operation(&op, ops)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict { .. } => Error::conflict(
+                    "concurrent_modification",
+                    "the tenant changed while the site was being created; retry",
+                ),
+                e => e,
+            })?;
         tracing::info!(tenant = %tenant_id, site = %site_id, operation = %op.operation_id, "site creation queued");
         Ok(Accepted {
             resource: Site { version: 1, ..site },
@@ -377,44 +385,46 @@ impl Services {
         })
     }
 
-    pub async fn get_site(&self, caller: &Caller, tenant_id: &str, site_id: &str) -> Result<Site> {
+    pub async fn get(&self, caller: &Caller, tenant_id: &str, site_id: &str) -> Result<Site> {
         Ok(self
             .site_for(caller, "site.read", tenant_id, site_id, Vec::new())
             .await?
             .1)
     }
 
-    pub async fn list_sites(
+    pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: &str,
         filter: &SiteFilter,
         page: &PageRequest,
     ) -> Result<Page<Site>> {
-        self.tenant_for(
-            caller,
-            "site.read",
-            tenant_id,
-            site_resource(None, Vec::new()),
-        )
-        .await?;
+        self.cx
+            .tenant_for(
+                caller,
+                "site.read",
+                tenant_id,
+                site_resource(None, Vec::new()),
+            )
+            .await?;
         let (env, status) = (filter.environment, filter.status);
-        self.page(
-            Query::new(Index::Primary, keys::sites_of(tenant_id)),
-            page,
-            |item| {
-                let s: Site = decode(item)?;
-                let keep = env.is_none_or(|e| e == s.environment)
-                    && status.is_none_or(|st| st == s.status);
-                Ok(keep.then_some(s))
-            },
-        )
-        .await
+        self.cx
+            .page(
+                Query::new(Index::Primary, keys::sites_of(tenant_id)),
+                page,
+                |item| {
+                    let s: Site = decode(item)?;
+                    let keep = env.is_none_or(|e| e == s.environment)
+                        && status.is_none_or(|st| st == s.status);
+                    Ok(keep.then_some(s))
+                },
+            )
+            .await
     }
 
     /// Re-reads a site and applies `change` until the write wins, or 412 if
     /// `if_match` is stale. `change` may refuse.
-    pub(crate) async fn change_site(
+    pub(crate) async fn change(
         &self,
         tenant_id: &str,
         site_id: &str,
@@ -429,8 +439,9 @@ impl Services {
                 .ok_or_else(|| site_not_found(site_id))?;
             check_if_match(if_match, site.version, "the site")?;
             change(&mut site)?;
-            site.updated_at = self.clock.now();
+            site.updated_at = self.cx.clock.now();
             let written = self
+                .cx
                 .store
                 .put(site_item(&site)?, Condition::Version(site.version))
                 .await;
@@ -441,7 +452,7 @@ impl Services {
         }
     }
 
-    pub async fn update_site(
+    pub async fn update(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -462,7 +473,7 @@ impl Services {
         let (tenant, site) = self
             .site_for(caller, "site.update", tenant_id, site_id, Vec::new())
             .await?;
-        Self::require_active(&tenant)?;
+        require_active(&tenant)?;
         check_if_match(if_match, site.version, "the site")?;
         if let Some(wp) = &input.wordpress {
             if site.provider != "wordpress" {
@@ -472,7 +483,7 @@ impl Services {
                 ));
             }
             let secrets =
-                self.sites.secrets.as_ref().ok_or_else(|| {
+                self.cx.site_settings.secrets.as_ref().ok_or_else(|| {
                     Error::invalid("wordpress", "this deployment has no secrets key")
                 })?;
             // New credentials must work before they replace the old ones.
@@ -483,7 +494,8 @@ impl Services {
                 detail: format!("the new credentials do not work: {e}"),
             })?;
             let sealed = secrets.seal(wp.application_password.trim(), site_id);
-            self.store
+            self.cx
+                .store
                 .put(
                     Item::new(
                         keys::site_credentials(site_id),
@@ -493,7 +505,7 @@ impl Services {
                 )
                 .await?;
         }
-        self.change_site(tenant_id, site_id, if_match, |s| {
+        self.change(tenant_id, site_id, if_match, |s| {
             if let Some(name) = &input.name {
                 s.name = name.clone();
             }
@@ -508,7 +520,7 @@ impl Services {
 
     /// Marks a site with a new operation (conditional on the version read)
     /// and starts it, with `extra` writes in the same transaction.
-    async fn start_on_site(
+    pub(crate) async fn start_on_site(
         &self,
         site: &Site,
         if_match: Option<u64>,
@@ -519,11 +531,11 @@ impl Services {
         check_if_match(if_match, site.version, "the site")?;
         let mut marked = site.clone();
         marked.operation_id = Some(op.operation_id.clone());
-        marked.updated_at = self.clock.now();
+        marked.updated_at = self.cx.clock.now();
         change(&mut marked);
         let mut ops = vec![put_site(&marked)?];
         ops.extend(extra);
-        match self.start_operation(op, ops).await {
+        match self.cx.start_operation(op, ops).await {
             Err(Error::Conflict { .. }) => Err(if if_match.is_some() {
                 Error::VersionConflict("the site changed".into())
             } else {
@@ -540,28 +552,24 @@ impl Services {
         }
     }
 
-    fn site_operation(
-        kind: &str,
+    /// A new operation of `kind` on `site`.
+    pub(crate) fn operation(
+        &self,
+        kind: OperationKind,
         site: &Site,
         input: serde_json::Value,
-        s: &Services,
     ) -> Operation {
-        new_operation(
+        Operation::new(
             kind,
-            OperationResource {
-                kind: "site".into(),
-                id: site.site_id.clone(),
-                tenant_id: site.tenant_id.clone(),
-                site_id: None,
-            },
+            ResourceRef::new(ResourceKind::Site, &site.site_id, &site.tenant_id),
             input,
-            s.clock.now(),
+            self.cx.clock.now(),
         )
     }
 
     /// Starts deleting a site: 202, status DELETING; the job removes its
     /// state, backups and credentials, then the site.
-    pub async fn delete_site(
+    pub async fn delete(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -583,7 +591,7 @@ impl Services {
                 format!("the operation {op} is working on the site; wait for it to end"),
             ));
         }
-        let op = Self::site_operation("site.delete", &site, serde_json::json!({}), self);
+        let op = self.operation(OperationKind::SiteDelete, &site, serde_json::json!({}));
         let site = self
             .start_on_site(
                 &site,
@@ -624,7 +632,7 @@ impl Services {
                 vec![("clonedFrom".into(), site_id.into())],
             )
             .await?;
-        Self::require_active(&tenant)?;
+        require_active(&tenant)?;
         if source.provider != "local" {
             return Err(Error::Unprocessable {
                 code: "unsupported_for_attached_site",
@@ -632,7 +640,7 @@ impl Services {
                     .into(),
             });
         }
-        Self::require_settled(&source)?;
+        require_settled(&source)?;
         let environment = input.environment.unwrap_or(source.environment);
         if environment > source.environment {
             return Err(Error::invalid(
@@ -644,16 +652,11 @@ impl Services {
                 ),
             ));
         }
-        let now = self.clock.now();
+        let now = self.cx.clock.now();
         let new_id = ids::new_id("site");
-        let op = new_operation(
-            "site.clone",
-            OperationResource {
-                kind: "site".into(),
-                id: new_id.clone(),
-                tenant_id: tenant_id.into(),
-                site_id: None,
-            },
+        let op = Operation::new(
+            OperationKind::SiteClone,
+            ResourceRef::new(ResourceKind::Site, new_id.clone(), tenant_id),
             serde_json::json!({ "sourceSiteId": site_id }),
             now,
         );
@@ -686,14 +689,14 @@ impl Services {
                 Condition::Version(source.version),
             ),
         ];
-        self.start_operation(&op, ops).await?;
+        self.cx.start_operation(&op, ops).await?;
         Ok(Accepted {
             resource: Site { version: 1, ..site },
             operation_id: op.operation_id,
         })
     }
 
-    pub async fn promote_site(
+    pub async fn promote(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -711,7 +714,7 @@ impl Services {
                 vec![("targetEnvironment".into(), target.as_str().into())],
             )
             .await?;
-        Self::require_active(&tenant)?;
+        require_active(&tenant)?;
         if site.environment.next() != Some(target) {
             return Err(Error::conflict(
                 "invalid_transition",
@@ -726,12 +729,11 @@ impl Services {
                 },
             ));
         }
-        Self::require_settled(&site)?;
-        let op = Self::site_operation(
-            "site.promote",
+        require_settled(&site)?;
+        let op = self.operation(
+            OperationKind::SitePromote,
             &site,
             serde_json::json!({ "targetEnvironment": target }),
-            self,
         );
         let site = self
             .start_on_site(&site, if_match, &op, |_| {}, Vec::new())
@@ -742,163 +744,46 @@ impl Services {
         })
     }
 
-    pub async fn create_backup(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        site_id: &str,
-    ) -> Result<Accepted<Backup>> {
-        let (tenant, site) = self
-            .site_for(
-                caller,
-                "site.backup",
-                tenant_id,
-                site_id,
-                vec![("operation".into(), "backup".into())],
-            )
-            .await?;
-        Self::require_active(&tenant)?;
-        Self::require_local(&site)?;
-        Self::require_settled(&site)?;
-        let now = self.clock.now();
-        let backup_id = ids::new_id("bak");
-        let op = new_operation(
-            "site.backup",
-            OperationResource {
-                kind: "backup".into(),
-                id: backup_id.clone(),
-                tenant_id: tenant_id.into(),
-                site_id: Some(site_id.into()),
-            },
-            serde_json::json!({ "backupId": backup_id }),
-            now,
-        );
-        let backup = Backup {
-            backup_id: backup_id.clone(),
-            site_id: site_id.into(),
-            tenant_id: tenant_id.into(),
-            status: BackupStatus::Pending,
-            size_bytes: None,
-            sha256: None,
-            operation_id: op.operation_id.clone(),
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        };
-        self.start_on_site(
-            &site,
-            None,
-            &op,
-            |_| {},
-            vec![TxOp::put(backup_item(&backup)?, Condition::NotExists)],
-        )
-        .await?;
-        Ok(Accepted {
-            resource: Backup {
-                version: 1,
-                ..backup
-            },
-            operation_id: op.operation_id,
-        })
-    }
-
-    fn require_local(site: &Site) -> Result<()> {
-        if site.provider == "local" {
-            Ok(())
-        } else {
-            Err(Error::Unprocessable {
-                code: "unsupported_for_attached_site",
-                detail: "backups of an attached WordPress are kept by its own host, not bbws"
-                    .into(),
-            })
+    /// Deletes a site's state, credentials, backups and their bytes.
+    pub(crate) async fn remove_site_contents(&self, site_id: &str) -> Result<()> {
+        loop {
+            let page = self
+                .cx
+                .store
+                .query(Query::new(Index::Primary, keys::backups_of(site_id)).limit(50))
+                .await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            for item in &page.items {
+                if let Some(backup_id) = item.key.sk.strip_prefix(keys::BACKUP_PREFIX) {
+                    self.cx
+                        .site_settings
+                        .blobs
+                        .delete(&keys::backup_blob(site_id, backup_id))
+                        .await?;
+                }
+                self.cx.store.delete(&item.key, Condition::None).await?;
+            }
         }
     }
+}
 
-    pub async fn list_backups(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        site_id: &str,
-        page: &PageRequest,
-    ) -> Result<Page<Backup>> {
-        self.site_for(caller, "site.read", tenant_id, site_id, Vec::new())
-            .await?;
-        self.page(
-            Query::new(Index::Primary, keys::backups_of(site_id)).prefix(keys::BACKUP_PREFIX),
-            page,
-            |item| Ok(Some(decode(item)?)),
-        )
-        .await
-    }
-
-    pub async fn restore_backup(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        site_id: &str,
-        backup_id: &str,
-    ) -> Result<Accepted<Site>> {
-        let (tenant, site) = self
-            .site_for(
-                caller,
-                "site.backup",
-                tenant_id,
-                site_id,
-                vec![("operation".into(), "restore".into())],
-            )
-            .await?;
-        Self::require_active(&tenant)?;
-        let backup: Backup = match ids::looks_like("bak", backup_id) {
-            true => self.load(&keys::backup(site_id, backup_id)).await?,
-            false => None,
-        }
-        .ok_or_else(|| Error::not_found("backup_not_found", format!("no backup {backup_id}")))?;
-        if backup.status != BackupStatus::Completed {
-            return Err(Error::conflict(
-                "backup_not_ready",
-                format!("the backup is {:?}", backup.status).to_uppercase(),
-            ));
-        }
-        Self::require_settled(&site)?;
-        let op = Self::site_operation(
-            "site.restore",
-            &site,
-            serde_json::json!({ "backupId": backup_id }),
-            self,
-        );
-        let site = self
-            .start_on_site(
-                &site,
-                None,
-                &op,
-                |_| {},
-                vec![TxOp::check(
-                    keys::backup(site_id, backup_id),
-                    Condition::Version(backup.version),
-                )],
-            )
-            .await?;
-        Ok(Accepted {
-            resource: site,
-            operation_id: op.operation_id,
-        })
-    }
-
-    /// Brings a tenant's sites in line with its status: held SUSPENDED while
-    /// it is not ACTIVE, given back their previous status when it is.
-    /// Idempotent; run after every tenant transition.
-    pub async fn sites_follow_tenant(&self, tenant_id: &str) -> Result<usize> {
-        let Some(tenant) = self.load::<Tenant>(&keys::tenant(tenant_id)).await? else {
-            return Ok(0);
-        };
+#[async_trait]
+impl FollowsTenant for Sites<'_> {
+    /// Holds a tenant's sites SUSPENDED while it is not ACTIVE, and gives
+    /// them back their previous status when it is.
+    async fn follow(&self, tenant: &Tenant) -> Result<usize> {
+        let tenant_id = &tenant.tenant_id;
         let active = tenant.status == TenantStatus::Active;
         let sites: Vec<Site> = self
+            .cx
             .query_all(Query::new(Index::Primary, keys::sites_of(tenant_id)))
             .await?;
         let mut changed = 0;
         for site in sites {
             if site.clone().follow_tenant(active) {
-                self.change_site(tenant_id, &site.site_id, None, |s| {
+                self.change(tenant_id, &site.site_id, None, |s| {
                     s.follow_tenant(active);
                     Ok(())
                 })
@@ -912,70 +797,21 @@ impl Services {
         Ok(changed)
     }
 
-    /// Finishes every "sites follow their tenant" step a crash left undone
-    /// (the intent is written with the tenant's status change). Run on start
-    /// and by the worker's sweep.
-    pub async fn resume_site_sync(&self) -> Result<usize> {
-        let page = self
-            .store
-            .query(Query::new(Index::Primary, keys::SITE_SYNC).limit(100))
-            .await?;
-        for intent in &page.items {
-            self.sites_follow_tenant(&intent.key.sk).await?;
-            self.store
-                .delete(&intent.key, Condition::Version(intent.version))
-                .await
-                .or_else(|e| if e.is_condition() { Ok(()) } else { Err(e) })?;
-        }
-        Ok(page.items.len())
-    }
-
-    /// Removes every site of a tenant and what belongs to them, and its
-    /// templates (a tenant deletion). Idempotent.
-    pub(crate) async fn remove_tenant_sites(&self, tenant_id: &str) -> Result<()> {
-        loop {
-            let page = self
-                .store
-                .query(Query::new(Index::Primary, keys::templates_of(tenant_id)).limit(100))
-                .await?;
-            if page.items.is_empty() {
-                break;
-            }
-            for item in &page.items {
-                self.store.delete(&item.key, Condition::None).await?;
-            }
-        }
+    /// Removes every site of the tenant and what belongs to them, and its
+    /// templates.
+    async fn remove_all(&self, tenant_id: &str) -> Result<()> {
+        self.cx.templates().remove_all(tenant_id).await?;
         let sites: Vec<Site> = self
+            .cx
             .query_all(Query::new(Index::Primary, keys::sites_of(tenant_id)))
             .await?;
         for site in sites {
             self.remove_site_contents(&site.site_id).await?;
-            self.store
+            self.cx
+                .store
                 .delete(&keys::site(tenant_id, &site.site_id), Condition::None)
                 .await?;
         }
         Ok(())
-    }
-
-    /// Deletes a site's state, credentials, backups and their bytes.
-    pub(crate) async fn remove_site_contents(&self, site_id: &str) -> Result<()> {
-        loop {
-            let page = self
-                .store
-                .query(Query::new(Index::Primary, keys::backups_of(site_id)).limit(50))
-                .await?;
-            if page.items.is_empty() {
-                return Ok(());
-            }
-            for item in &page.items {
-                if let Some(backup_id) = item.key.sk.strip_prefix(keys::BACKUP_PREFIX) {
-                    self.sites
-                        .blobs
-                        .delete(&keys::backup_blob(site_id, backup_id))
-                        .await?;
-                }
-                self.store.delete(&item.key, Condition::None).await?;
-            }
-        }
     }
 }

@@ -8,10 +8,16 @@ use utoipa::ToSchema;
 
 use crate::domain::{Membership, Tenant, TenantRole};
 use crate::policy::Resource;
-use crate::store::{Condition, Index, Item, Query, StoreError, TxOp};
+use crate::store::record::{decode, encode};
+use crate::store::{Condition, Index, Item, Query, StoreError, TxOp, keys};
 
-use super::paging::Page;
-use super::{Caller, Error, PageRequest, Result, Services, decode, encode, keys};
+use super::super::paging::Page;
+use super::super::{Caller, Error, PageRequest, Result, Services};
+
+/// The members of tenants and their roles.
+pub struct Members<'a> {
+    pub(in crate::service) cx: &'a Services,
+}
 
 /// `PUT /v1/tenants/{tenantId}/users/{userId}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,16 +82,17 @@ fn last_owner() -> Error {
 /// change touches, which the caller must hold itself.
 fn member_resource(user_id: &str, touches: Option<TenantRole>) -> Resource {
     Resource {
-        kind: "membership",
+        kind: "membership".into(),
         id: Some(user_id.to_string()),
         grants_role: touches,
         attributes: Vec::new(),
     }
 }
 
-impl Services {
+impl Members<'_> {
     async fn members(&self, tenant_id: &str) -> Result<BTreeMap<String, Membership>> {
         let all: Vec<Membership> = self
+            .cx
             .query_all(
                 Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::MEMBER_PREFIX),
             )
@@ -93,28 +100,30 @@ impl Services {
         Ok(all.into_iter().map(|m| (m.user_id.clone(), m)).collect())
     }
 
-    pub async fn list_members(
+    pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Membership>> {
-        self.tenant_for(
-            caller,
-            "tenant.user.list",
-            tenant_id,
-            member_resource("", None),
-        )
-        .await?;
-        self.page(
-            Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::MEMBER_PREFIX),
-            page,
-            |item| decode(item).map(Some),
-        )
-        .await
+        self.cx
+            .tenant_for(
+                caller,
+                "tenant.user.list",
+                tenant_id,
+                member_resource("", None),
+            )
+            .await?;
+        self.cx
+            .page(
+                Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::MEMBER_PREFIX),
+                page,
+                |item| Ok(Some(decode(item)?)),
+            )
+            .await
     }
 
-    pub async fn assign_member(
+    pub async fn assign(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -136,19 +145,15 @@ impl Services {
             )
             .await?;
         let _ = results;
-        self.load(&keys::member(tenant_id, user_id))
+        self.cx
+            .load(&keys::member(tenant_id, user_id))
             .await?
             .ok_or_else(|| {
                 Error::conflict("concurrent_modification", "the membership changed; retry")
             })
     }
 
-    pub async fn remove_member(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        user_id: &str,
-    ) -> Result<()> {
+    pub async fn remove(&self, caller: &Caller, tenant_id: &str, user_id: &str) -> Result<()> {
         self.change_members(
             caller,
             tenant_id,
@@ -162,7 +167,7 @@ impl Services {
         .map(|_| ())
     }
 
-    pub async fn bulk_members(
+    pub async fn bulk(
         &self,
         caller: &Caller,
         tenant_id: &str,
@@ -176,13 +181,14 @@ impl Services {
         }
         // Both actions' rules apply to a mixed request.
         if !input.assign.is_empty() {
-            self.tenant_for(
-                caller,
-                "tenant.user.assign",
-                tenant_id,
-                member_resource("", None),
-            )
-            .await?;
+            self.cx
+                .tenant_for(
+                    caller,
+                    "tenant.user.assign",
+                    tenant_id,
+                    member_resource("", None),
+                )
+                .await?;
         }
         let action = if input.remove.is_empty() {
             "tenant.user.assign"
@@ -206,6 +212,7 @@ impl Services {
     ) -> Result<Vec<BulkResult>> {
         // Authorize visibility first, so another tenant's caller learns nothing from validation.
         let tenant = self
+            .cx
             .tenant_for(caller, action, tenant_id, member_resource("", None))
             .await?;
         let mut errors = crate::domain::validate::Validator::new();
@@ -229,7 +236,7 @@ impl Services {
         let mut users = BTreeMap::new();
         let mut missing = crate::domain::validate::Validator::new();
         for (i, a) in input.assign.iter().enumerate() {
-            match self.existing_user(&a.user_id).await {
+            match self.cx.identity().existing_user(&a.user_id).await {
                 Ok(u) => {
                     users.insert(a.user_id.clone(), u);
                 }
@@ -278,10 +285,11 @@ impl Services {
                     .filter_map(|u| current.get(u).map(|m| m.role)),
             )
             .max();
-        self.authorize_on(caller, action, &tenant, member_resource("", touched))
+        self.cx
+            .authorize_on(caller, action, &tenant, member_resource("", touched))
             .await?;
 
-        let now = self.clock.now();
+        let now = self.cx.clock.now();
         let mut ops = vec![TxOp::check(
             keys::tenant(tenant_id),
             Condition::Version(tenant.version),
@@ -322,7 +330,7 @@ impl Services {
                 updated_at: now,
                 version: previous.map_or(0, |p| p.version),
             };
-            ops.push(TxOp::put(member_item(&m)?, Self::at_version(m.version)));
+            ops.push(TxOp::put(member_item(&m)?, Services::at_version(m.version)));
         }
         for u in &input.remove {
             let previous = &current[u];
@@ -352,10 +360,10 @@ impl Services {
                 }
             }
         }
-        match self.store.transact(ops).await {
+        match self.cx.store.transact(ops).await {
             Ok(()) => {
                 for r in &results {
-                    self.auth_cache.forget_user(&r.user_id);
+                    self.cx.auth_cache.forget_user(&r.user_id);
                 }
                 Ok(results)
             }
@@ -376,9 +384,11 @@ impl Services {
         email: &str,
         role: TenantRole,
     ) -> Result<(Membership, TxOp)> {
-        let now = self.clock.now();
-        let previous: Option<Membership> =
-            self.load(&keys::member(&tenant.tenant_id, user_id)).await?;
+        let now = self.cx.clock.now();
+        let previous: Option<Membership> = self
+            .cx
+            .load(&keys::member(&tenant.tenant_id, user_id))
+            .await?;
         let m = Membership {
             tenant_id: tenant.tenant_id.clone(),
             user_id: user_id.to_string(),
@@ -388,7 +398,7 @@ impl Services {
             updated_at: now,
             version: previous.as_ref().map_or(0, |p| p.version),
         };
-        let op = TxOp::put(member_item(&m)?, Self::at_version(m.version));
+        let op = TxOp::put(member_item(&m)?, Services::at_version(m.version));
         Ok((m, op))
     }
 }

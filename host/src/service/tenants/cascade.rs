@@ -8,25 +8,29 @@
 //! parent's child count in one transaction conditional on both versions.
 //! At every instant every remaining tenant's parent exists, so a process
 //! that dies midway leaves no orphan; the intent is found on the next start
-//! ([`Services::resume_deletions`]) and the work goes on.
+//! ([`Tenants::resume_deletions`]) and the work goes on. The resources a
+//! tenant owns (sites, templates; instances next) go with it, through
+//! [`super::super::follow`].
 
 use crate::domain::{Invitation, Tenant, TenantStatus};
-use crate::store::{Condition, Index, Item, MAX_TRANSACTION_ITEMS, Query, StoreError, TxOp};
+use crate::store::record::decode;
+use crate::store::{Condition, Index, Item, MAX_TRANSACTION_ITEMS, Query, StoreError, TxOp, keys};
 
-use super::tenants::{put_tenant, tenant_item};
-use super::{Result, Services, decode, keys};
+use super::super::Result;
+use super::{Tenants, put_tenant, tenant_item};
 
-impl Services {
+impl Tenants<'_> {
     /// Records the intent to delete `tenant` and hides it.
     pub async fn start_deletion(&self, tenant: &Tenant, cascade: bool) -> Result<()> {
         let mut hidden = tenant.clone();
         hidden.status = TenantStatus::Deleted;
-        hidden.updated_at = self.clock.now();
+        hidden.updated_at = self.cx.clock.now();
         let intent = Item::new(
             keys::cascade(&tenant.tenant_id),
             serde_json::json!({ "cascade": cascade, "requestedAt": hidden.updated_at }),
         );
         match self
+            .cx
             .store
             .transact(vec![
                 put_tenant(&hidden)?,
@@ -34,9 +38,11 @@ impl Services {
             ])
             .await
         {
-            Err(StoreError::TransactionCancelled { .. }) => Err(super::Error::VersionConflict(
-                "the tenant changed while it was being deleted; retry".into(),
-            )),
+            Err(StoreError::TransactionCancelled { .. }) => {
+                Err(super::super::Error::VersionConflict(
+                    "the tenant changed while it was being deleted; retry".into(),
+                ))
+            }
             other => other.map_err(Into::into),
         }
     }
@@ -46,8 +52,9 @@ impl Services {
     pub async fn run_deletion(&self, root_id: &str, max_steps: usize) -> Result<()> {
         let mut steps = 0;
         while steps < max_steps {
-            let Some(root) = self.load::<Tenant>(&keys::tenant(root_id)).await? else {
-                self.store
+            let Some(root) = self.cx.load::<Tenant>(&keys::tenant(root_id)).await? else {
+                self.cx
+                    .store
                     .delete(&keys::cascade(root_id), Condition::None)
                     .await?;
                 tracing::info!(tenant = %root_id, "tenant deletion complete");
@@ -72,8 +79,9 @@ impl Services {
     async fn delete_leaf(&self, mut leaf: Tenant) -> Result<()> {
         if leaf.status != TenantStatus::Deleted {
             leaf.status = TenantStatus::Deleted;
-            leaf.updated_at = self.clock.now();
+            leaf.updated_at = self.cx.clock.now();
             match self
+                .cx
                 .store
                 .put(tenant_item(&leaf)?, Condition::Version(leaf.version))
                 .await
@@ -84,18 +92,18 @@ impl Services {
             }
         }
         self.remove_tenant_contents(&leaf.tenant_id).await?;
-        self.remove_tenant_sites(&leaf.tenant_id).await?;
+        self.cx.remove_followers(&leaf.tenant_id).await?;
         let mut ops = vec![TxOp::delete(
             keys::tenant(&leaf.tenant_id),
             Condition::Version(leaf.version),
         )];
         if let Some(pid) = &leaf.parent_tenant_id
-            && let Some(mut parent) = self.load::<Tenant>(&keys::tenant(pid)).await?
+            && let Some(mut parent) = self.cx.load::<Tenant>(&keys::tenant(pid)).await?
         {
             parent.child_count = parent.child_count.saturating_sub(1);
             ops.push(put_tenant(&parent)?);
         }
-        match self.store.transact(ops).await {
+        match self.cx.store.transact(ops).await {
             Ok(()) | Err(StoreError::TransactionCancelled { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -105,6 +113,7 @@ impl Services {
     async fn remove_tenant_contents(&self, tenant_id: &str) -> Result<()> {
         loop {
             let page = self
+                .cx
                 .store
                 .query(Query::new(Index::Primary, keys::tenant_pk(tenant_id)).limit(50))
                 .await?;
@@ -126,15 +135,16 @@ impl Services {
             if ops.is_empty() {
                 return Ok(());
             }
-            self.store.transact(ops).await?;
+            self.cx.store.transact(ops).await?;
             // Members lost a role: forget every cached caller (deletions are rare).
-            self.auth_cache.clear();
+            self.cx.auth_cache.clear();
         }
     }
 
     /// Finishes every deletion a previous process left unfinished.
     pub async fn resume_deletions(&self) -> Result<usize> {
         let page = self
+            .cx
             .store
             .query(Query::new(Index::Primary, keys::CASCADE).limit(1000))
             .await?;

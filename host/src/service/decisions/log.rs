@@ -1,0 +1,241 @@
+//! The decision log: every decision with its whole input, written in
+//! batches off the request path into a store of its own, kept 30 days,
+//! listed per tenant and replayed on the recorded components and input.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use crate::domain::ids;
+use crate::policy::Request;
+use crate::runtime::{Limits, Scope};
+use crate::store::{Index, Item, ItemStore, Query, keys};
+
+use super::super::access::tenant_resource;
+use super::super::paging::{Page, page_in};
+use super::super::{Caller, Error, PageRequest, Result, Services};
+use super::answer;
+
+/// How long decision records are kept.
+const DECISION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Records waiting for the log writer at most. A full queue makes requests
+/// wait for the writer (backpressure) rather than lose records or grow
+/// without bound.
+const LOG_QUEUE: usize = 4096;
+
+/// Records per write at most: one SQLite transaction, or BatchWriteItem
+/// calls of 25 on DynamoDB.
+const LOG_BATCH: usize = 500;
+
+/// Everything a decision depended on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionInput {
+    pub request: Request,
+    /// The tenants the guests could look up.
+    #[schema(value_type = Object)]
+    pub scope: Scope,
+}
+
+/// One component's part in a decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// `platform` (the RBAC guest) or the tenant whose policy this was.
+    pub source: String,
+    /// sha256 of the component.
+    pub component: String,
+    /// `allow`, `deny` or `error`.
+    pub decision: String,
+    pub reason: String,
+    pub duration_us: u64,
+}
+
+/// A recorded decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRecord {
+    pub decision_id: String,
+    pub tenant_id: Option<String>,
+    pub principal: String,
+    pub action: String,
+    pub resource_kind: String,
+    pub resource_id: Option<String>,
+    /// `allow` or `deny`.
+    pub decision: String,
+    pub reason: String,
+    /// Every component that took part, in order.
+    pub components: Vec<Verdict>,
+    pub duration_us: u64,
+    pub at: DateTime<Utc>,
+    pub input: DecisionInput,
+}
+
+/// A decision replayed on its recorded input.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    pub decision_id: String,
+    pub recorded: Vec<Verdict>,
+    pub replayed: Vec<Verdict>,
+    /// True when every component answered as recorded.
+    pub same: bool,
+}
+
+/// The item a decision record is stored as.
+pub fn decision_item(record: &DecisionRecord) -> Result<Item> {
+    let expires =
+        (record.at + chrono::Duration::from_std(DECISION_TTL).unwrap_or_default()).timestamp();
+    Ok(Item::record(
+        keys::decision(record.tenant_id.as_deref(), &record.decision_id),
+        record,
+    )?
+    .with_gsi1(keys::DECISION_IDS, &record.decision_id)
+    .expiring_at(expires))
+}
+
+/// Starts the writer task; decisions are sent to the answer.
+pub(super) fn start_writer(store: Arc<dyn ItemStore>) -> mpsc::Sender<DecisionRecord> {
+    let (tx, rx) = mpsc::channel(LOG_QUEUE);
+    tokio::spawn(write_log(store, rx));
+    tx
+}
+
+/// Writes decision records in batches, off the request path: whatever
+/// arrived within 20 ms of the first record, up to [`LOG_BATCH`].
+async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::Receiver<DecisionRecord>) {
+    let mut batch = Vec::with_capacity(LOG_BATCH);
+    while rx.recv_many(&mut batch, LOG_BATCH).await > 0 {
+        let deadline = tokio::time::sleep(Duration::from_millis(20));
+        tokio::pin!(deadline);
+        while batch.len() < LOG_BATCH {
+            let room = LOG_BATCH - batch.len();
+            tokio::select! {
+                n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+                _ = &mut deadline => break,
+            }
+        }
+        let items: Vec<Item> = batch
+            .drain(..)
+            .filter_map(|r| match decision_item(&r) {
+                Ok(item) => Some(item),
+                Err(e) => {
+                    tracing::error!(decision = %r.decision_id, error = %e, "could not encode a decision record");
+                    None
+                }
+            })
+            .collect();
+        if let Err(e) = store.put_many(items).await {
+            tracing::error!(error = %e, "could not write decision records");
+        }
+    }
+}
+
+/// The decision log of tenants: list, read, replay.
+pub struct Decisions<'a> {
+    pub(in crate::service) cx: &'a Services,
+}
+
+fn log_resource(tenant_id: &str) -> crate::policy::Resource {
+    crate::policy::Resource {
+        kind: "extension".into(),
+        ..tenant_resource(tenant_id)
+    }
+}
+
+impl Decisions<'_> {
+    /// `GET /v1/tenants/{id}/decisions`: newest last.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DecisionRecord>> {
+        self.cx
+            .tenant_for(caller, "extension.read", tenant_id, log_resource(tenant_id))
+            .await?;
+        page_in(
+            self.cx.policies.decisions.as_ref(),
+            Query::new(Index::Primary, keys::decisions_of(Some(tenant_id))),
+            page,
+            |item| Ok(Some(item.decode()?)),
+        )
+        .await
+    }
+
+    /// A recorded decision by id: of `tenant_id`, or of any tenant (for the
+    /// operator's CLI, which reads the store directly).
+    pub async fn get(&self, tenant_id: Option<&str>, decision_id: &str) -> Result<DecisionRecord> {
+        let missing =
+            || Error::not_found("decision_not_found", format!("no decision {decision_id}"));
+        if !ids::looks_like("dec", decision_id) {
+            return Err(missing());
+        }
+        let log = &self.cx.policies.decisions;
+        let item = match tenant_id {
+            Some(t) => log.get(&keys::decision(Some(t), decision_id)).await?,
+            None => log
+                .query(
+                    Query::new(Index::Gsi1, keys::DECISION_IDS)
+                        .prefix(decision_id)
+                        .limit(1),
+                )
+                .await?
+                .items
+                .into_iter()
+                .next(),
+        };
+        Ok(item.ok_or_else(missing)?.decode()?)
+    }
+
+    /// Reruns each component of a recorded decision on the recorded input.
+    pub async fn replay(&self, record: &DecisionRecord) -> Result<Replay> {
+        let limits = Limits::default();
+        let mut replayed = Vec::new();
+        for v in &record.components {
+            let started = std::time::Instant::now();
+            let result = self
+                .cx
+                .policies
+                .run(&v.component, &record.input, limits)
+                .await;
+            let (decision, reason, _) = answer(result);
+            replayed.push(Verdict {
+                source: v.source.clone(),
+                component: v.component.clone(),
+                decision: decision.into(),
+                reason,
+                duration_us: started.elapsed().as_micros() as u64,
+            });
+        }
+        let same = replayed
+            .iter()
+            .zip(&record.components)
+            .all(|(a, b)| a.decision == b.decision && a.reason == b.reason);
+        Ok(Replay {
+            decision_id: record.decision_id.clone(),
+            recorded: record.components.clone(),
+            replayed,
+            same,
+        })
+    }
+
+    /// `POST /v1/tenants/{id}/decisions/{decisionId}/replay`.
+    pub async fn replay_decision(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        decision_id: &str,
+    ) -> Result<Replay> {
+        self.cx
+            .tenant_for(caller, "extension.read", tenant_id, log_resource(tenant_id))
+            .await?;
+        let record = self.get(Some(tenant_id), decision_id).await?;
+        self.replay(&record).await
+    }
+}

@@ -1,0 +1,258 @@
+//! Decisions: every policy question of the platform is answered here, by
+//! WebAssembly, and recorded ([`log`]).
+//!
+//! Composition: the platform's RBAC policy (the `default-policy` guest,
+//! built into the binary) must allow; then every active policy of the
+//! tenant and of each of its ancestors must allow. A tenant policy can only
+//! narrow what the platform allows. Platform administrators answer to the
+//! platform policy alone, and a tenant's own policy does not judge the
+//! management of that tenant's extensions (`extension.*`): tenant code
+//! never locks out the operator, nor the owners who must roll it back.
+//!
+//! Every decision is recorded with its full input (the request and the
+//! scope the guest could see), the component hashes that decided, the
+//! reason and the time it took, so `replay` reruns it exactly.
+
+pub mod log;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::blobs::BlobStore;
+use crate::domain::{Tenant, TenantRole, ids};
+use crate::policy::Request;
+use crate::runtime::bindings::types;
+use crate::runtime::{GuestError, Limits, Runtime, Scope, ScopeTenant};
+use crate::store::{ItemStore, keys};
+
+pub use log::{DecisionInput, DecisionRecord, Decisions, Replay, Verdict};
+
+use super::Result;
+
+/// The platform's RBAC policy guest, built from `guests/default-policy`.
+pub const DEFAULT_POLICY: &[u8] = include_bytes!(env!("BBWS_GUEST_DEFAULT_POLICY"));
+
+/// The outcome of a composed decision.
+pub struct Outcome {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// The policy engine: the runtime, the platform policy, and the log.
+pub struct Policies {
+    pub runtime: Arc<Runtime>,
+    pub blobs: Arc<dyn BlobStore>,
+    /// Where decision records are written and read back.
+    pub decisions: Arc<dyn ItemStore>,
+    platform_hash: String,
+    log: mpsc::Sender<DecisionRecord>,
+}
+
+fn wit_role(r: TenantRole) -> types::TenantRole {
+    match r {
+        TenantRole::Viewer => types::TenantRole::Viewer,
+        TenantRole::Operator => types::TenantRole::Operator,
+        TenantRole::Admin => types::TenantRole::Admin,
+        TenantRole::Owner => types::TenantRole::Owner,
+    }
+}
+
+/// The request as the `policy` world's `authorize` receives it.
+pub fn wit_request(request: &Request) -> types::Request {
+    types::Request {
+        principal: types::Principal {
+            user_id: request.principal.user_id.clone(),
+            platform_admin: request.principal.platform_admin,
+        },
+        action: request.action.clone(),
+        tenant_id: request.tenant_id.clone(),
+        roles: request
+            .roles
+            .iter()
+            .map(|b| types::RoleBinding {
+                tenant_id: b.tenant_id.clone(),
+                role: wit_role(b.role),
+                inherited: b.inherited,
+            })
+            .collect(),
+        resource: types::Resource {
+            kind: request.resource.kind.to_string(),
+            id: request.resource.id.clone(),
+            grants_role: request.resource.grants_role.map(wit_role),
+            attributes: request.resource.attributes.clone(),
+        },
+        now_ms: request.now_ms,
+    }
+}
+
+impl Policies {
+    /// Prepares the platform policy and starts the decision-log writer.
+    pub async fn start(
+        runtime: Arc<Runtime>,
+        blobs: Arc<dyn BlobStore>,
+        decisions: Arc<dyn ItemStore>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let platform_hash = crate::runtime::content_hash(DEFAULT_POLICY);
+        runtime
+            .prepare(&platform_hash, DEFAULT_POLICY)
+            .await
+            .map_err(|e| anyhow::anyhow!("the platform policy does not load: {e}"))?;
+        let log = log::start_writer(decisions.clone());
+        Ok(Arc::new(Self {
+            runtime,
+            blobs,
+            decisions,
+            platform_hash,
+            log,
+        }))
+    }
+
+    pub fn platform_hash(&self) -> &str {
+        &self.platform_hash
+    }
+
+    /// Runs one component on an input. `platform` components are always in memory.
+    pub async fn run(
+        &self,
+        hash: &str,
+        input: &DecisionInput,
+        limits: Limits,
+    ) -> std::result::Result<types::Decision, GuestError> {
+        let pre = match self.runtime.cached(hash) {
+            Some(pre) => pre,
+            None => {
+                let bytes = self
+                    .blobs
+                    .get(&keys::component_blob(hash))
+                    .await
+                    .map_err(|e| GuestError::Load(e.to_string()))?
+                    .ok_or_else(|| GuestError::Load(format!("component {hash} is not stored")))?;
+                self.runtime.prepare(hash, &bytes).await?
+            }
+        };
+        self.runtime.authorize(
+            &pre,
+            &wit_request(&input.request),
+            Arc::new(input.scope.clone()),
+            limits,
+        )
+    }
+
+    /// Decides `request`, asked at `now`: the platform policy, then every
+    /// tenant policy on the tenant's path. `chain` is the tenant and its
+    /// ancestors (tenant first; empty for an untenanted action).
+    pub async fn decide(
+        &self,
+        request: Request,
+        chain: &[Tenant],
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        let platform_admin = request.principal.is_platform_admin();
+        let input = DecisionInput {
+            request,
+            scope: Scope {
+                tenants: chain.iter().map(scope_tenant).collect(),
+            },
+        };
+        let action = input.request.action.as_str();
+        let limits = chain
+            .first()
+            .map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
+        let mut verdicts = Vec::new();
+        let mut sources: Vec<(String, String)> =
+            vec![("platform".into(), self.platform_hash.clone())];
+        if !platform_admin {
+            for (i, t) in chain.iter().enumerate() {
+                // A tenant's own policy does not judge the management of its
+                // own extensions: a broken policy must never lock its owners
+                // out of rolling it back. Ancestors' policies still apply.
+                if i == 0 && action.starts_with("extension.") {
+                    continue;
+                }
+                if let Some(active) = t.active_policy() {
+                    sources.push((t.tenant_id.clone(), active.to_string()));
+                }
+            }
+        }
+        let mut outcome = Outcome {
+            allowed: true,
+            reason: String::new(),
+        };
+        for (source, hash) in sources {
+            let started = Instant::now();
+            let result = self.run(&hash, &input, limits).await;
+            let took = started.elapsed();
+            if let Err(e) = &result {
+                tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
+            }
+            let (decision, reason, _) = answer(result);
+            let allowed = decision == "allow";
+            verdicts.push(Verdict {
+                source: source.clone(),
+                component: hash,
+                decision: decision.into(),
+                reason: reason.clone(),
+                duration_us: took.as_micros() as u64,
+            });
+            if !allowed {
+                outcome = Outcome {
+                    allowed: false,
+                    reason: if source == "platform" {
+                        reason
+                    } else {
+                        format!("the policy of tenant {source} denies: {reason}")
+                    },
+                };
+                break;
+            }
+            outcome.reason = reason;
+        }
+        let request = &input.request;
+        let record = DecisionRecord {
+            decision_id: ids::new_id("dec"),
+            tenant_id: request.tenant_id.clone(),
+            principal: request.principal.user_id.clone(),
+            action: request.action.clone(),
+            resource_kind: request.resource.kind.to_string(),
+            resource_id: request.resource.id.clone(),
+            decision: if outcome.allowed { "allow" } else { "deny" }.into(),
+            reason: outcome.reason.clone(),
+            components: verdicts,
+            duration_us: started.elapsed().as_micros() as u64,
+            at: now,
+            input,
+        };
+        let _ = self.log.send(record).await;
+        Ok(outcome)
+    }
+}
+
+/// A guest's answer as `(decision, reason, error code)`: `allow`, `deny`,
+/// or `error` when it failed (and so denies, failing closed).
+pub(crate) fn answer(
+    result: std::result::Result<types::Decision, GuestError>,
+) -> (&'static str, String, Option<&'static str>) {
+    match result {
+        Ok(types::Decision::Allow(r)) => ("allow", r, None),
+        Ok(types::Decision::Deny(r)) => ("deny", r, None),
+        Err(e) => ("error", format!("{}: {e}", e.code()), Some(e.code())),
+    }
+}
+
+/// A tenant as the guests may look it up.
+pub(crate) fn scope_tenant(t: &Tenant) -> ScopeTenant {
+    ScopeTenant {
+        id: t.tenant_id.clone(),
+        organisation_name: t.organisation_name.clone(),
+        status: t.status.as_str().to_string(),
+        parent_id: t.parent_tenant_id.clone(),
+        tier: serde_json::to_value(t.tier)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+    }
+}
