@@ -37,7 +37,7 @@ pub struct Message {
 impl Message {
     pub(crate) fn item(&self) -> Result<Item> {
         Ok(Item::new(
-            crate::store::Key::new(keys::OUTBOX, &self.message_id),
+            keys::outbox_message(&self.message_id),
             encode(self)?,
         )
         .with_gsi1(keys::outbox_to(&self.to), &self.message_id))

@@ -85,6 +85,9 @@ pub fn tokens_of(user_id: &str) -> String {
 }
 
 pub const OUTBOX: &str = "OUTBOX";
+pub fn outbox_message(message_id: &str) -> Key {
+    Key::new(OUTBOX, message_id)
+}
 pub fn outbox_to(to: &str) -> String {
     format!("OUTBOX#{to}")
 }
