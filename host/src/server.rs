@@ -406,7 +406,7 @@ async fn with_sites(
     };
     let feed = match &spec.vulnerability_feed {
         Some(source) => {
-            let feed = crate::service::vulnfeed::load(source)
+            let feed = crate::infra::vulnfeed::load(source)
                 .await
                 .with_context(|| format!("loading the vulnerability feed {source}"))?;
             tracing::info!(%source, entries = feed.len(), "vulnerability feed loaded");

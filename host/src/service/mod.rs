@@ -21,7 +21,6 @@ mod site_jobs;
 pub mod sites;
 pub mod templates;
 pub mod tenants;
-pub mod vulnfeed;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use sha2::Digest as _;
 use crate::domain::Tenant;
 use crate::domain::site::{Environment, OperationError, Site, SiteStatus};
 use crate::domain::template::WpOperation;
-use crate::infra::local::LocalWordPress;
+use crate::infra::wordpress::simulated::SimulatedWordPress;
 use crate::infra::wordpress::{WordPress, WpError};
 use crate::store::{Condition, Item, StoreError};
 
@@ -155,7 +155,7 @@ impl Services {
     }
 
     /// Creates the local provider's state of a site unless it exists.
-    async fn put_state_once(&self, site_id: &str, state: &LocalWordPress) -> JobResult {
+    async fn put_state_once(&self, site_id: &str, state: &SimulatedWordPress) -> JobResult {
         match self
             .store
             .put(
@@ -172,7 +172,7 @@ impl Services {
     pub(crate) async fn local_state(
         &self,
         site_id: &str,
-    ) -> super::Result<Option<(LocalWordPress, u64)>> {
+    ) -> super::Result<Option<(SimulatedWordPress, u64)>> {
         match self.store.get(&keys::site_state(site_id)).await? {
             Some(item) => Ok(Some((item.decode()?, item.version))),
             None => Ok(None),
@@ -217,7 +217,7 @@ impl Services {
                 .step(0, None, "provisioning (local provider, simulated)")
                 .await?;
             self.provider_delay().await;
-            self.put_state_once(site_id, &LocalWordPress::installed(&site.name))
+            self.put_state_once(site_id, &SimulatedWordPress::installed(&site.name))
                 .await?;
         } else {
             handle
@@ -365,7 +365,7 @@ impl Services {
         }
         let doc: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
-        let state: LocalWordPress = serde_json::from_value(doc["state"].clone())
+        let state: SimulatedWordPress = serde_json::from_value(doc["state"].clone())
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
         handle
             .step(0, Some(1), format!("restoring {backup_id}"))
