@@ -1,5 +1,5 @@
 //! One RBAC decision through the WebAssembly runtime against the same rules
-//! in Cedar, and cold loads of the platform policy.
+//! in Cedar, cold loads of the platform policy, and one template plan.
 //!
 //! `cargo bench -p bbws-host --bench policy` runs, in order:
 //!
@@ -9,10 +9,13 @@
 //! 2. latency percentiles (p50/p90/p99/p99.9) from a loop timing each call
 //!    with `Instant` (`BBWS_BENCH_SAMPLES`, default 100,000), and the
 //!    wasm/Cedar ratios: criterion reports means and medians only;
-//! 3. the same decision under variants of the engine configuration (a copy
+//! 3. cold loads against compiles, and one template plan (business-basic
+//!    by the default template component, `BBWS_BENCH_TEMPLATE_SAMPLES`,
+//!    default 2,000) beside each tier's deadline;
+//! 4. the same decision under variants of the engine configuration (a copy
 //!    of `Runtime::new`'s settings, one knob changed at a time), to show
 //!    which settings matter for instantiation (`BBWS_BENCH_KNOBS=0` skips);
-//! 4. the criterion groups `decision/*` and `load/*`.
+//! 5. the criterion groups `decision/*` and `load/*`.
 //!
 //! `BBWS_PROFILE_LOOP=N` instead runs N production decisions and exits (for
 //! `perf record` or callgrind); with `BBWS_PROFILE_KEEP_RESIDENT=BYTES` (and
@@ -27,10 +30,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
-use bbws_host::domain::TenantRole;
+use bbws_host::domain::template::SiteView;
+use bbws_host::domain::{TenantRole, Tier};
 use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::policy::{RULES, Requires};
 use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
+use bbws_host::runtime::template::{DEFAULT_TEMPLATE, platform_templates};
 use bbws_host::runtime::{
     HostState, Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash,
 };
@@ -1095,6 +1100,60 @@ fn load_ratio(rt: &tokio::runtime::Runtime, n: usize) {
     );
 }
 
+/// One plan of the platform's business-basic template by the default
+/// template component (a fresh instance, the body parsed, the plan
+/// written), beside the deadline each tier gives it. A figure, not a test:
+/// on a loaded machine a timed assertion fails for the wrong reason, and
+/// that the runtime stops a call at its deadline is tested in
+/// `host/tests/template_runtime.rs`.
+fn template_plan(rt: &tokio::runtime::Runtime, n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path())))
+        .expect("runtime");
+    let pre = rt
+        .block_on(runtime.prepare_template(&content_hash(DEFAULT_TEMPLATE), DEFAULT_TEMPLATE))
+        .expect("prepares the default template component");
+    let spec = platform_templates()
+        .into_iter()
+        .find(|t| t.id == "business-basic")
+        .expect("the business-basic template");
+    let site: SiteView = serde_json::from_value(serde_json::json!({
+        "id": "site_00000000000000000000000000000001",
+        "tenantId": CHILD,
+        "name": "acme-www",
+        "environment": "DEV",
+        "status": "ACTIVE"
+    }))
+    .expect("the sample site parses");
+    let params = r#"{"businessName": "Acme", "contactEmail": "a@b.c"}"#;
+    let scope = Arc::new(Scope::default());
+    // A deadline no plan nears, so that a slow call shows in the
+    // percentiles instead of ending the run.
+    let limits = Limits {
+        deadline: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let plan = || {
+        runtime
+            .template_plan(&pre, &spec, &site, params, scope.clone(), limits)
+            .expect("plans within the limits")
+            .expect("the parameters are valid")
+    };
+    assert!(!plan().is_empty(), "business-basic plans some operations");
+    print_header(&format!("template plan, {n} timed calls"));
+    let s = time_each(n, || {
+        black_box(plan());
+    });
+    print_row("business-basic by the default template component", s);
+    for tier in [Tier::Free, Tier::Standard, Tier::Premium] {
+        let deadline = Limits::for_tier(tier).deadline;
+        println!(
+            "p99 is {:.1}% of the {tier:?} tier's deadline ({deadline:?})",
+            s.p99 / deadline.as_micros() as f64 * 100.0
+        );
+    }
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -1189,6 +1248,7 @@ fn main() {
             env_usize("BBWS_BENCH_SAMPLES", 100_000),
         );
         load_ratio(&rt, env_usize("BBWS_BENCH_LOAD_SAMPLES", 30));
+        template_plan(&rt, env_usize("BBWS_BENCH_TEMPLATE_SAMPLES", 2_000));
         if env_usize("BBWS_BENCH_KNOBS", 1) != 0 {
             knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
         }

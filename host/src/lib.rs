@@ -17,4 +17,3 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod store;
-pub mod testkit;

@@ -433,7 +433,7 @@ async fn site_settings(config: &ServerConfig, backends: &Backends) -> anyhow::Re
     };
     let feed = match &spec.vulnerability_feed {
         Some(source) => {
-            let feed = crate::service::vulnfeed::load(source)
+            let feed = crate::infra::vulnfeed::load(source)
                 .await
                 .with_context(|| format!("loading the vulnerability feed {source}"))?;
             tracing::info!(%source, entries = feed.len(), "vulnerability feed loaded");

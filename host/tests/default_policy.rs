@@ -1,6 +1,8 @@
 //! The platform's RBAC rules run as WebAssembly (`guests/default-policy`).
-//! This checks the guest against the documented rules table for every
-//! action and a spread of callers: the table is the oracle.
+//! This checks the guest against the rules table for every action and a
+//! spread of callers: the table is the oracle. Guest and host compile the
+//! same table (`guests/default-policy/rules.in`), so what can differ, and
+//! is checked here, is what the guest makes of a requirement.
 
 use std::sync::Arc;
 

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bbws_host::clock::{Clock, ManualClock, SystemClock};
-use bbws_host::jobs::conformance::{self, Subject};
 use bbws_host::jobs::sqs::SqsQueue;
 use bbws_host::jobs::store_queue::StoreQueue;
 use bbws_host::jobs::{Queue, QueueError};
 use bbws_host::store::ItemStore;
 use bbws_host::store::sqlite::SqliteStore;
-use bbws_host::testkit;
+use bbws_testkit as testkit;
+use bbws_testkit::queue_conformance::{self, Subject};
 use futures::FutureExt as _;
 
 /// Store queues on `store`, a new queue name for every check.
@@ -34,7 +34,7 @@ fn store_subject(store: Arc<dyn ItemStore>) -> Subject {
 async fn store_queue_on_sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("bbws.db")).expect("the store opens");
-    conformance::run_all(&store_subject(Arc::new(store))).await;
+    queue_conformance::run_all(&store_subject(Arc::new(store))).await;
 }
 
 /// The store queue on DynamoDB (a fresh table on moto).
@@ -51,7 +51,7 @@ async fn store_queue_on_dynamodb_passes_the_conformance_suite() {
         testkit::unique_name("queues"),
     );
     store.create_table().await.expect("the table is created");
-    conformance::run_all(&store_subject(Arc::new(store))).await;
+    queue_conformance::run_all(&store_subject(Arc::new(store))).await;
 }
 
 /// The SQS queue on moto: a new pair of queues for every check.
@@ -80,7 +80,7 @@ async fn sqs_queue_passes_the_conformance_suite() {
         }),
         refuses_stale_receipts: false,
     };
-    conformance::run_all(&subject).await;
+    queue_conformance::run_all(&subject).await;
 }
 
 /// The store queue takes "now" from its clock: a delayed message and a

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use bbws_host::testkit;
+use bbws_testkit as testkit;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "replica-test-admin";

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use bbws_host::store::conformance;
 use bbws_host::store::sqlite::SqliteStore;
+use bbws_testkit::store_conformance;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("bbws.db")).expect("the store opens");
-    conformance::run_all(Arc::new(store), "conformance").await;
+    store_conformance::run_all(Arc::new(store), "conformance").await;
 }
 
 /// Expired items are invisible at once and gone from the file after a
@@ -64,7 +64,7 @@ async fn sqlite_purge_deletes_expired_items_and_keeps_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_store_passes_the_conformance_suite() {
     use bbws_host::store::dynamodb::DynamoStore;
-    use bbws_host::testkit;
+    use bbws_testkit as testkit;
 
     let Some(endpoint) = testkit::aws_endpoint("the DynamoDB conformance suite") else {
         return;
@@ -79,14 +79,14 @@ async fn dynamodb_store_passes_the_conformance_suite() {
         .create_table()
         .await
         .expect("creating an existing table is a no-op");
-    conformance::run_all(Arc::new(store), "conformance").await;
+    store_conformance::run_all(Arc::new(store), "conformance").await;
 }
 
 /// Blobs round-trip through S3, under a prefix, and a missing one is `None`.
 #[tokio::test]
 async fn s3_blobs_round_trip() {
     use bbws_host::blobs::{BlobStore, S3Blobs};
-    use bbws_host::testkit;
+    use bbws_testkit as testkit;
 
     let Some(endpoint) = testkit::aws_endpoint("the S3 blob store test") else {
         return;

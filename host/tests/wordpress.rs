@@ -9,7 +9,7 @@
 
 use bbws_host::domain::template::{WpOperation, WpPage};
 use bbws_host::infra::wordpress::{WordPress, WpError, WpPost};
-use bbws_host::testkit;
+use bbws_testkit as testkit;
 use serde_json::Value;
 
 /// The client of the test WordPress, or `None` when the test is skipped.

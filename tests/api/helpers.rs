@@ -100,23 +100,23 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
     config.bootstrap_token = Some(ADMIN_TOKEN.to_string());
     if let Backend::Aws = crate::BACKEND {
         let Some(endpoint) =
-            bbws_host::testkit::aws_endpoint("the end-to-end scenarios on DynamoDB and S3")
+            bbws_testkit::aws_endpoint("the end-to-end scenarios on DynamoDB and S3")
         else {
             // Every scenario of this binary needs the endpoint: end the
             // run here, successfully, after the line saying so.
             std::process::exit(0);
         };
-        config.aws = Some(bbws_host::testkit::local_aws(&endpoint).await);
+        config.aws = Some(bbws_testkit::local_aws(&endpoint).await);
         config.store = StoreSpec::DynamoDb {
-            table: bbws_host::testkit::unique_name("e2e"),
+            table: bbws_testkit::unique_name("e2e"),
             create: true,
         };
         config.blobs = BlobSpec::S3 {
-            bucket: bbws_host::testkit::unique_name("e2e"),
+            bucket: bbws_testkit::unique_name("e2e"),
             prefix: "blobs".into(),
         };
         config.jobs.queue = QueueSpec::Sqs {
-            name: bbws_host::testkit::unique_name("jobs"),
+            name: bbws_testkit::unique_name("jobs"),
         };
         // Replicas share a key from configuration (the embedded deployment
         // generates one into its data directory).

@@ -731,6 +731,7 @@ async fn a_site_update_checks_its_version() {
         )
         .await;
     assert_eq!(renamed.ok(200)["name"], "after");
+    let before = app.get(&app.admin, &site_path(&t, &s)).await;
     app.patch(
         &app.admin,
         &site_path(&t, &s),
@@ -739,6 +740,11 @@ async fn a_site_update_checks_its_version() {
     )
     .await
     .assert_problem(412, "version_conflict");
+    // The stale write changed nothing: not the name, not the version, not
+    // updatedAt.
+    let after = app.get(&app.admin, &site_path(&t, &s)).await;
+    assert_eq!(after.ok(200), before.ok(200));
+    assert_eq!(after.etag(), before.etag());
 }
 
 #[tokio::test]
@@ -748,9 +754,32 @@ async fn roles_decide_what_a_member_may_do_to_sites() {
     let (_, viewer) = app.member(&t, "viewer@example.com", "viewer").await;
     let (_, operator) = app.member(&t, "operator@example.com", "operator").await;
     let s = app.site(&operator, &t, "site").await;
+    let plugins = format!("{}/plugins", site_path(&t, &s));
+    let backups = format!("{}/backups", site_path(&t, &s));
+    app.post(&operator, &plugins, json!({"slug": "akismet"}))
+        .await
+        .ok(201);
+    app.accepted(&operator, &backups, json!({})).await;
+    let site = app.get(&operator, &site_path(&t, &s)).await.ok(200).clone();
 
-    app.get(&viewer, &site_path(&t, &s)).await.ok(200);
-    app.walk(&viewer, &sites(&t), 10).await;
+    // A viewer reads what an operator reads: the site, the tenant's sites,
+    // the site's plugins and its backups.
+    assert_eq!(app.get(&viewer, &site_path(&t, &s)).await.ok(200), &site);
+    let listed = app.walk(&viewer, &sites(&t), 10).await;
+    assert_eq!(listed, app.walk(&operator, &sites(&t), 10).await);
+    assert_eq!(
+        listed.iter().map(|x| &x["siteId"]).collect::<Vec<_>>(),
+        [&site["siteId"]]
+    );
+    let viewed_plugins = app.walk(&viewer, &plugins, 10).await;
+    assert_eq!(viewed_plugins, app.walk(&operator, &plugins, 10).await);
+    assert_eq!(viewed_plugins.len(), 1, "{viewed_plugins:?}");
+    assert_eq!(viewed_plugins[0]["slug"], "akismet");
+    let viewed_backups = app.walk(&viewer, &backups, 10).await;
+    assert_eq!(viewed_backups, app.walk(&operator, &backups, 10).await);
+    assert_eq!(viewed_backups.len(), 1, "{viewed_backups:?}");
+
+    // Every change is refused, each with the rule that refused it.
     for (method, path, body) in [
         ("POST", sites(&t), json!({"name": "nope"})),
         ("PATCH", site_path(&t, &s), json!({"name": "nope"})),
@@ -778,18 +807,28 @@ async fn roles_decide_what_a_member_may_do_to_sites() {
         ),
     ] {
         let body = (!body.is_null()).then_some(body);
-        app.request(method, &path, Some(&viewer), body, &[])
-            .await
-            .assert_problem(403, "policy_denied");
+        let refused = app.request(method, &path, Some(&viewer), body, &[]).await;
+        refused.assert_problem(403, "policy_denied");
+        let detail = refused.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("requires") && detail.contains("holds viewer"),
+            "{method} {path}: {detail}"
+        );
     }
     // Deleting a site takes an admin.
-    app.delete(&operator, &site_path(&t, &s))
-        .await
-        .assert_problem(403, "policy_denied");
-    assert_eq!(
-        app.get(&viewer, &site_path(&t, &s)).await.ok(200)["status"],
-        "ACTIVE"
+    let refused = app.delete(&operator, &site_path(&t, &s)).await;
+    refused.assert_problem(403, "policy_denied");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("site.delete") && d.contains("requires admin")),
+        "{refused:?}"
     );
+    // None of it happened.
+    assert_eq!(app.get(&viewer, &site_path(&t, &s)).await.ok(200), &site);
+    assert_eq!(app.walk(&viewer, &sites(&t), 10).await, listed);
+    assert_eq!(app.walk(&viewer, &plugins, 10).await, viewed_plugins);
+    assert_eq!(app.walk(&viewer, &backups, 10).await, viewed_backups);
 }
 
 /// Every site route, for tenant `t`, site `s` and backup `b`.

@@ -22,8 +22,7 @@ async fn wp_get(url: &str, user: &str, password: &str, route: &str, query: &str)
 
 #[tokio::test]
 async fn a_template_applied_to_an_attached_wordpress_is_there_in_wordpress() {
-    let Some((url, user, password)) =
-        bbws_host::testkit::wordpress("the attached-WordPress scenario")
+    let Some((url, user, password)) = bbws_testkit::wordpress("the attached-WordPress scenario")
     else {
         return;
     };
@@ -134,7 +133,7 @@ async fn a_template_applied_to_an_attached_wordpress_is_there_in_wordpress() {
 
 #[tokio::test]
 async fn an_attached_wordpress_with_a_wrong_password_fails_the_site() {
-    let Some((url, user, _)) = bbws_host::testkit::wordpress("the wrong-password scenario") else {
+    let Some((url, user, _)) = bbws_testkit::wordpress("the wrong-password scenario") else {
         return;
     };
     let app = spawn_app().await;

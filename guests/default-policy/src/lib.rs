@@ -1,9 +1,9 @@
 //! The platform's default policy: the access rules every request must pass
 //! (role-based, per action), moved out of the host into a guest so that the
 //! platform's own rules and a tenant's narrowing policy run the same way.
-//! It is `decide` of `host/src/policy/mod.rs` and the table of
-//! `host/src/policy/rules.rs`, with the same action names, requirements and
-//! reason texts.
+//! It enforces the table `rules.in`, the one the host documents (it
+//! includes the same file), so the two cannot name different actions or
+//! requirements.
 //!
 //! The WIT `decision` has no visibility flag: the host decides that itself
 //! (a tenant-scoped request from a principal with no binding at all answers

@@ -25,7 +25,7 @@ mod users;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -90,6 +90,33 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI 3.1 document, as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().into_openapi()
+}
+
+/// Every route the app serves, as (method, path template), from the same
+/// [`routes`] [`app`] is built from: `OpenApiRouter::routes` gives the axum
+/// router each path and method it documents. The contract test holds this
+/// list against the router's own (so that a route added beside the
+/// `OpenApiRouter` fails it) and against the running server.
+pub fn routes_served() -> Vec<(Method, String)> {
+    let mut served = Vec::new();
+    for (path, item) in routes().into_openapi().paths.paths {
+        let operations = [
+            (Method::GET, &item.get),
+            (Method::PUT, &item.put),
+            (Method::POST, &item.post),
+            (Method::DELETE, &item.delete),
+            (Method::OPTIONS, &item.options),
+            (Method::HEAD, &item.head),
+            (Method::PATCH, &item.patch),
+            (Method::TRACE, &item.trace),
+        ];
+        for (method, operation) in operations {
+            if operation.is_some() {
+                served.push((method, path.clone()));
+            }
+        }
+    }
+    served
 }
 
 /// The whole application for `services`.

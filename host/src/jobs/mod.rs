@@ -10,9 +10,8 @@
 //! Two implementations of [`Queue`]: [`store_queue::StoreQueue`] keeps the
 //! queue in the [`crate::store::ItemStore`] (the embedded default, durable in
 //! SQLite), and [`sqs::SqsQueue`] uses Amazon SQS (at scale). Both pass the
-//! same [`conformance`] suite.
+//! same conformance suite (`bbws_testkit::queue_conformance`).
 
-pub mod conformance;
 pub mod sqs;
 pub mod store_queue;
 pub mod worker;

@@ -21,7 +21,6 @@ pub mod paging;
 mod race;
 pub mod sites;
 pub mod tenants;
-pub mod vulnfeed;
 
 mod error;
 

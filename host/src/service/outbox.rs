@@ -36,11 +36,10 @@ pub struct Message {
 
 impl Message {
     pub(crate) fn item(&self) -> Result<Item> {
-        Ok(Item::new(
-            keys::outbox_message(&self.message_id),
-            encode(self)?,
+        Ok(
+            Item::new(keys::outbox_message(&self.message_id), encode(self)?)
+                .with_gsi1(keys::outbox_to(&self.to), &self.message_id),
         )
-        .with_gsi1(keys::outbox_to(&self.to), &self.message_id))
     }
 }
 

@@ -16,7 +16,6 @@
 //! Expired items (`expires_at` in the past) are invisible to reads, as with
 //! DynamoDB's TTL (which deletes lazily and which readers must filter too).
 
-pub mod conformance;
 pub mod dynamodb;
 pub mod keys;
 pub mod record;
@@ -331,7 +330,8 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The store every service writes through. Implemented by SQLite (embedded)
-/// and DynamoDB (at scale); both pass [`conformance`].
+/// and DynamoDB (at scale); both pass the conformance suite
+/// (`bbws_testkit::store_conformance`).
 #[async_trait]
 pub trait ItemStore: Send + Sync + 'static {
     /// A strongly consistent read of one item.

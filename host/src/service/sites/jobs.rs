@@ -16,7 +16,7 @@ use crate::domain::Tenant;
 use crate::domain::operation::{OperationError, OperationKind, ResourceKind};
 use crate::domain::site::{Environment, Site, SiteStatus};
 use crate::domain::template::WpOperation;
-use crate::infra::local::LocalWordPress;
+use crate::infra::wordpress::simulated::SimulatedWordPress;
 use crate::infra::wordpress::{WordPress, WpError};
 use crate::jobs::worker::{Handler, Job, JobError, JobResult};
 use crate::store::{Condition, Item, StoreError, keys};
@@ -179,7 +179,7 @@ impl Sites<'_> {
     }
 
     /// Creates the local provider's state of a site unless it exists.
-    async fn put_state_once(&self, site_id: &str, state: &LocalWordPress) -> JobResult {
+    async fn put_state_once(&self, site_id: &str, state: &SimulatedWordPress) -> JobResult {
         match self
             .cx
             .store
@@ -197,7 +197,7 @@ impl Sites<'_> {
     pub(crate) async fn local_state(
         &self,
         site_id: &str,
-    ) -> super::super::Result<Option<(LocalWordPress, u64)>> {
+    ) -> super::super::Result<Option<(SimulatedWordPress, u64)>> {
         match self.cx.store.get(&keys::site_state(site_id)).await? {
             Some(item) => Ok(Some((item.decode()?, item.version))),
             None => Ok(None),
@@ -242,7 +242,7 @@ impl Sites<'_> {
             job.step(0, None, "provisioning (local provider, simulated)")
                 .await?;
             self.provider_delay().await;
-            self.put_state_once(site_id, &LocalWordPress::installed(&site.name))
+            self.put_state_once(site_id, &SimulatedWordPress::installed(&site.name))
                 .await?;
         } else {
             job.step(0, None, "checking the attached WordPress").await?;
@@ -392,7 +392,7 @@ impl Sites<'_> {
         }
         let doc: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
-        let state: LocalWordPress = serde_json::from_value(doc["state"].clone())
+        let state: SimulatedWordPress = serde_json::from_value(doc["state"].clone())
             .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
         job.step(0, Some(1), format!("restoring {backup_id}"))
             .await?;

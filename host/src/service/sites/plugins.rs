@@ -14,7 +14,7 @@ use crate::domain::Tenant;
 use crate::domain::site::{Site, SiteStatus};
 use crate::domain::validate::Validator;
 use crate::domain::vulnerability::{Finding, Severity};
-use crate::infra::local::{LocalPlugin, LocalWordPress};
+use crate::infra::wordpress::simulated::{SimulatedPlugin, SimulatedWordPress};
 use crate::store::{Condition, Item, keys};
 
 use super::super::paging::Page;
@@ -138,7 +138,7 @@ fn check_version(v: &mut Validator, field: &str, version: &str) {
     }
 }
 
-fn plugin_view(slug: &str, p: &LocalPlugin, findings: Vec<Finding>) -> Plugin {
+fn plugin_view(slug: &str, p: &SimulatedPlugin, findings: Vec<Finding>) -> Plugin {
     Plugin {
         slug: slug.into(),
         version: p.version.clone().unwrap_or_else(|| "latest".into()),
@@ -228,7 +228,7 @@ impl Plugins<'_> {
     async fn change_state<T>(
         &self,
         site_id: &str,
-        mut change: impl FnMut(&mut LocalWordPress) -> Result<T>,
+        mut change: impl FnMut(&mut SimulatedWordPress) -> Result<T>,
     ) -> Result<T> {
         let mut race = Race::new("the site's plugins");
         loop {
@@ -345,7 +345,7 @@ impl Plugins<'_> {
             )
             .await?;
         let findings = self.scan(&tenant, &input.slug, input.version.as_deref())?;
-        let plugin = LocalPlugin {
+        let plugin = SimulatedPlugin {
             version: input.version.clone(),
             active: input.activate.unwrap_or(true),
         };

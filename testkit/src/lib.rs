@@ -1,5 +1,14 @@
-//! For this workspace's tests: the AWS endpoint they run the DynamoDB and
-//! S3 backends against (moto, started by `scripts/with-moto.sh`).
+//! What this workspace's tests share, kept out of the production library
+//! (a dev-dependency of `bbws-host`'s and `bbws-tests`' test targets): the
+//! conformance suites every store backend ([`store_conformance`]) and every
+//! job queue ([`queue_conformance`]) must pass, and the test environment:
+//! the AWS endpoint the DynamoDB, S3 and SQS runs use (moto, started by
+//! `scripts/with-moto.sh`), the WordPress of the WordPress tests
+//! (`scripts/with-wordpress.sh`), and the rule that a test without its
+//! service skips, except under `CI=true`.
+
+pub mod queue_conformance;
+pub mod store_conformance;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

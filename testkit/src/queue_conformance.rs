@@ -1,8 +1,8 @@
 //! The conformance suite every [`Queue`] must pass, written once and run
 //! against each implementation unchanged (see `host/tests/queue_conformance.rs`).
 //! Each check asks the [`Subject`] for a fresh, empty queue, and panics with a
-//! message naming the broken promise. Like the store's suite, it is compiled
-//! into the library so that a test in any crate can run it.
+//! message naming the broken promise. Like the store's suite, it uses only
+//! the public trait, so it lives here, out of the production library.
 //!
 //! Time: leases are 1–2 s (SQS counts whole seconds), waits are generous,
 //! and the checks assert lower bounds ("not before the lease lapsed") much
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 
-use super::{Delivery, Queue, QueueError};
+use bbws_host::jobs::{Delivery, Queue, QueueError};
 
 /// Messages the concurrent receivers of [`concurrent_receivers_share_the_work`] drain.
 const CONCURRENT_MESSAGES: usize = 50;
@@ -35,8 +35,8 @@ pub struct Subject {
     pub fresh: Box<dyn Fn(&'static str) -> BoxFuture<'static, Arc<dyn Queue>> + Send + Sync>,
     /// Whether a receipt from an earlier delivery is refused once the
     /// message was received again, and one of a message that is gone is
-    /// refused by `ack` too. [`super::store_queue::StoreQueue`] does; SQS
-    /// accepts both (see [`super::sqs`]), so for it the suite checks only
+    /// refused by `ack` too. [`bbws_host::jobs::store_queue::StoreQueue`] does; SQS
+    /// accepts both (see [`bbws_host::jobs::sqs`]), so for it the suite checks only
     /// that such calls do not fail otherwise and do no harm.
     pub refuses_stale_receipts: bool,
 }

@@ -1,15 +1,15 @@
 //! The conformance suite every [`ItemStore`] backend must pass, written once
-//! and run against each backend (SQLite now, DynamoDB later) unchanged. Each
-//! public check takes the store and a namespace `ns` that prefixes every
-//! partition key it writes, in the table and in the indexes, so that the
-//! suite can run again and again on a shared table as long as every run picks
-//! a fresh `ns`. A check panics with a message naming the broken promise. The
-//! suite is compiled into the library rather than under `#[cfg(test)]`, so
-//! that a backend's test in any crate can run it; it uses only regular
-//! dependencies. Index reads on DynamoDB are eventually consistent, so a check
-//! that reads an index right after writing first waits (briefly, and only on
-//! such a backend) until the index shows what was written; every assertion is
-//! made afterwards.
+//! and run against each backend (SQLite and DynamoDB) unchanged, by
+//! `host/tests/store_conformance.rs`. Each public check takes the store and
+//! a namespace `ns` that prefixes every partition key it writes, in the
+//! table and in the indexes, so that the suite can run again and again on a
+//! shared table as long as every run picks a fresh `ns`. A check panics with
+//! a message naming the broken promise. It uses only the store's public
+//! interface, so it lives here, out of the production library. Index reads
+//! on DynamoDB are eventually consistent, so a check that reads an index
+//! right after writing first waits (briefly, and only on such a backend)
+//! until the index shows what was written; every assertion is made
+//! afterwards.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use super::{
+use bbws_host::store::{
     Condition, Cursor, Index, Item, ItemStore, Key, MAX_ITEM_BYTES, MAX_TRANSACTION_ITEMS, Query,
     StoreError, StoreResult, TxOp,
 };

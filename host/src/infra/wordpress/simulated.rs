@@ -1,10 +1,10 @@
-//! The `local` provider: a documented simulation of a WordPress site, for
-//! the embedded deployment and the tests. It is clearly not WordPress: a
-//! site's state (options, pages, posts, plugins, menus) is one JSON document
-//! in the store, and the provider applies the same [`WpOperation`]s a real
-//! WordPress would get through its REST API, with the same outcomes for
-//! the cases bbws relies on (upsert by slug, an unknown plugin refused, a
-//! menu naming a missing page refused).
+//! A simulated WordPress, what the `local` provider gives a site: for the
+//! embedded deployment and the tests. It is clearly not WordPress: a site's
+//! state (options, pages, posts, plugins, menus) is one JSON document in
+//! the store, and [`SimulatedWordPress::apply`] takes the same
+//! [`WpOperation`]s the REST client sends a real WordPress (`plan.rs`), with
+//! the same outcomes for the cases bbws relies on (upsert by slug, an
+//! unknown plugin refused, a menu naming a missing page refused).
 //!
 //! One document per site makes every change to it a single conditional
 //! write: a clone copies it whole or not at all, and a restore replaces it
@@ -22,22 +22,22 @@ pub const SIMULATION: &str = "bbws local provider (simulated WordPress)";
 /// A simulated WordPress site.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LocalWordPress {
+pub struct SimulatedWordPress {
     /// Always [`SIMULATION`]: says what this is to anyone reading the store.
     pub simulation: String,
     pub options: BTreeMap<String, String>,
-    pub pages: Vec<LocalPost>,
-    pub posts: Vec<LocalPost>,
+    pub pages: Vec<SimulatedPost>,
+    pub posts: Vec<SimulatedPost>,
     /// By slug.
-    pub plugins: BTreeMap<String, LocalPlugin>,
-    pub menus: Vec<LocalMenu>,
+    pub plugins: BTreeMap<String, SimulatedPlugin>,
+    pub menus: Vec<SimulatedMenu>,
     /// The next post or page id.
     pub next_id: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LocalPost {
+pub struct SimulatedPost {
     pub id: u64,
     pub slug: String,
     pub title: String,
@@ -47,7 +47,7 @@ pub struct LocalPost {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LocalPlugin {
+pub struct SimulatedPlugin {
     /// `None`: the latest release.
     pub version: Option<String>,
     pub active: bool,
@@ -55,13 +55,13 @@ pub struct LocalPlugin {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LocalMenu {
+pub struct SimulatedMenu {
     pub name: String,
     /// Page slugs in order.
     pub items: Vec<String>,
 }
 
-impl LocalWordPress {
+impl SimulatedWordPress {
     /// A freshly installed site, as WordPress's installer leaves it.
     pub fn installed(site_name: &str) -> Self {
         let mut wp = Self {
@@ -92,10 +92,10 @@ impl LocalWordPress {
         wp
     }
 
-    fn post(&mut self, page: &WpPage) -> LocalPost {
+    fn post(&mut self, page: &WpPage) -> SimulatedPost {
         let id = self.next_id.max(1);
         self.next_id = id + 1;
-        LocalPost {
+        SimulatedPost {
             id,
             slug: page.slug.clone(),
             title: page.title.clone(),
@@ -153,7 +153,7 @@ impl LocalWordPress {
                     ));
                 }
                 self.menus.retain(|m| &m.name != name);
-                self.menus.push(LocalMenu {
+                self.menus.push(SimulatedMenu {
                     name: name.clone(),
                     items: items.clone(),
                 });
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn upserting_a_page_twice_updates_it() {
-        let mut wp = LocalWordPress::installed("shop");
+        let mut wp = SimulatedWordPress::installed("shop");
         wp.apply(&page("about", "About")).unwrap();
         wp.apply(&page("about", "About us")).unwrap();
         let about: Vec<_> = wp.pages.iter().filter(|p| p.slug == "about").collect();
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn what_wordpress_would_refuse_is_refused() {
-        let mut wp = LocalWordPress::installed("shop");
+        let mut wp = SimulatedWordPress::installed("shop");
         assert!(
             wp.apply(&WpOperation::ActivatePlugin {
                 slug: "akismet".into()

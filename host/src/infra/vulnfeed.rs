@@ -1,9 +1,11 @@
-//! Loading the vulnerability feed the plugin security scan uses.
+//! Loading the vulnerability feed the plugin security scan uses: the I/O
+//! half of the feed, the pure half (format, parsing, scans) being
+//! [`crate::domain::vulnerability`].
 //!
 //! A source is an `http://` or `https://` URL (fetched with a 10 s timeout;
 //! an answer other than 2xx is an error) or else a file path. The text is
 //! parsed by [`Feed::parse`]; the format is described in
-//! [`crate::domain::vulnerability`] and `examples/vulnerability-feed.md`.
+//! `examples/vulnerability-feed.md`.
 
 use std::time::Duration;
 

@@ -1,0 +1,17 @@
+//! WordPress, as bbws drives it: a real site through its REST API
+//! ([`WordPress`], for a site attached with an Application Password), or
+//! the local provider's [`simulated`] one. Both take the operations of a
+//! template's plan ([`crate::domain::template::WpOperation`]).
+//!
+//! - `client.rs`: the REST client (address, auth, requests, [`WpError`]);
+//! - `plan.rs`: one plan operation executed through the REST API;
+//! - `wire.rs`: the JSON WordPress's REST API answers, as bbws reads it;
+//! - `simulated.rs`: the simulation, one JSON document per site.
+
+mod client;
+mod plan;
+pub mod simulated;
+mod wire;
+
+pub use client::{REQUEST_TIMEOUT, WordPress, WpError};
+pub use wire::{WpMenu, WpMenuItem, WpPlugin, WpPost, WpSiteInfo};
