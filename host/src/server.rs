@@ -302,7 +302,7 @@ pub async fn services(
         clock.clone(),
         JOBS_QUEUE,
     ));
-    let sites = SiteSettings::new(backends.blobs.clone());
+    let sites = SiteSettings::new(local_sites(&backends), backends.blobs.clone());
     services_with(backends, clock, config, queue, sites).await
 }
 
@@ -394,6 +394,13 @@ pub async fn start_with_clock(
     })
 }
 
+/// The `local` provider of sites: simulated WordPress in the item store.
+fn local_sites(backends: &Backends) -> Arc<dyn crate::infra::sites::SiteProvider> {
+    Arc::new(crate::infra::sites::local::LocalSites::new(
+        backends.items.clone(),
+    ))
+}
+
 /// The job queue `config` names.
 async fn job_queue(
     config: &ServerConfig,
@@ -447,6 +454,7 @@ async fn site_settings(config: &ServerConfig, backends: &Backends) -> anyhow::Re
         }
     };
     Ok(SiteSettings {
+        provider: local_sites(backends),
         blobs: backends.blobs.clone(),
         secrets,
         feed: Arc::new(feed),

@@ -40,6 +40,11 @@ pub struct Operation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
     pub lease_until: Option<DateTime<Utc>>,
+    /// When a failed attempt's retry is due (its backoff ends); not part
+    /// of the API's answer. Until then the operation is waiting, not stalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub retry_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -64,6 +69,7 @@ impl Operation {
             attempts: 0,
             input,
             lease_until: None,
+            retry_at: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -76,6 +82,7 @@ impl Operation {
         if let Some(map) = v.as_object_mut() {
             map.remove("input");
             map.remove("leaseUntil");
+            map.remove("retryAt");
             map.remove("version");
         }
         v

@@ -428,7 +428,7 @@ impl Worker {
                     .saturating_mul(1 << attempts.saturating_sub(1).min(8))
                     .min(Duration::from_secs(300));
                 tracing::info!(operation = %id, %kind, attempts, %reason, ?delay, "operation will be retried");
-                let _ = job.release(&reason).await;
+                let _ = job.release(&reason, delay).await;
                 let _ = queue.extend(&delivery, delay).await;
             }
         }
@@ -445,7 +445,10 @@ impl Worker {
         let mut sent = 0;
         for item in &page.items {
             let op: Operation = record::decode(item)?;
-            if op.updated_at < stale && op.lease_until.is_none_or(|until| until < stale) {
+            // Waiting out a retry's backoff is not stalling: the message
+            // comes back when the backoff ends.
+            let moved = op.updated_at.max(op.retry_at.unwrap_or(op.updated_at));
+            if moved < stale && op.lease_until.is_none_or(|until| until < stale) {
                 tracing::info!(operation = %op.operation_id, "re-sending the job of a stalled operation");
                 if self
                     .queue
@@ -557,11 +560,13 @@ impl Job {
         .await
     }
 
-    /// Gives the lease up before a retry, noting why.
-    async fn release(&self, reason: &str) -> Result<(), JobRecordError> {
+    /// Gives the lease up before a retry due after `delay`, noting why.
+    async fn release(&self, reason: &str, delay: Duration) -> Result<(), JobRecordError> {
         let reason = reason.to_string();
+        let due = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
         self.update(|op| {
             op.lease_until = None;
+            op.retry_at = Some(due);
             op.progress.message = Some(format!("will retry: {reason}"));
         })
         .await

@@ -15,3 +15,29 @@ mod wire;
 
 pub use client::{REQUEST_TIMEOUT, WordPress, WpError};
 pub use wire::{WpMenu, WpMenuItem, WpPlugin, WpPost, WpSiteInfo};
+
+/// An attached site's WordPress, as the services drive it.
+#[async_trait::async_trait]
+impl crate::infra::sites::WordPressSite for WordPress {
+    async fn check(&self) -> Result<(), WpError> {
+        let info = WordPress::check(self).await?;
+        tracing::info!(wordpress = ?info, "attached WordPress answers");
+        Ok(())
+    }
+
+    async fn apply(&self, op: &crate::domain::template::WpOperation) -> Result<String, WpError> {
+        WordPress::apply(self, op).await
+    }
+
+    async fn plugins(&self) -> Result<Vec<crate::infra::sites::InstalledPlugin>, WpError> {
+        Ok(WordPress::plugins(self)
+            .await?
+            .into_iter()
+            .map(|p| crate::infra::sites::InstalledPlugin {
+                slug: p.slug,
+                version: p.version,
+                status: p.status,
+            })
+            .collect())
+    }
+}

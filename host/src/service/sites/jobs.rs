@@ -16,10 +16,10 @@ use crate::domain::Tenant;
 use crate::domain::operation::{OperationError, OperationKind, ResourceKind};
 use crate::domain::site::{Environment, Site, SiteStatus};
 use crate::domain::template::WpOperation;
-use crate::infra::wordpress::simulated::SimulatedWordPress;
+use crate::infra::sites::{ProviderError, SiteProvider, WordPressSite};
 use crate::infra::wordpress::{WordPress, WpError};
 use crate::jobs::worker::{Handler, Job, JobError, JobResult};
-use crate::store::{Condition, Item, StoreError, keys};
+use crate::store::{Condition, keys};
 
 use super::super::{Error, Services};
 use super::Sites;
@@ -50,6 +50,13 @@ impl Handler for SiteJobs {
 impl From<Error> for JobError {
     fn from(e: Error) -> Self {
         JobError::Retry(e.to_string())
+    }
+}
+
+fn provider_error(e: ProviderError) -> JobError {
+    match e {
+        ProviderError::Unavailable(m) => JobError::Retry(m),
+        ProviderError::Refused { code, message } => JobError::fail(code, message),
     }
 }
 
@@ -178,34 +185,22 @@ impl Sites<'_> {
         }
     }
 
-    /// Creates the local provider's state of a site unless it exists.
-    async fn put_state_once(&self, site_id: &str, state: &SimulatedWordPress) -> JobResult {
-        match self
-            .cx
-            .store
-            .put(
-                Item::record(keys::site_state(site_id), state)?,
-                Condition::NotExists,
-            )
-            .await
-        {
-            Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+    /// The provider of the sites bbws provisions.
+    fn provider(&self) -> &dyn SiteProvider {
+        self.cx.site_settings.provider.as_ref()
     }
 
-    pub(crate) async fn local_state(
-        &self,
-        site_id: &str,
-    ) -> super::super::Result<Option<(SimulatedWordPress, u64)>> {
-        match self.cx.store.get(&keys::site_state(site_id)).await? {
-            Some(item) => Ok(Some((item.decode()?, item.version))),
-            None => Ok(None),
+    /// The site's WordPress: the provider's for a provisioned site, the
+    /// REST client (with its password opened) for an attached one.
+    pub(crate) async fn wordpress(&self, site: &Site) -> JobResult<Box<dyn WordPressSite>> {
+        if site.provider == "local" {
+            return Ok(self.provider().wordpress(&site.site_id));
         }
+        Ok(Box::new(self.attached(site).await?))
     }
 
     /// The WordPress client of an attached site, with its password opened.
-    pub(crate) async fn attached(&self, site: &Site) -> JobResult<WordPress> {
+    async fn attached(&self, site: &Site) -> JobResult<WordPress> {
         let secrets = self.cx.site_settings.secrets.as_ref().ok_or_else(|| {
             JobError::fail("secrets_key_missing", "this deployment has no secrets key")
         })?;
@@ -242,13 +237,14 @@ impl Sites<'_> {
             job.step(0, None, "provisioning (local provider, simulated)")
                 .await?;
             self.provider_delay().await;
-            self.put_state_once(site_id, &SimulatedWordPress::installed(&site.name))
-                .await?;
+            self.provider()
+                .provision(site_id, &site.name)
+                .await
+                .map_err(provider_error)?;
         } else {
             job.step(0, None, "checking the attached WordPress").await?;
             let wp = self.attached(&site).await?;
-            let info = wp.check().await.map_err(wp_error)?;
-            tracing::info!(site = %site_id, wordpress = ?info, "attached WordPress answers");
+            WordPressSite::check(&wp).await.map_err(wp_error)?;
         }
         if let Some(template_id) = site.template_id.clone() {
             self.job_apply_template(job, &site, &template_id).await?;
@@ -271,17 +267,10 @@ impl Sites<'_> {
         )
         .await?;
         self.provider_delay().await;
-        if self.local_state(site_id).await?.is_none() {
-            let (mut state, _) = self.local_state(&source_id).await?.ok_or_else(|| {
-                JobError::fail(
-                    "source_gone",
-                    format!("the source site {source_id} has no state"),
-                )
-            })?;
-            state.options.insert("blogname".into(), site.name.clone());
-            // One conditional write: the clone's state exists whole or not at all.
-            self.put_state_once(site_id, &state).await?;
-        }
+        self.provider()
+            .copy(&source_id, site_id, &site.name)
+            .await
+            .map_err(provider_error)?;
         job.step(1, Some(1), "copied").await?;
         self.settle_site(&site, &op_id, Some(SiteStatus::Active))
             .await
@@ -290,10 +279,10 @@ impl Sites<'_> {
     async fn job_delete(&self, tenant_id: &str, site_id: &str) -> JobResult {
         self.provider_delay().await;
         self.remove_site_contents(site_id).await?;
-        self.cx
-            .store
-            .delete(&keys::site_state(site_id), Condition::None)
-            .await?;
+        self.provider()
+            .remove(site_id)
+            .await
+            .map_err(provider_error)?;
         self.cx
             .store
             .delete(&keys::site_credentials(site_id), Condition::None)
@@ -338,16 +327,11 @@ impl Sites<'_> {
             .await?
             .ok_or_else(|| JobError::fail("backup_gone", "the backup record is gone"))?;
         if backup.status == BackupStatus::Pending {
-            let (state, _) = self.local_state(site_id).await?.ok_or_else(|| {
-                JobError::fail("site_state_missing", "the site has no state to back up")
-            })?;
-            let bytes = serde_json::to_vec(&serde_json::json!({
-                "format": "bbws-local-backup/1",
-                "siteId": site_id,
-                "backupId": backup_id,
-                "state": state,
-            }))
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            let bytes = self
+                .provider()
+                .export(site_id, &backup_id)
+                .await
+                .map_err(provider_error)?;
             self.provider_delay().await;
             self.cx
                 .site_settings
@@ -390,22 +374,13 @@ impl Sites<'_> {
                 "the backup's bytes do not match its sha256; nothing was restored",
             ));
         }
-        let doc: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
-        let state: SimulatedWordPress = serde_json::from_value(doc["state"].clone())
-            .map_err(|e| JobError::fail("backup_corrupt", e.to_string()))?;
         job.step(0, Some(1), format!("restoring {backup_id}"))
             .await?;
         self.provider_delay().await;
-        // Replacing the whole document is idempotent: a second run writes
-        // the same state.
-        self.cx
-            .store
-            .put(
-                Item::record(keys::site_state(site_id), &state)?,
-                Condition::None,
-            )
-            .await?;
+        self.provider()
+            .import(site_id, &bytes)
+            .await
+            .map_err(provider_error)?;
         job.step(1, Some(1), format!("restored {backup_id}"))
             .await?;
         self.settle_site(&site, &op.operation_id, None).await
@@ -464,34 +439,7 @@ impl Sites<'_> {
                 operation: Some(op.describe()),
             })
         };
-        if site.provider == "local" {
-            let (mut state, version) = self
-                .local_state(&site.site_id)
-                .await?
-                .ok_or_else(|| JobError::fail("site_state_missing", "the site has no state"))?;
-            let mut failure = None;
-            for (i, op) in plan.iter().enumerate().skip(done as usize) {
-                if let Err(message) = state.apply(op) {
-                    failure = Some(step_failed(i, op, message));
-                    break;
-                }
-            }
-            // The steps before a failure stay applied, as on a real site.
-            self.cx
-                .store
-                .put(
-                    Item::record(keys::site_state(&site.site_id), &state)?,
-                    Condition::Version(version),
-                )
-                .await?;
-            if let Some(failure) = failure {
-                return Err(failure);
-            }
-            job.step(total, Some(total), format!("applied {template_id}"))
-                .await?;
-            return Ok(());
-        }
-        let wp = self.attached(site).await?;
+        let wp = self.wordpress(site).await?;
         for (i, op) in plan.iter().enumerate().skip(done as usize) {
             match wp.apply(op).await {
                 Ok(outcome) => job.step(i as u32 + 1, Some(total), outcome).await?,
@@ -501,6 +449,8 @@ impl Sites<'_> {
                 Err(e) => return Err(step_failed(i, op, e.to_string())),
             }
         }
+        job.step(total, Some(total), format!("applied {template_id}"))
+            .await?;
         Ok(())
     }
 }

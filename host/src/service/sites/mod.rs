@@ -26,6 +26,7 @@ use crate::domain::site::{Environment, Site, SiteStatus, check_site_name};
 use crate::domain::validate::Validator;
 use crate::domain::vulnerability::Feed;
 use crate::domain::{Tenant, TenantStatus, ids};
+use crate::infra::sites::SiteProvider;
 use crate::infra::wordpress::WordPress;
 use crate::policy::Resource;
 use crate::store::record::decode;
@@ -42,6 +43,8 @@ pub struct Sites<'a> {
 
 /// What the sites services need beyond the store.
 pub struct SiteSettings {
+    /// Provisions the sites bbws runs (the `local` simulation embedded).
+    pub provider: Arc<dyn SiteProvider>,
     /// Where backups go.
     pub blobs: Arc<dyn crate::blobs::BlobStore>,
     /// Seals attached WordPress credentials; `None`: attaching is refused.
@@ -55,8 +58,9 @@ pub struct SiteSettings {
 
 impl SiteSettings {
     /// No secrets key, an empty feed, no simulated delay.
-    pub fn new(blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
+    pub fn new(provider: Arc<dyn SiteProvider>, blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
         Self {
+            provider,
             blobs,
             secrets: None,
             feed: Arc::new(Feed::empty()),

@@ -14,11 +14,10 @@ use crate::domain::Tenant;
 use crate::domain::site::{Site, SiteStatus};
 use crate::domain::validate::Validator;
 use crate::domain::vulnerability::{Finding, Severity};
-use crate::infra::wordpress::simulated::{SimulatedPlugin, SimulatedWordPress};
-use crate::store::{Condition, Item, keys};
+use crate::infra::sites::{InstalledPlugin, PluginChange, ProviderError};
 
 use super::super::paging::Page;
-use super::super::{Caller, Error, PageRequest, Race, Result, Services, won};
+use super::super::{Caller, Error, PageRequest, Result, Services};
 use super::require_active;
 
 /// The plugins of sites.
@@ -138,20 +137,28 @@ fn check_version(v: &mut Validator, field: &str, version: &str) {
     }
 }
 
-fn plugin_view(slug: &str, p: &SimulatedPlugin, findings: Vec<Finding>) -> Plugin {
+fn plugin_view(p: InstalledPlugin, findings: Vec<Finding>) -> Plugin {
     Plugin {
-        slug: slug.into(),
-        version: p.version.clone().unwrap_or_else(|| "latest".into()),
-        status: if p.active { "active" } else { "inactive" }.into(),
+        slug: p.slug,
+        version: p.version,
+        status: p.status,
         findings,
     }
 }
 
-fn plugin_not_found(slug: &str) -> Error {
-    Error::not_found(
-        "plugin_not_found",
-        format!("the plugin {slug} is not installed"),
-    )
+/// A provider's refusal as the error the API answers.
+fn change_error(e: ProviderError) -> Error {
+    match e {
+        ProviderError::Refused {
+            code: code @ "plugin_not_found",
+            message,
+        } => Error::not_found(code, message),
+        ProviderError::Refused {
+            code: code @ ("plugin_installed" | "concurrent_modification"),
+            message,
+        } => Error::conflict(code, message),
+        other => Error::Internal(other.into()),
+    }
 }
 
 impl Plugins<'_> {
@@ -224,34 +231,14 @@ impl Plugins<'_> {
         })
     }
 
-    /// Applies `change` to a site's local state until the write wins.
-    async fn change_state<T>(
-        &self,
-        site_id: &str,
-        mut change: impl FnMut(&mut SimulatedWordPress) -> Result<T>,
-    ) -> Result<T> {
-        let mut race = Race::new("the site's plugins");
-        loop {
-            let (mut state, version) = self
-                .cx
-                .sites()
-                .local_state(site_id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("the site {site_id} has no state"))?;
-            let out = change(&mut state)?;
-            let written = self
-                .cx
-                .store
-                .put(
-                    Item::record(keys::site_state(site_id), &state)?,
-                    Condition::Version(version),
-                )
-                .await;
-            match won(written)? {
-                Some(_) => return Ok(out),
-                None => race.lost().await?,
-            }
-        }
+    /// Changes the plugins of a provisioned site.
+    async fn change(&self, site_id: &str, change: PluginChange) -> Result<Option<InstalledPlugin>> {
+        self.cx
+            .site_settings
+            .provider
+            .change_plugins(site_id, change)
+            .await
+            .map_err(change_error)
     }
 
     pub async fn list(
@@ -266,38 +253,28 @@ impl Plugins<'_> {
             .sites()
             .site_for(caller, "site.read", tenant_id, site_id, Vec::new())
             .await?;
-        let mut all: Vec<Plugin> = if site.provider == "local" {
-            match self.cx.sites().local_state(site_id).await? {
-                Some((state, _)) => state
-                    .plugins
-                    .iter()
-                    .map(|(slug, p)| plugin_view(slug, p, Vec::new()))
-                    .collect(),
-                None => Vec::new(),
-            }
-        } else {
-            let wp = self.cx.sites().attached(&site).await.map_err(|e| match e {
+        let wp = self
+            .cx
+            .sites()
+            .wordpress(&site)
+            .await
+            .map_err(|e| match e {
                 crate::jobs::worker::JobError::Fail(e) => Error::Unprocessable {
                     code: "wordpress_unavailable",
                     detail: e.message,
                 },
                 crate::jobs::worker::JobError::Retry(m) => Error::Internal(anyhow::anyhow!(m)),
             })?;
-            wp.plugins()
-                .await
-                .map_err(|e| Error::Unprocessable {
-                    code: "wordpress_unavailable",
-                    detail: e.to_string(),
-                })?
-                .into_iter()
-                .map(|p| Plugin {
-                    slug: p.slug,
-                    version: p.version,
-                    status: p.status,
-                    findings: Vec::new(),
-                })
-                .collect()
-        };
+        let mut all: Vec<Plugin> = wp
+            .plugins()
+            .await
+            .map_err(|e| Error::Unprocessable {
+                code: "wordpress_unavailable",
+                detail: e.to_string(),
+            })?
+            .into_iter()
+            .map(|p| plugin_view(p, Vec::new()))
+            .collect();
         all.sort_by(|a, b| a.slug.cmp(&b.slug));
         // Keyset paging over slugs: the cursor is the last slug answered.
         let after = page
@@ -345,23 +322,19 @@ impl Plugins<'_> {
             )
             .await?;
         let findings = self.scan(&tenant, &input.slug, input.version.as_deref())?;
-        let plugin = SimulatedPlugin {
-            version: input.version.clone(),
-            active: input.activate.unwrap_or(true),
-        };
-        self.change_state(site_id, |state| {
-            if state.plugins.contains_key(&input.slug) {
-                return Err(Error::conflict(
-                    "plugin_installed",
-                    format!("{} is already installed; update it with PATCH", input.slug),
-                ));
-            }
-            state.plugins.insert(input.slug.clone(), plugin.clone());
-            Ok(())
-        })
-        .await?;
+        let plugin = self
+            .change(
+                site_id,
+                PluginChange::Install {
+                    slug: input.slug.clone(),
+                    version: input.version.clone(),
+                    activate: input.activate.unwrap_or(true),
+                },
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("an install answered no plugin"))?;
         tracing::info!(site = %site_id, plugin = %input.slug, "plugin installed");
-        Ok(plugin_view(&input.slug, &plugin, findings))
+        Ok(plugin_view(plugin, findings))
     }
 
     pub async fn update(
@@ -387,16 +360,16 @@ impl Plugins<'_> {
             .await?;
         let findings = self.scan(&tenant, slug, Some(&input.version))?;
         let plugin = self
-            .change_state(site_id, |state| {
-                let p = state
-                    .plugins
-                    .get_mut(slug)
-                    .ok_or_else(|| plugin_not_found(slug))?;
-                p.version = Some(input.version.clone());
-                Ok(p.clone())
-            })
-            .await?;
-        Ok(plugin_view(slug, &plugin, findings))
+            .change(
+                site_id,
+                PluginChange::Update {
+                    slug: slug.to_string(),
+                    version: input.version,
+                },
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("an update answered no plugin"))?;
+        Ok(plugin_view(plugin, findings))
     }
 
     pub async fn uninstall(
@@ -408,14 +381,14 @@ impl Plugins<'_> {
     ) -> Result<()> {
         self.plugin_target(caller, tenant_id, site_id, "uninstall", slug, None)
             .await?;
-        self.change_state(site_id, |state| {
-            state
-                .plugins
-                .remove(slug)
-                .map(|_| ())
-                .ok_or_else(|| plugin_not_found(slug))
-        })
+        self.change(
+            site_id,
+            PluginChange::Uninstall {
+                slug: slug.to_string(),
+            },
+        )
         .await
+        .map(|_| ())
     }
 
     /// Each item on its own, in the order install, update, uninstall.
