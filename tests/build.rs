@@ -20,6 +20,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("FORBIDDEN_IMPORT", "bbws-test-forbidden-import"),
     ("HOST_CALL_FLOOD", "bbws-test-host-call-flood"),
     ("TENANT_ECHO", "bbws-test-tenant-echo"),
+    ("EVENT_FILTER_BY_TYPE", "bbws-test-event-filter-by-type"),
     (
         "EXAMPLE_PLUGIN_ALLOWLIST",
         "examples/policy-plugin-allowlist",

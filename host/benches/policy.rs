@@ -9,8 +9,8 @@
 //! 2. latency percentiles (p50/p90/p99/p99.9) from a loop timing each call
 //!    with `Instant` (`BBWS_BENCH_SAMPLES`, default 100,000), and the
 //!    wasm/Cedar ratios: criterion reports means and medians only;
-//! 3. the same decision under variants of the engine configuration (a copy
-//!    of `Runtime::new`'s settings, one knob changed at a time), to show
+//! 3. the same decision under variants of the engine configuration (the
+//!    runtime's own `EngineSettings`, one knob changed at a time), to show
 //!    which settings matter for instantiation (`BBWS_BENCH_KNOBS=0` skips);
 //! 4. the criterion groups `decision/*` and `load/*`.
 //!
@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
-use bbws_host::domain::TenantRole;
+use bbws_host::domain::{TenantRole, TenantStatus};
 use bbws_host::policy::{RULES, Requires};
 use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
 use bbws_host::runtime::{
@@ -36,9 +36,10 @@ use bbws_host::runtime::{
 use bbws_host::service::policies::{DEFAULT_POLICY, PolicyRequest};
 use cedar_policy as cedar;
 use criterion::{BatchSize, Criterion};
-use wasmtime::{Engine, PoolingAllocationConfig, Store};
+use wasmtime::{PoolingAllocationConfig, Store};
 
 mod common;
+use bbws_host::runtime::EngineSettings;
 use common::{Knobs, TestEngine};
 
 const CHILD: &str = "ten_0000000000000000000000000000000c";
@@ -78,18 +79,19 @@ fn sample_scope() -> Scope {
             ScopeTenant {
                 id: CHILD.into(),
                 organisation_name: "Child Org".into(),
-                status: "ACTIVE".into(),
+                status: TenantStatus::Active,
                 parent_id: Some(PARENT.into()),
                 tier: "standard".into(),
             },
             ScopeTenant {
                 id: PARENT.into(),
                 organisation_name: "Parent Org".into(),
-                status: "ACTIVE".into(),
+                status: TenantStatus::Active,
                 parent_id: None,
                 tier: "enterprise".into(),
             },
         ],
+        ..Scope::default()
     }
 }
 
@@ -100,15 +102,6 @@ fn is_allow(d: &types::Decision) -> bool {
 // ---------------------------------------------------------------------------
 // The wasm side
 // ---------------------------------------------------------------------------
-
-/// A store set up exactly as `Runtime::authorize` sets it up.
-fn new_store(engine: &Engine, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
-    let mut store = Store::new(engine, HostState::new(scope, limits));
-    store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-    store.set_epoch_deadline(limits.deadline.as_millis().max(1) as u64 + 1);
-    store.epoch_deadline_trap();
-    store
-}
 
 /// Everything the wasm benchmarks need.
 struct Wasm {
@@ -164,7 +157,7 @@ impl Wasm {
     }
 
     fn store(&self) -> Store<HostState> {
-        new_store(self.runtime.engine(), self.scope_arc.clone(), self.limits)
+        self.runtime.new_store(self.scope_arc.clone(), self.limits)
     }
 
     /// Store setup, instantiation and the store's drop (the slot's reset), no call.
@@ -757,9 +750,11 @@ struct Variant {
 }
 
 impl Variant {
-    fn new(knobs: Knobs, policy: &[u8]) -> wasmtime::Result<Self> {
+    fn new(knobs: Knobs, policy: &[u8]) -> anyhow::Result<Self> {
         let engine = TestEngine::new(knobs)?;
-        let pre = engine.prepare(policy)?;
+        let pre = engine
+            .prepare(policy)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Ok(Self { engine, pre })
     }
 
@@ -775,30 +770,34 @@ impl Variant {
 }
 
 fn knob_sweep(wasm: &Wasm, n: usize) {
-    let base = Knobs::default();
-    let keep = |bytes: usize| Knobs {
-        linear_memory_keep_resident: bytes,
-        table_keep_resident: 4 << 10,
-        ..base
+    let base = Knobs::baseline();
+    let keep = |bytes: usize| {
+        Knobs::with(|e| {
+            e.linear_memory_keep_resident = bytes;
+            e.table_keep_resident = 4 << 10;
+        })
     };
     let scan = |bytes: usize| Knobs {
-        pagemap_scan: true,
-        ..keep(bytes)
+        engine: EngineSettings {
+            pagemap_scan: true,
+            ..keep(bytes).engine
+        },
+        ..base
     };
     let variants: Vec<(&str, Knobs)> = vec![
         ("baseline (Runtime::new before 1b897f4)", base),
         (
             "table_keep_resident 4 KiB only",
-            Knobs {
-                table_keep_resident: 4 << 10,
-                ..base
-            },
+            Knobs::with(|e| e.table_keep_resident = 4 << 10),
         ),
         (
             "pagemap_scan + keep_resident 256 KiB, tables madvised",
             Knobs {
-                table_keep_resident: 0,
-                ..scan(256 << 10)
+                engine: EngineSettings {
+                    table_keep_resident: 0,
+                    ..scan(256 << 10).engine
+                },
+                ..base
             },
         ),
         ("keep_resident 64 KiB (memset, no scan)", keep(64 << 10)),
@@ -815,24 +814,21 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ("pagemap_scan + keep_resident 1 MiB", scan(1 << 20)),
         (
             "decommit_batch_size 32",
-            Knobs {
-                decommit_batch_size: 32,
-                ..base
-            },
+            Knobs::with(|e| e.decommit_batch_size = 32),
         ),
         (
             "pagemap_scan + keep 256 KiB + batch 32",
             Knobs {
-                decommit_batch_size: 32,
-                ..scan(256 << 10)
+                engine: EngineSettings {
+                    decommit_batch_size: 32,
+                    ..scan(256 << 10).engine
+                },
+                ..base
             },
         ),
         (
             "memory_init_cow off",
-            Knobs {
-                memory_init_cow: false,
-                ..base
-            },
+            Knobs::with(|e| e.memory_init_cow = false),
         ),
         (
             "PROPOSED: cow off + pagemap_scan + keep 256 KiB",
@@ -840,32 +836,22 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ),
         (
             "max_memory_size 4 MiB",
-            Knobs {
-                max_memory_size: 4 << 20,
-                ..base
-            },
+            Knobs::with(|e| e.max_memory_size = 4 << 20),
         ),
         (
             "memory_reservation 32 MiB, guard 64 KiB",
-            Knobs {
-                memory_reservation: Some(32 << 20),
-                memory_guard_size: Some(64 << 10),
-                ..base
-            },
+            Knobs::with(|e| {
+                e.memory_reservation = Some(32 << 20);
+                e.memory_guard_size = Some(64 << 10);
+            }),
         ),
         (
             "table_lazy_init off",
-            Knobs {
-                table_lazy_init: false,
-                ..base
-            },
+            Knobs::with(|e| e.table_lazy_init = false),
         ),
         (
             "no epoch interruption",
-            Knobs {
-                epoch_interruption: false,
-                ..base
-            },
+            Knobs::with(|e| e.epoch_interruption = false),
         ),
         (
             "no resource limiter",
@@ -876,10 +862,7 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ),
         (
             "on-demand allocator (no pooling)",
-            Knobs {
-                pooling: false,
-                ..base
-            },
+            Knobs::with(|e| e.pooling = false),
         ),
     ];
     print_header(&format!(
@@ -1121,12 +1104,12 @@ fn main() {
             Ok(path) => std::fs::read(path).expect("the policy to profile"),
             Err(_) => DEFAULT_POLICY.to_vec(),
         };
-        let knobs = Knobs {
-            pagemap_scan: true,
-            linear_memory_keep_resident: keep.parse().expect("bytes"),
-            table_keep_resident: 4 << 10,
-            ..Knobs::default()
-        };
+        let keep = keep.parse().expect("bytes");
+        let knobs = Knobs::with(|e| {
+            e.pagemap_scan = true;
+            e.linear_memory_keep_resident = keep;
+            e.table_keep_resident = 4 << 10;
+        });
         let v = Variant::new(knobs, &policy).expect("the variant engine");
         let t = Instant::now();
         for _ in 0..n {

@@ -9,7 +9,8 @@
 //! Then it does the same in a fresh process over the blob dir the first run
 //! filled, so every component loads from its stored precompiled artifact, as
 //! after a restart of the server; and in a third process on a copy of the
-//! engine with the settings the `policy` bench proposes (`Knobs::proposed`).
+//! engine with the settings the `policy` bench proposed (`Knobs::proposed`,
+//! which the runtime has adopted where the kernel has the pagemap scan).
 //! It also prints open file descriptors (each copy-on-write memory image is
 //! a memfd) and first/second-decision latencies per component.
 
@@ -87,12 +88,13 @@ fn scope() -> Arc<Scope> {
     let tenant = |id: &str, parent: Option<&str>| ScopeTenant {
         id: id.into(),
         organisation_name: id.into(),
-        status: "ACTIVE".into(),
+        status: bbws_host::domain::TenantStatus::Active,
         parent_id: parent.map(str::to_string),
         tier: "standard".into(),
     };
     Arc::new(Scope {
         tenants: vec![tenant("ten_c", Some("ten_p")), tenant("ten_p", None)],
+        ..Scope::default()
     })
 }
 

@@ -154,6 +154,31 @@ async fn uploads_that_are_not_policy_components_are_refused_with_their_reason() 
 }
 
 #[tokio::test]
+async fn an_event_filter_is_accepted_as_one_and_a_policy_is_not() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let res = app
+        .upload(
+            &owner,
+            &t,
+            "event-filter",
+            wasm(guests::EVENT_FILTER_BY_TYPE),
+            false,
+        )
+        .await;
+    let body = res.ok(201);
+    assert_eq!(body["kind"], "event-filter");
+    assert_eq!(body["exports"], json!(["filter"]));
+
+    let res = app
+        .upload(&owner, &t, "event-filter", wasm(guests::ALLOW_ALL), false)
+        .await;
+    res.assert_problem(422, "wrong_world");
+    let detail = res.body["detail"].as_str().unwrap();
+    assert!(detail.contains("`filter`"), "{detail}");
+}
+
+#[tokio::test]
 async fn an_upload_must_be_sent_as_wasm_of_a_known_kind() {
     let app = spawn_app().await;
     let (t, owner, _) = tenant_with_members(&app, "acme").await;

@@ -363,6 +363,7 @@ impl Services {
             request: input.input,
             scope: Scope {
                 tenants: chain.iter().map(super::policies::scope_tenant).collect(),
+                ..Scope::default()
             },
         };
         let started = std::time::Instant::now();

@@ -286,6 +286,7 @@ impl Policies {
             },
             scope: Scope {
                 tenants: chain.iter().map(scope_tenant).collect(),
+                ..Scope::default()
             },
         };
         let limits = chain
@@ -375,7 +376,7 @@ pub(crate) fn scope_tenant(t: &Tenant) -> ScopeTenant {
     ScopeTenant {
         id: t.tenant_id.clone(),
         organisation_name: t.organisation_name.clone(),
-        status: t.status.as_str().to_string(),
+        status: t.status,
         parent_id: t.parent_tenant_id.clone(),
         tier: serde_json::to_value(t.tier)
             .ok()

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::site::Site;
-use crate::domain::template::{SiteView, TemplateSpec, WpOperation};
+use crate::domain::template::{TemplateSpec, WpOperation};
 use crate::domain::validate::{MAX_NAME, Validator};
 use crate::domain::{FieldError, Tenant, ids};
-use crate::runtime::{Limits, Scope, content_hash};
+use crate::runtime::{Limits, Scope, ScopeSite, content_hash};
 use crate::store::{Condition, Index, Item, Query};
 
 use super::access::tenant_resource;
@@ -125,13 +125,13 @@ fn parameters_text(p: &Option<serde_json::Value>) -> Result<String> {
     }
 }
 
-pub(crate) fn site_view(site: &Site) -> SiteView {
-    SiteView {
+pub(crate) fn site_view(site: &Site) -> ScopeSite {
+    ScopeSite {
         id: site.site_id.clone(),
         tenant_id: site.tenant_id.clone(),
         name: site.name.clone(),
-        environment: site.environment.as_str().into(),
-        status: site.status.as_str().into(),
+        environment: site.environment,
+        status: site.status,
     }
 }
 
@@ -145,6 +145,7 @@ impl Services {
         };
         let scope = Arc::new(Scope {
             tenants: chain.iter().map(scope_tenant).collect(),
+            ..Scope::default()
         });
         let mut limits = tenant.map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
         // Plans are not on the request's hot path: give a cold instance room.
