@@ -1098,7 +1098,7 @@ fn main() {
             .and_then(|v| v.parse::<usize>().ok()),
         std::env::var("BBWS_PROFILE_KEEP_RESIDENT"),
     ) {
-        // The loop on a copy of the engine with pagemap_scan and this much
+        // The loop on the baseline engine with pagemap_scan and this much
         // kept resident, optionally on another build of the guest.
         let policy = match std::env::var("BBWS_PROFILE_POLICY") {
             Ok(path) => std::fs::read(path).expect("the policy to profile"),

@@ -8,7 +8,7 @@
 //!
 //! Then it does the same in a fresh process over the blob dir the first run
 //! filled, so every component loads from its stored precompiled artifact, as
-//! after a restart of the server; and in a third process on a copy of the
+//! after a restart of the server; and in a third process on an
 //! engine with the settings the `policy` bench proposed (`Knobs::proposed`,
 //! which the runtime has adopted where the kernel has the pagemap scan).
 //! It also prints open file descriptors (each copy-on-write memory image is
@@ -102,8 +102,8 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// What the components run on: the production `Runtime`, or a copy of its
-/// engine with the settings this benchmark proposes.
+/// What the components run on: the production `Runtime`, or an engine
+/// built from the runtime's settings with those of `Knobs::proposed`.
 enum Host {
     Runtime(Arc<Runtime>, tokio::runtime::Runtime),
     Proposed(Box<TestEngine>),

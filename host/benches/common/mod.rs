@@ -40,7 +40,6 @@ impl Knobs {
     }
 
     /// The baseline with `change` made to its engine settings.
-    #[allow(dead_code, reason = "used by one of the two bench targets")]
     pub fn with(change: impl FnOnce(&mut EngineSettings)) -> Self {
         let mut knobs = Self::baseline();
         change(&mut knobs.engine);
@@ -51,7 +50,6 @@ impl Knobs {
     /// has made: reset a used slot by rewriting only its dirty pages (found
     /// with the PAGEMAP_SCAN ioctl) and keep them resident, and no
     /// copy-on-write memory images (no memfd per component).
-    #[allow(dead_code, reason = "used by one of the two bench targets")]
     pub fn proposed() -> Self {
         Self::with(|e| {
             e.memory_init_cow = false;

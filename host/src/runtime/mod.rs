@@ -15,7 +15,7 @@
 //!   [`Runtime::validate`]).
 //! - Components are named by the sha256 of their bytes. Each is compiled
 //!   once and kept in a bounded LRU, linked for its world (a policy, a
-//!   template or an event filter; [`WorldPre`]); its precompiled artifact
+//!   template or an event filter; `WorldPre`); its precompiled artifact
 //!   is stored in the blob store keyed by hash and engine fingerprint, with
 //!   the artifact's own sha256 beside it: a restart does not recompile, and
 //!   an artifact that is corrupt or from another engine is recompiled,
