@@ -20,6 +20,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("FORBIDDEN_IMPORT", "bbws-test-forbidden-import"),
     ("HOST_CALL_FLOOD", "bbws-test-host-call-flood"),
     ("TENANT_ECHO", "bbws-test-tenant-echo"),
+    ("SITE_LOOKUP", "bbws-test-site-lookup"),
+    ("EVENT_FILTER_BY_TYPE", "bbws-test-event-filter-by-type"),
     (
         "EXAMPLE_PLUGIN_ALLOWLIST",
         "examples/policy-plugin-allowlist",

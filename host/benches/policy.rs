@@ -12,8 +12,8 @@
 //! 3. cold loads against compiles, and one template plan (business-basic
 //!    by the default template component, `BBWS_BENCH_TEMPLATE_SAMPLES`,
 //!    default 2,000) beside each tier's deadline;
-//! 4. the same decision under variants of the engine configuration (a copy
-//!    of `Runtime::new`'s settings, one knob changed at a time), to show
+//! 4. the same decision under variants of the engine configuration (the
+//!    runtime's own `EngineSettings`, one knob changed at a time), to show
 //!    which settings matter for instantiation (`BBWS_BENCH_KNOBS=0` skips);
 //! 5. the criterion groups `decision/*` and `load/*`.
 //!
@@ -30,8 +30,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
-use bbws_host::domain::template::SiteView;
-use bbws_host::domain::{TenantRole, Tier};
+use bbws_host::domain::{TenantRole, TenantStatus, Tier};
 use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::policy::{RULES, Requires};
 use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
@@ -39,12 +38,13 @@ use bbws_host::runtime::template::{DEFAULT_TEMPLATE, platform_templates};
 use bbws_host::runtime::{
     HostState, Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash,
 };
-use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
+use bbws_host::service::decisions::DEFAULT_POLICY;
 use cedar_policy as cedar;
 use criterion::{BatchSize, Criterion};
-use wasmtime::{Engine, PoolingAllocationConfig, Store};
+use wasmtime::{PoolingAllocationConfig, Store};
 
 mod common;
+use bbws_host::runtime::EngineSettings;
 use common::{Knobs, TestEngine};
 
 const CHILD: &str = "ten_0000000000000000000000000000000c";
@@ -84,18 +84,19 @@ fn sample_scope() -> Scope {
             ScopeTenant {
                 id: CHILD.into(),
                 organisation_name: "Child Org".into(),
-                status: "ACTIVE".into(),
+                status: TenantStatus::Active,
                 parent_id: Some(PARENT.into()),
                 tier: "standard".into(),
             },
             ScopeTenant {
                 id: PARENT.into(),
                 organisation_name: "Parent Org".into(),
-                status: "ACTIVE".into(),
+                status: TenantStatus::Active,
                 parent_id: None,
                 tier: "enterprise".into(),
             },
         ],
+        ..Scope::default()
     }
 }
 
@@ -106,15 +107,6 @@ fn is_allow(d: &types::Decision) -> bool {
 // ---------------------------------------------------------------------------
 // The wasm side
 // ---------------------------------------------------------------------------
-
-/// A store set up exactly as `Runtime::authorize` sets it up.
-fn new_store(engine: &Engine, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
-    let mut store = Store::new(engine, HostState::new(scope, limits));
-    store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-    store.set_epoch_deadline(limits.deadline.as_millis().max(1) as u64 + 1);
-    store.epoch_deadline_trap();
-    store
-}
 
 /// Everything the wasm benchmarks need.
 struct Wasm {
@@ -141,7 +133,7 @@ impl Wasm {
         Self {
             runtime,
             pre,
-            wit: wit_request(&request),
+            wit: types::Request::from(&request),
             request,
             scope_arc: Arc::new(scope.clone()),
             scope,
@@ -162,7 +154,7 @@ impl Wasm {
         self.runtime
             .authorize(
                 &self.pre,
-                &wit_request(&self.request),
+                &types::Request::from(&self.request),
                 Arc::new(self.scope.clone()),
                 self.limits,
             )
@@ -170,7 +162,7 @@ impl Wasm {
     }
 
     fn store(&self) -> Store<HostState> {
-        new_store(self.runtime.engine(), self.scope_arc.clone(), self.limits)
+        self.runtime.new_store(self.scope_arc.clone(), self.limits)
     }
 
     /// Store setup, instantiation and the store's drop (the slot's reset), no call.
@@ -592,7 +584,7 @@ fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
                                 .runtime
                                 .authorize(
                                     &wasm.pre,
-                                    &wit_request(&req),
+                                    &types::Request::from(&req),
                                     Arc::new(scope.clone()),
                                     wasm.limits,
                                 )
@@ -763,9 +755,11 @@ struct Variant {
 }
 
 impl Variant {
-    fn new(knobs: Knobs, policy: &[u8]) -> wasmtime::Result<Self> {
+    fn new(knobs: Knobs, policy: &[u8]) -> anyhow::Result<Self> {
         let engine = TestEngine::new(knobs)?;
-        let pre = engine.prepare(policy)?;
+        let pre = engine
+            .prepare(policy)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Ok(Self { engine, pre })
     }
 
@@ -781,30 +775,34 @@ impl Variant {
 }
 
 fn knob_sweep(wasm: &Wasm, n: usize) {
-    let base = Knobs::default();
-    let keep = |bytes: usize| Knobs {
-        linear_memory_keep_resident: bytes,
-        table_keep_resident: 4 << 10,
-        ..base
+    let base = Knobs::baseline();
+    let keep = |bytes: usize| {
+        Knobs::with(|e| {
+            e.linear_memory_keep_resident = bytes;
+            e.table_keep_resident = 4 << 10;
+        })
     };
     let scan = |bytes: usize| Knobs {
-        pagemap_scan: true,
-        ..keep(bytes)
+        engine: EngineSettings {
+            pagemap_scan: true,
+            ..keep(bytes).engine
+        },
+        ..base
     };
     let variants: Vec<(&str, Knobs)> = vec![
         ("baseline (Runtime::new before 1b897f4)", base),
         (
             "table_keep_resident 4 KiB only",
-            Knobs {
-                table_keep_resident: 4 << 10,
-                ..base
-            },
+            Knobs::with(|e| e.table_keep_resident = 4 << 10),
         ),
         (
             "pagemap_scan + keep_resident 256 KiB, tables madvised",
             Knobs {
-                table_keep_resident: 0,
-                ..scan(256 << 10)
+                engine: EngineSettings {
+                    table_keep_resident: 0,
+                    ..scan(256 << 10).engine
+                },
+                ..base
             },
         ),
         ("keep_resident 64 KiB (memset, no scan)", keep(64 << 10)),
@@ -821,24 +819,21 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ("pagemap_scan + keep_resident 1 MiB", scan(1 << 20)),
         (
             "decommit_batch_size 32",
-            Knobs {
-                decommit_batch_size: 32,
-                ..base
-            },
+            Knobs::with(|e| e.decommit_batch_size = 32),
         ),
         (
             "pagemap_scan + keep 256 KiB + batch 32",
             Knobs {
-                decommit_batch_size: 32,
-                ..scan(256 << 10)
+                engine: EngineSettings {
+                    decommit_batch_size: 32,
+                    ..scan(256 << 10).engine
+                },
+                ..base
             },
         ),
         (
             "memory_init_cow off",
-            Knobs {
-                memory_init_cow: false,
-                ..base
-            },
+            Knobs::with(|e| e.memory_init_cow = false),
         ),
         (
             "PROPOSED: cow off + pagemap_scan + keep 256 KiB",
@@ -846,32 +841,22 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ),
         (
             "max_memory_size 4 MiB",
-            Knobs {
-                max_memory_size: 4 << 20,
-                ..base
-            },
+            Knobs::with(|e| e.max_memory_size = 4 << 20),
         ),
         (
             "memory_reservation 32 MiB, guard 64 KiB",
-            Knobs {
-                memory_reservation: Some(32 << 20),
-                memory_guard_size: Some(64 << 10),
-                ..base
-            },
+            Knobs::with(|e| {
+                e.memory_reservation = Some(32 << 20);
+                e.memory_guard_size = Some(64 << 10);
+            }),
         ),
         (
             "table_lazy_init off",
-            Knobs {
-                table_lazy_init: false,
-                ..base
-            },
+            Knobs::with(|e| e.table_lazy_init = false),
         ),
         (
             "no epoch interruption",
-            Knobs {
-                epoch_interruption: false,
-                ..base
-            },
+            Knobs::with(|e| e.epoch_interruption = false),
         ),
         (
             "no resource limiter",
@@ -882,10 +867,7 @@ fn knob_sweep(wasm: &Wasm, n: usize) {
         ),
         (
             "on-demand allocator (no pooling)",
-            Knobs {
-                pooling: false,
-                ..base
-            },
+            Knobs::with(|e| e.pooling = false),
         ),
     ];
     print_header(&format!(
@@ -1117,7 +1099,7 @@ fn template_plan(rt: &tokio::runtime::Runtime, n: usize) {
         .into_iter()
         .find(|t| t.id == "business-basic")
         .expect("the business-basic template");
-    let site: SiteView = serde_json::from_value(serde_json::json!({
+    let site: bbws_host::runtime::ScopeSite = serde_json::from_value(serde_json::json!({
         "id": "site_00000000000000000000000000000001",
         "tenantId": CHILD,
         "name": "acme-www",
@@ -1175,18 +1157,18 @@ fn main() {
             .and_then(|v| v.parse::<usize>().ok()),
         std::env::var("BBWS_PROFILE_KEEP_RESIDENT"),
     ) {
-        // The loop on a copy of the engine with pagemap_scan and this much
+        // The loop on the baseline engine with pagemap_scan and this much
         // kept resident, optionally on another build of the guest.
         let policy = match std::env::var("BBWS_PROFILE_POLICY") {
             Ok(path) => std::fs::read(path).expect("the policy to profile"),
             Err(_) => DEFAULT_POLICY.to_vec(),
         };
-        let knobs = Knobs {
-            pagemap_scan: true,
-            linear_memory_keep_resident: keep.parse().expect("bytes"),
-            table_keep_resident: 4 << 10,
-            ..Knobs::default()
-        };
+        let keep = keep.parse().expect("bytes");
+        let knobs = Knobs::with(|e| {
+            e.pagemap_scan = true;
+            e.linear_memory_keep_resident = keep;
+            e.table_keep_resident = 4 << 10;
+        });
         let v = Variant::new(knobs, &policy).expect("the variant engine");
         let t = Instant::now();
         for _ in 0..n {

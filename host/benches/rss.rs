@@ -8,8 +8,9 @@
 //!
 //! Then it does the same in a fresh process over the blob dir the first run
 //! filled, so every component loads from its stored precompiled artifact, as
-//! after a restart of the server; and in a third process on a copy of the
-//! engine with the settings the `policy` bench proposes (`Knobs::proposed`).
+//! after a restart of the server; and in a third process on an
+//! engine with the settings the `policy` bench proposed (`Knobs::proposed`,
+//! which the runtime has adopted where the kernel has the pagemap scan).
 //! It also prints open file descriptors (each copy-on-write memory image is
 //! a memfd) and first/second-decision latencies per component.
 
@@ -23,7 +24,7 @@ use bbws_host::runtime::HostState;
 use bbws_host::runtime::bindings::PolicyPre;
 use bbws_host::runtime::bindings::types::{Decision, Request};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash};
-use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
+use bbws_host::service::decisions::DEFAULT_POLICY;
 
 mod common;
 use common::{Knobs, TestEngine};
@@ -88,12 +89,13 @@ fn scope() -> Arc<Scope> {
     let tenant = |id: &str, parent: Option<&str>| ScopeTenant {
         id: id.into(),
         organisation_name: id.into(),
-        status: "ACTIVE".into(),
+        status: bbws_host::domain::TenantStatus::Active,
         parent_id: parent.map(str::to_string),
         tier: "standard".into(),
     };
     Arc::new(Scope {
         tenants: vec![tenant("ten_c", Some("ten_p")), tenant("ten_p", None)],
+        ..Scope::default()
     })
 }
 
@@ -101,8 +103,8 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// What the components run on: the production `Runtime`, or a copy of its
-/// engine with the settings this benchmark proposes.
+/// What the components run on: the production `Runtime`, or an engine
+/// built from the runtime's settings with those of `Knobs::proposed`.
 enum Host {
     Runtime(Arc<Runtime>, tokio::runtime::Runtime),
     Proposed(Box<TestEngine>),
@@ -182,7 +184,7 @@ fn run(make_host: impl FnOnce() -> Host, n: usize, label: &str) {
             (content_hash(&bytes), bytes)
         })
         .collect();
-    let req = wit_request(&request());
+    let req = Request::from(&request());
     let scope = scope();
 
     let (start, fds_start) = (rss_kib(), open_fds());

@@ -15,9 +15,9 @@ use bbws_host::policy::{
 use bbws_host::policy::{RULES, Requires, Rule};
 use bbws_host::runtime::HostState;
 use bbws_host::runtime::bindings::PolicyPre;
-use bbws_host::runtime::bindings::types::Decision;
+use bbws_host::runtime::bindings::types::{self, Decision};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, content_hash};
-use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
+use bbws_host::service::decisions::DEFAULT_POLICY;
 
 const ME: &str = "usr_00000000000000000000000000000001";
 const OTHER: &str = "usr_00000000000000000000000000000002";
@@ -151,7 +151,7 @@ async fn the_default_policy_guest_enforces_the_rules_table() {
                         .runtime
                         .authorize(
                             &guest.pre,
-                            &wit_request(&req),
+                            &types::Request::from(&req),
                             Arc::new(Scope::default()),
                             Limits::default(),
                         )
@@ -184,7 +184,7 @@ async fn the_default_policy_denies_actions_it_does_not_know() {
         .runtime
         .authorize(
             &guest.pre,
-            &wit_request(&request("tenant.explode", &owner, ME, None)),
+            &types::Request::from(&request("tenant.explode", &owner, ME, None)),
             Arc::new(Scope::default()),
             Limits::default(),
         )

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bbws_host::blobs::{BlobStore, FsBlobs};
 use bbws_host::policy::Request as PolicyRequest;
-use bbws_host::runtime::bindings::types::Decision;
+use bbws_host::runtime::bindings::types::{self, Decision};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, content_hash};
-use bbws_host::service::decisions::{DEFAULT_POLICY, wit_request};
+use bbws_host::service::decisions::DEFAULT_POLICY;
 
 fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
     Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir))).unwrap()
@@ -34,7 +34,7 @@ async fn prepare_and_run(dir: &std::path::Path) -> Arc<Runtime> {
     let d = rt
         .authorize(
             &pre,
-            &wit_request(&sample()),
+            &types::Request::from(&sample()),
             Arc::new(Scope::default()),
             Limits::default(),
         )

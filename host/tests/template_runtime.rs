@@ -10,11 +10,12 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::FieldError;
-use bbws_host::domain::template::{SiteView, TemplateSpec, WpOperation, WpPage};
+use bbws_host::domain::site::{Environment, SiteStatus};
+use bbws_host::domain::template::{TemplateSpec, WpOperation, WpPage};
 use bbws_host::runtime::bindings::TemplatePre;
 use bbws_host::runtime::template::{DEFAULT_TEMPLATE, platform_templates};
 use bbws_host::runtime::{
-    GuestError, HostState, Kind, Limits, Runtime, RuntimeConfig, Scope, content_hash,
+    GuestError, HostState, Kind, Limits, Runtime, RuntimeConfig, Scope, ScopeSite, content_hash,
 };
 use bbws_host::service::decisions::DEFAULT_POLICY;
 
@@ -39,13 +40,13 @@ fn template(id: &str) -> TemplateSpec {
         .unwrap()
 }
 
-fn site(environment: &str) -> SiteView {
-    SiteView {
+fn site(environment: Environment) -> ScopeSite {
+    ScopeSite {
         id: "site_00000000000000000000000000000001".into(),
         tenant_id: "ten_00000000000000000000000000000001".into(),
         name: "acme-www".into(),
-        environment: environment.into(),
-        status: "ACTIVE".into(),
+        environment,
+        status: SiteStatus::Active,
     }
 }
 
@@ -64,7 +65,7 @@ fn plan(
     rt: &Runtime,
     pre: &TemplatePre<HostState>,
     spec: &TemplateSpec,
-    environment: &str,
+    environment: Environment,
     parameters: &str,
 ) -> Result<Vec<WpOperation>, Vec<FieldError>> {
     rt.template_plan(
@@ -95,7 +96,7 @@ async fn the_default_component_plans_business_basic() {
         &rt,
         &pre,
         &template("business-basic"),
-        "DEV",
+        Environment::Dev,
         r#"{"businessName": "Acme", "contactEmail": "hello@acme.example", "phone": "+44 20 7946 0000"}"#,
     )
     .unwrap();
@@ -164,7 +165,7 @@ async fn the_blog_template_adds_posts_and_sets_posts_per_page() {
     let pre = prepare(&rt, DEFAULT_TEMPLATE).await;
     let blog = template("blog");
     let params = r#"{"blogName": "Notes", "authorName": "Ada", "contactEmail": "ada@example.com", "postsPerPage": 5}"#;
-    let ops = plan(&rt, &pre, &blog, "DEV", params).unwrap();
+    let ops = plan(&rt, &pre, &blog, Environment::Dev, params).unwrap();
     assert!(ops.contains(&WpOperation::SetOption {
         name: "posts_per_page".into(),
         value: "5".into()
@@ -182,7 +183,7 @@ async fn the_blog_template_adds_posts_and_sets_posts_per_page() {
 
     // `when`: without sample posts there are none.
     let params = r#"{"blogName": "Notes", "authorName": "Ada", "contactEmail": "ada@example.com", "samplePosts": false}"#;
-    let ops = plan(&rt, &pre, &blog, "DEV", params).unwrap();
+    let ops = plan(&rt, &pre, &blog, Environment::Dev, params).unwrap();
     assert!(
         !ops.iter()
             .any(|op| matches!(op, WpOperation::CreatePost(_)))
@@ -223,7 +224,7 @@ async fn parameter_problems_are_field_errors() {
     );
     // plan answers the same problems, and no operations.
     assert_eq!(
-        plan(&rt, &pre, &spec, "DEV", "{}").unwrap_err(),
+        plan(&rt, &pre, &spec, Environment::Dev, "{}").unwrap_err(),
         validate("{}")
     );
 }
@@ -246,7 +247,10 @@ async fn a_malformed_template_is_one_template_error() {
         .template_validate(&pre, &spec, "{}", scope(), Limits::default())
         .unwrap();
     assert_eq!(errors, expected);
-    assert_eq!(plan(&rt, &pre, &spec, "DEV", "{}").unwrap_err(), expected);
+    assert_eq!(
+        plan(&rt, &pre, &spec, Environment::Dev, "{}").unwrap_err(),
+        expected
+    );
     let schema: serde_json::Value = serde_json::from_str(
         &rt.template_schema(&pre, &spec, scope(), Limits::default())
             .unwrap(),
@@ -265,7 +269,14 @@ async fn parameters_cannot_inject_markup() {
         "about": "Fish & Chips",
     })
     .to_string();
-    let ops = plan(&rt, &pre, &template("business-basic"), "DEV", &params).unwrap();
+    let ops = plan(
+        &rt,
+        &pre,
+        &template("business-basic"),
+        Environment::Dev,
+        &params,
+    )
+    .unwrap();
     // An option is text, not markup: as given.
     assert_eq!(
         ops[0],
@@ -333,15 +344,18 @@ async fn the_example_refuses_prod_without_confirmation() {
     };
     let params = r#"{"headline": "Big <news>", "contactEmail": "hi@acme.example", "sections": 2}"#;
     assert_eq!(
-        plan(&rt, &pre, &spec, "PROD", params).unwrap_err(),
+        plan(&rt, &pre, &spec, Environment::Prod, params).unwrap_err(),
         [field(
             "parameters.confirmProd",
             "must be true to apply this template to acme-www, a PROD site"
         )]
     );
     let confirmed = r#"{"headline": "Big <news>", "contactEmail": "hi@acme.example", "sections": 2, "confirmProd": true}"#;
-    let ops = plan(&rt, &pre, &spec, "PROD", confirmed).unwrap();
-    assert_eq!(ops, plan(&rt, &pre, &spec, "DEV", params).unwrap());
+    let ops = plan(&rt, &pre, &spec, Environment::Prod, confirmed).unwrap();
+    assert_eq!(
+        ops,
+        plan(&rt, &pre, &spec, Environment::Dev, params).unwrap()
+    );
     let landing = page(&ops, "landing");
     assert_eq!(landing.title, "Big &lt;news&gt;");
     assert!(landing.content.contains("Why us") && landing.content.contains("Prices"));
@@ -373,7 +387,7 @@ async fn template_calls_run_under_the_limits() {
         ..Limits::default()
     };
     let err = rt
-        .template_plan(&pre, &spec, &site("DEV"), params, scope(), small)
+        .template_plan(&pre, &spec, &site(Environment::Dev), params, scope(), small)
         .unwrap_err();
     assert!(
         matches!(err, GuestError::OutputTooLarge { limit: 200, .. }),

@@ -154,6 +154,31 @@ async fn uploads_that_are_not_policy_components_are_refused_with_their_reason() 
 }
 
 #[tokio::test]
+async fn an_event_filter_is_accepted_as_one_and_a_policy_is_not() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "acme").await;
+    let res = app
+        .upload(
+            &owner,
+            &t,
+            "event-filter",
+            wasm(guests::EVENT_FILTER_BY_TYPE),
+            false,
+        )
+        .await;
+    let body = res.ok(201);
+    assert_eq!(body["kind"], "event-filter");
+    assert_eq!(body["exports"], json!(["filter"]));
+
+    let res = app
+        .upload(&owner, &t, "event-filter", wasm(guests::ALLOW_ALL), false)
+        .await;
+    res.assert_problem(422, "wrong_world");
+    let detail = res.body["detail"].as_str().unwrap();
+    assert!(detail.contains("`filter`"), "{detail}");
+}
+
+#[tokio::test]
 async fn an_upload_must_be_sent_as_wasm_of_a_known_kind() {
     let app = spawn_app().await;
     let (t, owner, _) = tenant_with_members(&app, "acme").await;
@@ -393,6 +418,65 @@ async fn decisions_are_logged_with_their_components_and_replay_the_same() {
     let replay = replay.ok(200);
     assert_eq!(replay["same"], true, "{replay}");
     assert_eq!(replay["replayed"][1]["decision"], "deny");
+}
+
+/// A tenant policy looks sites up through the `sites` interface: here it
+/// refuses anything about a PROD site. The decision log keeps the site it
+/// looked up (and only that one), so a replay decides the same even after
+/// the site has changed again.
+#[tokio::test]
+async fn a_policy_decides_on_a_site_it_looked_up_and_replays_on_what_it_saw() {
+    let app = spawn_app().await;
+    let (t, owner, _) = tenant_with_members(&app, "lookups").await;
+    let shop = app.site(&app.admin, &t, "shop").await;
+    let blog = app.site(&app.admin, &t, "blog").await;
+    app.activate_policy(&owner, &t, guests::SITE_LOOKUP).await;
+    let site = |id: &str| format!("/v1/tenants/{t}/sites/{id}");
+    app.get(&owner, &site(&shop)).await.ok(200);
+
+    for target in ["SIT", "PROD"] {
+        let res = app
+            .post(
+                &owner,
+                &format!("{}/promote", site(&shop)),
+                json!({"targetEnvironment": target}),
+            )
+            .await;
+        let op = res.ok(202)["operationId"].as_str().unwrap().to_string();
+        // The platform admin answers to the platform policy alone.
+        assert_eq!(app.wait_operation(&app.admin, &op).await["status"], "SUCCEEDED");
+    }
+    let refused = app.get(&owner, &site(&shop)).await;
+    refused.assert_problem(403, "policy_denied");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("site-lookup: shop is PROD"),
+        "{}",
+        refused.body
+    );
+    app.get(&owner, &site(&blog)).await.ok(200);
+
+    let denied = logged(&app, &t, |d| {
+        d["decision"] == "deny" && d["resourceId"] == shop.as_str()
+    })
+    .await;
+    let seen = denied["input"]["scope"]["sites"].as_array().unwrap();
+    assert_eq!(seen.len(), 1, "only the site it looked up: {denied}");
+    assert_eq!(seen[0]["id"], shop.as_str());
+    assert_eq!(seen[0]["environment"], "PROD");
+    let id = denied["decisionId"].as_str().unwrap();
+    let replay = app
+        .post(
+            &owner,
+            &format!("/v1/tenants/{t}/decisions/{id}/replay"),
+            json!({}),
+        )
+        .await;
+    let replay = replay.ok(200);
+    assert_eq!(replay["same"], true, "{replay}");
+    assert_eq!(replay["replayed"][1]["reason"], "site-lookup: shop is PROD");
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use alloc::{format, vec};
 
 use bbws_guest::{
-    ParamError, Site, Template, TemplateInfo, WpMenu, WpOperation, WpPage, escape_html,
+    Environment, ParamError, Site, Template, TemplateInfo, WpMenu, WpOperation, WpPage, escape_html,
 };
 use serde_json::{Map, Value, json};
 
@@ -83,7 +83,7 @@ impl Template for LandingPage {
         parameters_json: &str,
     ) -> Result<Vec<WpOperation>, Vec<ParamError>> {
         let p = params(parameters_json)?;
-        if site.environment == "PROD" && !p.confirm_prod {
+        if site.environment == Environment::Prod && !p.confirm_prod {
             bbws_guest::log!(Info, "refused to plan for PROD site {}", site.id);
             return Err(vec![ParamError::new(
                 "confirmProd",
@@ -273,13 +273,13 @@ mod tests {
         }
     }
 
-    fn site(environment: &str) -> Site {
+    fn site(environment: Environment) -> Site {
         Site {
             id: "site_1".into(),
             tenant_id: "ten_1".into(),
             name: "shop".into(),
-            environment: environment.into(),
-            status: "ACTIVE".into(),
+            environment,
+            status: bbws_guest::SiteStatus::Active,
         }
     }
 
@@ -299,11 +299,11 @@ mod tests {
     #[test]
     fn refuses_prod_without_confirmation() {
         let params = r#"{"headline": "Hi", "contactEmail": "a@b.co"}"#;
-        let refused = LandingPage::plan(&info(), &site("PROD"), params).unwrap_err();
+        let refused = LandingPage::plan(&info(), &site(Environment::Prod), params).unwrap_err();
         assert_eq!(refused[0].name, "confirmProd");
         let confirmed = r#"{"headline": "Hi", "contactEmail": "a@b.co", "confirmProd": true}"#;
-        assert!(LandingPage::plan(&info(), &site("PROD"), confirmed).is_ok());
-        let ops = LandingPage::plan(&info(), &site("DEV"), params).unwrap();
+        assert!(LandingPage::plan(&info(), &site(Environment::Prod), confirmed).is_ok());
+        let ops = LandingPage::plan(&info(), &site(Environment::Dev), params).unwrap();
         let WpOperation::UpsertPage(page) = &ops[1] else {
             panic!("{ops:?}")
         };

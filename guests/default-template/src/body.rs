@@ -497,7 +497,7 @@ impl Text {
                 }
                 Piece::Param(i) => &values.text[*i],
                 Piece::SiteName => &site.name,
-                Piece::SiteEnvironment => &site.environment,
+                Piece::SiteEnvironment => site.environment.as_str(),
             };
             if escape {
                 out.push_str(&escape_html(value));

@@ -39,8 +39,8 @@ fn site() -> Site {
         id: "site_1".into(),
         tenant_id: "ten_1".into(),
         name: "Acme <Shop>".into(),
-        environment: "DEV".into(),
-        status: "ACTIVE".into(),
+        environment: bbws_guest::Environment::Dev,
+        status: bbws_guest::SiteStatus::Active,
     }
 }
 

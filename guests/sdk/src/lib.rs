@@ -1,10 +1,13 @@
-//! The SDK for bbws WebAssembly extensions. A tenant's policy is a
-//! WebAssembly component of the `bbws:platform/policy` world; this crate
-//! hides the generated bindings and the runtime glue a component needs, so
-//! an author implements one trait, [`Policy`], and registers it with one
-//! macro, [`export_policy!`]. The platform runs every decision in a fresh
+//! The SDK for bbws WebAssembly extensions. A tenant's extension is a
+//! WebAssembly component of one of the `bbws:platform` worlds: a policy
+//! (`policy`), a template interpreter (`template`) or an event filter
+//! (`event-filter`). This crate hides the generated bindings and the
+//! runtime glue a component needs, so an author implements one trait,
+//! [`Policy`], [`Template`] or [`EventFilter`], and registers it with one
+//! macro, [`export_policy!`], [`export_template!`] or
+//! [`export_event_filter!`]. The platform runs every call in a fresh
 //! instance with no file system, network, clock or randomness: everything a
-//! decision depends on arrives in its [`Request`], and the read-only host
+//! decision depends on arrives in its input, and the read-only host
 //! look-ups ([`tenants`], [`sites`], [`instances`]) are scoped to the
 //! tenant's own tree. A tenant policy is composed with the platform's own
 //! access rules, so it can only narrow what they allow.
@@ -56,10 +59,13 @@
 //! layout, allocator and look-ups apply (a template component imports
 //! `tenants`, `sites` and `log`, not `instances`). The platform's own
 //! interpreter, `guests/default-template`, reads a JSON body format; a
-//! component of your own may read bodies any way it likes, or ignore them:
+//! component of your own may read bodies any way it likes, or ignore them.
+//! Only `plan` is required: by default a template takes any parameters
+//! object (`parameter_schema` answers `{"type": "object"}`, `validate` no
+//! errors).
 //!
 //! ```
-//! use bbws_guest::{ParamError, Site, Template, TemplateInfo, WpOperation, WpPage, Vec, vec};
+//! use bbws_guest::{Environment, ParamError, Site, Template, TemplateInfo, WpOperation, WpPage, Vec, vec};
 //!
 //! struct HelloPage;
 //!
@@ -82,7 +88,11 @@
 //!             return Err(errors);
 //!         }
 //!         let title = bbws_guest::escape_html(&site.name);
-//!         Ok(vec![WpOperation::UpsertPage(WpPage::published("hello", title, "<p>Hello!</p>"))])
+//!         let hello = match site.environment {
+//!             Environment::Prod => "<p>Hello!</p>",
+//!             Environment::Dev | Environment::Sit => "<p>Hello, tester!</p>",
+//!         };
+//!         Ok(vec![WpOperation::UpsertPage(WpPage::published("hello", title, hello))])
 //!     }
 //! }
 //!
@@ -94,6 +104,53 @@
 //! the field `parameters.<name>`. Two names are special: `""` (the
 //! parameters object as a whole, e.g. not JSON) and `template` (the
 //! template's body itself is wrong, whatever the parameters).
+//!
+//! # Event filters
+//!
+//! A tenant's `event-filter` component (the `bbws:platform/event-filter`
+//! world) judges each ECS state-change event of the tenant ([`EcsEvent`])
+//! before the platform syncs it: it accepts the event, drops it with a
+//! reason, or accepts it with labels ([`FilterOutcome`]). Implement
+//! [`EventFilter`] and register it with [`export_event_filter!`]; the same
+//! crate layout and allocator apply, and a filter imports `tenants`,
+//! `instances` and `log`, not `sites`. A filter without a `filter` of its
+//! own accepts every event:
+//!
+//! ```
+//! use bbws_guest::{EcsEvent, EventFilter, FilterOutcome, vec};
+//!
+//! struct QuietTasks;
+//!
+//! impl EventFilter for QuietTasks {
+//!     fn filter(tenant_id: &str, event: &EcsEvent) -> FilterOutcome {
+//!         match event.detail_type.as_str() {
+//!             "ECS Task State Change" => FilterOutcome::Drop("task changes are noise here".into()),
+//!             "ECS Deployment State Change" => {
+//!                 FilterOutcome::Annotate(vec![("tenant".into(), tenant_id.into())])
+//!             }
+//!             _ => FilterOutcome::Accept,
+//!         }
+//!     }
+//! }
+//!
+//! bbws_guest::export_event_filter!(QuietTasks);
+//!
+//! struct KeepEverything;
+//!
+//! impl EventFilter for KeepEverything {}
+//!
+//! # fn main() {
+//! let event = EcsEvent {
+//!     id: "6a7e4feb-b491-4cf7-a9f1-bf3703467718".into(),
+//!     detail_type: "ECS Task State Change".into(),
+//!     resources: vec![],
+//!     detail_json: "{}".into(),
+//!     time_ms: 0,
+//! };
+//! assert_eq!(KeepEverything::filter("ten_1", &event), FilterOutcome::Accept);
+//! assert!(matches!(QuietTasks::filter("ten_1", &event), FilterOutcome::Drop(_)));
+//! # }
+//! ```
 
 #![no_std]
 
@@ -122,7 +179,7 @@ mod wit {
 
 /// The bindings of the `template` world. They reuse the policy world's
 /// interfaces (`types`, `tenants`, `sites`, `log`), so a [`Site`] or a
-/// [`tenants::Tenant`] is the same type in both worlds and the look-up
+/// [`tenants::Tenant`] is the same type in every world and the look-up
 /// functions exist once.
 #[allow(clippy::too_many_arguments)] // the generated glue of `plan`
 mod wit_template {
@@ -141,6 +198,25 @@ mod wit_template {
     });
 }
 
+/// The bindings of the `event-filter` world, reusing the policy world's
+/// interfaces like the template world's.
+#[allow(clippy::too_many_arguments)] // the generated glue of `filter`
+mod wit_event_filter {
+    wit_bindgen::generate!({
+        world: "event-filter",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_event_filter_world",
+        default_bindings_module: "bbws_guest::__private::wit_event_filter",
+        with: {
+            "bbws:platform/types@0.1.0": crate::wit::bbws::platform::types,
+            "bbws:platform/tenants@0.1.0": crate::wit::bbws::platform::tenants,
+            "bbws:platform/instances@0.1.0": crate::wit::bbws::platform::instances,
+            "bbws:platform/log@0.1.0": crate::wit::bbws::platform::log,
+        },
+    });
+}
+
 pub use alloc::string::{String, ToString};
 pub use alloc::vec::Vec;
 pub use alloc::{format, vec};
@@ -149,7 +225,11 @@ pub use wit::bbws::platform::types::{
     Decision, Principal, Request, Resource, RoleBinding, TenantRole,
 };
 
-pub use wit::bbws::platform::types::{ParamError, Site, TemplateInfo, WpMenu, WpOperation, WpPage};
+pub use wit::bbws::platform::types::{ParamError, TemplateInfo, WpMenu, WpOperation, WpPage};
+
+pub use wit::bbws::platform::types::{Environment, Site, SiteStatus};
+
+pub use wit::bbws::platform::types::{EcsEvent, FilterOutcome};
 
 /// Tenants, as far as the guest's tenant tree reaches.
 pub mod tenants {
@@ -160,7 +240,7 @@ pub mod tenants {
 /// Sites of the guest's tenant tree.
 pub mod sites {
     pub use crate::wit::bbws::platform::sites::{get, list};
-    pub use crate::wit::bbws::platform::types::Site;
+    pub use crate::wit::bbws::platform::types::{Environment, Site, SiteStatus};
 }
 
 /// Instances of the guest's tenant tree.
@@ -230,12 +310,20 @@ macro_rules! export_policy {
 /// checks the parameters again.
 pub trait Template {
     /// The parameters `template` takes, as the text of a JSON Schema
-    /// (an object schema), for forms and API clients.
-    fn parameter_schema(template: &TemplateInfo) -> String;
+    /// (an object schema), for forms and API clients. The default is any
+    /// object, `{"type": "object"}`, as the default `validate` accepts.
+    fn parameter_schema(template: &TemplateInfo) -> String {
+        let _ = template;
+        r#"{"type": "object"}"#.into()
+    }
 
     /// Checks `parameters_json` for `template`: one [`ParamError`] per
-    /// problem, none when the parameters are valid.
-    fn validate(template: &TemplateInfo, parameters_json: &str) -> Vec<ParamError>;
+    /// problem, none when the parameters are valid. The default finds
+    /// none: a template that reads no parameters need not check them.
+    fn validate(template: &TemplateInfo, parameters_json: &str) -> Vec<ParamError> {
+        let _ = (template, parameters_json);
+        Vec::new()
+    }
 
     /// The operations that apply `template` with `parameters_json` to
     /// `site`, in order; or why not.
@@ -286,8 +374,45 @@ macro_rules! export_template {
     };
 }
 
-/// What [`export_policy!`] and [`export_template!`] expand to needs; not
-/// part of the API.
+/// An event filter: decides what one of the tenant's ECS events does
+/// before the platform syncs it. Implement it on a unit struct and register
+/// that with [`export_event_filter!`].
+pub trait EventFilter {
+    /// What to do with `event`, an event of the tenant `tenant_id`. The
+    /// default accepts: a filter with nothing to say about an event must
+    /// not lose it.
+    fn filter(tenant_id: &str, event: &EcsEvent) -> FilterOutcome {
+        let _ = (tenant_id, event);
+        FilterOutcome::Accept
+    }
+}
+
+/// Exports an [`EventFilter`] implementation as the component's `filter`
+/// function. Use it once, at the top level of the guest crate:
+/// `bbws_guest::export_event_filter!(MyFilter);`
+#[macro_export]
+macro_rules! export_event_filter {
+    ($filter:ty) => {
+        const _: () = {
+            struct __BbwsGuestEventFilter;
+
+            impl $crate::__private::wit_event_filter::Guest for __BbwsGuestEventFilter {
+                fn filter(
+                    tenant_id: $crate::String,
+                    event: $crate::EcsEvent,
+                ) -> $crate::FilterOutcome {
+                    <$filter as $crate::EventFilter>::filter(&tenant_id, &event)
+                }
+            }
+
+            $crate::__private::wit_event_filter::__export_event_filter_world!(
+                __BbwsGuestEventFilter with_types_in $crate::__private::wit_event_filter
+            );
+        };
+    };
+}
+
+/// What the export macros expand to needs; not part of the API.
 #[doc(hidden)]
 pub mod __private {
     pub mod wit {
@@ -295,6 +420,9 @@ pub mod __private {
     }
     pub mod wit_template {
         pub use crate::wit_template::*;
+    }
+    pub mod wit_event_filter {
+        pub use crate::wit_event_filter::*;
     }
 
     /// [`log!`](crate::log!)'s target: the host's log on WebAssembly,
@@ -315,6 +443,43 @@ impl TenantRole {
             TenantRole::Operator => "operator",
             TenantRole::Admin => "admin",
             TenantRole::Owner => "owner",
+        }
+    }
+}
+
+impl tenants::TenantStatus {
+    /// The status as the API spells it: `ACTIVE`, `PARKED`, `SUSPENDED`, `DELETED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            tenants::TenantStatus::Active => "ACTIVE",
+            tenants::TenantStatus::Parked => "PARKED",
+            tenants::TenantStatus::Suspended => "SUSPENDED",
+            tenants::TenantStatus::Deleted => "DELETED",
+        }
+    }
+}
+
+impl Environment {
+    /// The environment as the API spells it: `DEV`, `SIT`, `PROD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Dev => "DEV",
+            Environment::Sit => "SIT",
+            Environment::Prod => "PROD",
+        }
+    }
+}
+
+impl SiteStatus {
+    /// The status as the API spells it: `PROVISIONING`, `ACTIVE`,
+    /// `SUSPENDED`, `FAILED`, `DELETING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteStatus::Provisioning => "PROVISIONING",
+            SiteStatus::Active => "ACTIVE",
+            SiteStatus::Suspended => "SUSPENDED",
+            SiteStatus::Failed => "FAILED",
+            SiteStatus::Deleting => "DELETING",
         }
     }
 }

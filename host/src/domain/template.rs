@@ -60,16 +60,3 @@ pub struct TemplateSpec {
     /// The body the guest interprets, as JSON text.
     pub body_json: String,
 }
-
-/// A site as a `template` guest sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SiteView {
-    pub id: String,
-    pub tenant_id: String,
-    pub name: String,
-    /// `DEV`, `SIT` or `PROD`.
-    pub environment: String,
-    /// `PROVISIONING`, `ACTIVE`, ...
-    pub status: String,
-}

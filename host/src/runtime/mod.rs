@@ -1,47 +1,80 @@
 //! The WebAssembly runtime: one wasmtime [`Engine`] for the process, a
 //! content-addressed cache of compiled components, and the sandbox every
-//! guest call runs in.
+//! guest call runs in. Nothing here knows a world: each world's bindings
+//! and calls are in `worlds/`, the host interfaces guests import in
+//! `host/`, the shared generated types in [`bindings`].
 //!
-//! - The engine uses the pooling allocator (slots reset by a pagemap scan
-//!   where the kernel has it) and epoch interruption driven by a 1 ms ticker
-//!   thread, so a fresh, isolated instance per call costs microseconds and
-//!   a runaway guest is stopped at its deadline. Copy-on-write memory images
-//!   are off on purpose: see `Runtime::new`.
+//! - The engine ([`engine`]) uses the pooling allocator (slots reset by a
+//!   pagemap scan where the kernel has it) and epoch interruption driven by
+//!   a 1 ms ticker thread, so a fresh, isolated instance per call costs
+//!   microseconds and a runaway guest is stopped at its deadline.
+//!   Copy-on-write memory images are off on purpose (see
+//!   [`EngineSettings::default`]).
+//! - One linker serves every world: it holds the host interfaces, and a
+//!   component imports the part its world allows (checked at upload,
+//!   [`Runtime::validate`]).
 //! - Components are named by the sha256 of their bytes. Each is compiled
-//!   once, kept in a bounded LRU (linked for its world: a policy, or a
-//!   template, see [`template`]), and its precompiled artifact is stored in
-//!   the blob store keyed by hash and engine fingerprint, with the
-//!   artifact's own sha256 beside it: a restart does not recompile, and an
-//!   artifact that is corrupt or from another engine is recompiled, never
-//!   trusted.
+//!   once and kept in a bounded LRU, linked for its world (a policy, a
+//!   template or an event filter; `WorldPre`); its precompiled artifact
+//!   is stored in the blob store keyed by hash and engine fingerprint, with
+//!   the artifact's own sha256 beside it: a restart does not recompile, and
+//!   an artifact that is corrupt or from another engine is recompiled,
+//!   never trusted.
 //! - Every call runs under [`Limits`]: deadline, memory, tables, instances,
 //!   output size and host-call budget. A failure is a [`GuestError`]; the
 //!   caller fails closed.
+//! - `template.rs` is not runtime: it is the platform's template
+//!   catalogue, waiting to move to the sites service.
+
+/// Implements [`WorldPre`] for a world's pre-instantiated form `$pre`,
+/// held in the cache as `Prepared::$variant`. Defined before the modules,
+/// so that each world's file can use it.
+macro_rules! world_pre {
+    ($pre:ident, $variant:ident) => {
+        impl $crate::runtime::WorldPre for $pre<$crate::runtime::HostState> {
+            fn new(
+                pre: wasmtime::component::InstancePre<$crate::runtime::HostState>,
+            ) -> wasmtime::Result<Self> {
+                $pre::new(pre)
+            }
+            fn from_prepared(prepared: &$crate::runtime::Prepared) -> Option<&Self> {
+                match prepared {
+                    $crate::runtime::Prepared::$variant(pre) => Some(pre),
+                    _ => None,
+                }
+            }
+            fn into_prepared(self) -> $crate::runtime::Prepared {
+                $crate::runtime::Prepared::$variant(self)
+            }
+        }
+    };
+}
 
 pub mod bindings;
+pub mod engine;
 pub mod host;
 pub mod limits;
 pub mod template;
 mod validate;
+pub mod worlds;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sha2::Digest as _;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Engine, Store, Trap};
 
 use crate::blobs::BlobStore;
-use bindings::{Policy, PolicyPre, TemplatePre, types};
-pub use host::{HostState, Scope, ScopeTenant};
+use bindings::{EventFilterPre, Interfaces, PolicyPre, TemplatePre};
+pub use engine::{EngineSettings, EpochTicker};
+pub use host::{HostState, Looked, Lookups, Scope, ScopeInstance, ScopeSite, ScopeTenant};
 pub use limits::Limits;
 pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
-
-/// The epoch ticker's period: the resolution of deadlines.
-const TICK: Duration = Duration::from_millis(1);
+pub use worlds::event_filter::{EcsEvent, FilterOutcome};
 
 /// Why a guest call failed. Every variant fails closed.
 #[derive(Debug, thiserror::Error)]
@@ -79,15 +112,15 @@ impl GuestError {
 pub struct RuntimeConfig {
     /// Compiled components kept in memory.
     pub cache_capacity: usize,
-    /// Instances the pool holds at once (concurrent guest calls).
-    pub pool_instances: u32,
+    /// The engine's settings.
+    pub engine: EngineSettings,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             cache_capacity: 512,
-            pool_instances: 256,
+            engine: EngineSettings::default(),
         }
     }
 }
@@ -99,16 +132,17 @@ pub struct Runtime {
     compiled: Mutex<lru::LruCache<String, Prepared>>,
     blobs: Arc<dyn BlobStore>,
     fingerprint: String,
-    ticking: Arc<AtomicBool>,
+    _ticker: EpochTicker,
     stats: Stats,
 }
 
 /// A compiled component in the cache: linked, with its world's exports
 /// looked up, so a call only instantiates.
 #[derive(Clone)]
-enum Prepared {
+pub(crate) enum Prepared {
     Policy(PolicyPre<HostState>),
     Template(TemplatePre<HostState>),
+    EventFilter(EventFilterPre<HostState>),
 }
 
 impl Prepared {
@@ -116,13 +150,15 @@ impl Prepared {
         match self {
             Prepared::Policy(pre) => pre.instance_pre(),
             Prepared::Template(pre) => pre.instance_pre(),
+            Prepared::EventFilter(pre) => pre.instance_pre(),
         }
     }
 }
 
-/// A world's pre-instantiated form (`PolicyPre`, `TemplatePre`), as the
-/// cache holds it.
-trait WorldPre: Clone + Sized {
+/// A world's pre-instantiated form (`PolicyPre`, `TemplatePre`,
+/// `EventFilterPre`), as the cache holds it; each world's file implements
+/// it with `world_pre!`.
+pub(crate) trait WorldPre: Clone + Sized {
     /// Looks up the world's exports in a linked component.
     fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self>;
     /// This world's form, if the cache entry is of this world.
@@ -130,19 +166,24 @@ trait WorldPre: Clone + Sized {
     fn into_prepared(self) -> Prepared;
 }
 
-impl WorldPre for PolicyPre<HostState> {
-    fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self> {
-        PolicyPre::new(pre)
-    }
-    fn from_prepared(prepared: &Prepared) -> Option<&Self> {
-        match prepared {
-            Prepared::Policy(pre) => Some(pre),
-            _ => None,
-        }
-    }
-    fn into_prepared(self) -> Prepared {
-        Prepared::Policy(self)
-    }
+/// The linker every world's components are instantiated with: all the host
+/// interfaces, implemented by [`HostState`].
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    Interfaces::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        .map_err(|e| anyhow::anyhow!("linking the host interfaces: {e:#}"))?;
+    Ok(linker)
+}
+
+/// A store for one guest call, as every call gets it: `state`, the memory
+/// and table limiter, and the deadline as an epoch count.
+pub fn new_store(engine: &Engine, state: HostState) -> Store<HostState> {
+    let deadline = state.limits.deadline;
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+    store.set_epoch_deadline(engine::epoch_ticks(deadline));
+    store.epoch_deadline_trap();
+    store
 }
 
 /// What the runtime did since it started (for tests and metrics).
@@ -156,12 +197,6 @@ pub struct Stats {
     pub artifacts_rejected: AtomicU64,
 }
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticking.store(false, Ordering::Relaxed);
-    }
-}
-
 /// The sha256 of some bytes, hex: a component's name.
 pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
@@ -169,65 +204,15 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig, blobs: Arc<dyn BlobStore>) -> anyhow::Result<Arc<Self>> {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(config.pool_instances)
-            .total_core_instances(config.pool_instances * 4)
-            .total_memories(config.pool_instances * 2)
-            .total_tables(config.pool_instances * 4)
-            .max_memory_size(Limits::CEILING_MEMORY)
-            .table_elements(20_000)
-            // Resetting a slot for reuse dominated a decision (about 14 of
-            // 19 us at p50, measured in host/benches/policy.rs): with the
-            // PAGEMAP_SCAN ioctl (Linux 6.7+) only the pages a guest
-            // dirtied are reset, by memset, up to 256 KiB kept resident,
-            // instead of an madvise of the slot.
-            .table_keep_resident(4 << 10);
-        if PoolingAllocationConfig::is_pagemap_scan_available() {
-            // Without the ioctl, keeping pages resident means a memset of
-            // all of them per reset: slower than madvise. Only with it.
-            pool.pagemap_scan(wasmtime::Enabled::Yes)
-                .linear_memory_keep_resident(256 << 10);
-        }
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            // No component-model async here: guest calls are short and
-            // synchronous, and the async machinery costs per call.
-            .concurrency_support(false)
-            .epoch_interruption(true)
-            // No copy-on-write images: each one holds a memfd, so a thousand
-            // tenants' components held a thousand descriptors, and growing
-            // the fd table stalled a first decision past its deadline
-            // (measured in host/benches/rss.rs). With the pagemap reset the
-            // cost at p50 is nil.
-            .memory_init_cow(false)
-            .max_wasm_stack(256 << 10)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm)
-            .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e:#}"))?;
-        let mut linker = Linker::new(&engine);
-        Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("linking the host interfaces: {e:#}"))?;
-
+        let engine = engine::new_engine(&config.engine)?;
+        let linker = linker(&engine)?;
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             engine.precompile_compatibility_hash().hash(&mut h);
             format!("{:016x}", h.finish())
         };
-
-        let ticking = Arc::new(AtomicBool::new(true));
-        {
-            let engine = engine.clone();
-            let ticking = ticking.clone();
-            std::thread::Builder::new()
-                .name("bbws-epoch".into())
-                .spawn(move || {
-                    while ticking.load(Ordering::Relaxed) {
-                        std::thread::sleep(TICK);
-                        engine.increment_epoch();
-                    }
-                })?;
-        }
+        let ticker = EpochTicker::start(&engine)?;
         Ok(Arc::new(Self {
             engine,
             linker,
@@ -236,7 +221,7 @@ impl Runtime {
             )),
             blobs,
             fingerprint,
-            ticking,
+            _ticker: ticker,
             stats: Stats::default(),
         }))
     }
@@ -258,21 +243,6 @@ impl Runtime {
         format!("artifacts/{}/{hash}.cwasm", self.fingerprint)
     }
 
-    /// A compiled policy from memory, if it is there.
-    pub fn cached(&self, hash: &str) -> Option<PolicyPre<HostState>> {
-        self.cached_as(hash).and_then(Result::ok)
-    }
-
-    /// The compiled policy for `hash`: from memory, else from its stored
-    /// artifact, else compiled from `bytes` (and its artifact stored).
-    pub async fn prepare(
-        &self,
-        hash: &str,
-        bytes: &[u8],
-    ) -> Result<PolicyPre<HostState>, GuestError> {
-        self.prepare_as(hash, bytes).await
-    }
-
     /// The cache entry for `hash` as world `W`: as it is, or (for a
     /// component cached for another world) re-wrapped, which fails when the
     /// component lacks `W`'s exports.
@@ -287,8 +257,9 @@ impl Runtime {
         Some(W::new(linked).map_err(load_error))
     }
 
-    /// The compiled component for `hash`, linked for world `W`; see
-    /// [`Runtime::prepare`].
+    /// The compiled component for `hash`, linked for world `W`: from
+    /// memory, else from its stored artifact, else compiled from `bytes`
+    /// (and its artifact stored).
     async fn prepare_as<W: WorldPre>(&self, hash: &str, bytes: &[u8]) -> Result<W, GuestError> {
         if let Some(pre) = self.cached_as(hash) {
             return pre;
@@ -370,41 +341,27 @@ impl Runtime {
         unsafe { Component::deserialize(&self.engine, artifact) }
     }
 
-    /// Runs one policy decision in a fresh instance under `limits`.
-    pub fn authorize(
-        &self,
-        pre: &PolicyPre<HostState>,
-        request: &types::Request,
-        scope: Arc<Scope>,
-        limits: Limits,
-    ) -> Result<types::Decision, GuestError> {
-        let decision = self.sandboxed(scope, limits, |store| {
-            pre.instantiate(&mut *store)?.call_authorize(store, request)
-        })?;
-        let reason = match &decision {
-            types::Decision::Allow(r) | types::Decision::Deny(r) => r,
-        };
-        check_output(reason.len(), limits.output_bytes)?;
-        Ok(decision)
+    /// A store for one call of this runtime's guests ([`new_store`]).
+    pub fn new_store(&self, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
+        new_store(&self.engine, HostState::new(scope, limits))
     }
 
     /// Runs `call` (which instantiates and calls a guest) in a fresh store
     /// under `limits`: memory and table limiter, epoch deadline, host-call
-    /// budget; a failure is classified into a [`GuestError`].
+    /// budget; a failure is classified into a [`GuestError`]. What the guest
+    /// looked up is added to `lookups`, whether or not the call succeeded.
     fn sandboxed<R>(
         &self,
         scope: Arc<Scope>,
         limits: Limits,
+        lookups: &mut Lookups,
         call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, GuestError> {
-        let mut store = Store::new(&self.engine, HostState::new(scope, limits));
-        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-        store.set_epoch_deadline(
-            limits.deadline.as_millis().max(1) as u64 / TICK.as_millis() as u64 + 1,
-        );
-        store.epoch_deadline_trap();
+        let mut store = self.new_store(scope, limits);
         let started = Instant::now();
-        call(&mut store).map_err(|e| classify(e, &store, started))
+        let result = call(&mut store).map_err(|e| classify(e, &store, started));
+        lookups.absorb(std::mem::take(&mut store.data_mut().lookups));
+        result
     }
 
     /// Checks uploaded bytes: a component, of `kind`'s world, importing only
@@ -425,7 +382,9 @@ impl Runtime {
             Kind::Template => self
                 .world_pre::<TemplatePre<_>>(&component)
                 .map(WorldPre::into_prepared),
-            Kind::EventFilter => return Ok(info),
+            Kind::EventFilter => self
+                .world_pre::<EventFilterPre<_>>(&component)
+                .map(WorldPre::into_prepared),
         };
         let prepared = prepared.map_err(|e| Invalid::WrongWorld(format!("{e:#}")))?;
         self.compiled.lock().put(info.hash.clone(), prepared);
@@ -438,7 +397,7 @@ fn load_error(e: wasmtime::Error) -> GuestError {
 }
 
 /// Refuses an output of `size` bytes over `limit`.
-fn check_output(size: usize, limit: usize) -> Result<(), GuestError> {
+pub(crate) fn check_output(size: usize, limit: usize) -> Result<(), GuestError> {
     if size > limit {
         return Err(GuestError::OutputTooLarge { size, limit });
     }

@@ -3,9 +3,12 @@
 //! answer into an error the API can give. Every use case asks through
 //! [`Services::authorize_on`] (or [`Services::authorize_global`]).
 
+use crate::domain::site::Site;
 use crate::domain::{Tenant, TenantStatus, ids};
 use crate::policy::{Request, Resource, RoleBinding};
-use crate::store::keys;
+use crate::runtime::ScopeSite;
+use crate::store::record::decode;
+use crate::store::{Index, Query, keys};
 
 use super::{Caller, Error, Result, Services};
 
@@ -95,7 +98,15 @@ impl Services {
             bindings_in(caller, &chain)
         };
         let no_role = roles.is_empty();
-        let outcome = self.decide(caller, action, &chain, roles, resource).await?;
+        let sites = if self.policies.runs_tenant_policies(admin, &chain) {
+            self.scope_sites(&chain).await?
+        } else {
+            // The platform's policy alone looks nothing up: skip the reads.
+            Vec::new()
+        };
+        let outcome = self
+            .decide(caller, action, &chain, sites, roles, resource)
+            .await?;
         if outcome.allowed {
             Ok(())
         } else if no_role && !admin {
@@ -126,7 +137,7 @@ impl Services {
         resource: Resource,
     ) -> Result<()> {
         let outcome = self
-            .decide(caller, action, &[], Vec::new(), resource)
+            .decide(caller, action, &[], Vec::new(), Vec::new(), resource)
             .await?;
         if outcome.allowed {
             Ok(())
@@ -135,12 +146,29 @@ impl Services {
         }
     }
 
+    /// The sites the policies of `chain` may look up: those of its tenants
+    /// (at most 100 each, as the WIT's `list` promises).
+    async fn scope_sites(&self, chain: &[Tenant]) -> Result<Vec<ScopeSite>> {
+        let mut sites = Vec::new();
+        for t in chain {
+            let page = self
+                .store
+                .query(Query::new(Index::Primary, keys::sites_of(&t.tenant_id)).limit(100))
+                .await?;
+            for item in &page.items {
+                sites.push(ScopeSite::from(&decode::<Site>(item)?));
+            }
+        }
+        Ok(sites)
+    }
+
     /// Asks the policies the question, now.
     async fn decide(
         &self,
         caller: &Caller,
         action: &str,
         chain: &[Tenant],
+        sites: Vec<ScopeSite>,
         roles: Vec<RoleBinding>,
         resource: Resource,
     ) -> Result<super::decisions::Outcome> {
@@ -153,7 +181,7 @@ impl Services {
             resource,
             now_ms: now.timestamp_millis(),
         };
-        self.policies.decide(request, chain, now).await
+        self.policies.decide(request, chain, sites, now).await
     }
 }
 

@@ -350,6 +350,7 @@ impl Extensions<'_> {
             request: input.input,
             scope: Scope {
                 tenants: chain.iter().map(scope_tenant).collect(),
+                ..Scope::default()
             },
         };
         let started = std::time::Instant::now();

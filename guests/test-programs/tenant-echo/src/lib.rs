@@ -6,7 +6,7 @@
 //! `tenant-echo: own=<tenant>; other=<tenant>`
 //!
 //! where `<tenant>` is `none`, or `<id>|<organisation name>|<status>|<parent id or ->|<tier>`
-//! (status `active`, `parked` or `suspended`). Without a tenant on the
+//! (status `active`, `parked`, `suspended` or `deleted`). Without a tenant on the
 //! request, `own=no tenant`.
 #![no_std]
 
@@ -26,6 +26,7 @@ fn describe(tenant: Option<Tenant>) -> String {
         TenantStatus::Active => "active",
         TenantStatus::Parked => "parked",
         TenantStatus::Suspended => "suspended",
+        TenantStatus::Deleted => "deleted",
     };
     let parent = t.parent_id.as_deref().unwrap_or("-");
     format!(

@@ -22,10 +22,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::blobs::BlobStore;
-use crate::domain::{Tenant, TenantRole, ids};
+use crate::domain::{Tenant, ids};
 use crate::policy::Request;
 use crate::runtime::bindings::types;
-use crate::runtime::{GuestError, Limits, Runtime, Scope, ScopeTenant};
+use crate::runtime::{GuestError, Limits, Lookups, Runtime, Scope, ScopeSite, ScopeTenant};
 use crate::store::{ItemStore, keys};
 
 pub use log::{DecisionInput, DecisionRecord, Decisions, Replay, Verdict};
@@ -49,43 +49,6 @@ pub struct Policies {
     pub decisions: Arc<dyn ItemStore>,
     platform_hash: String,
     log: mpsc::Sender<DecisionRecord>,
-}
-
-fn wit_role(r: TenantRole) -> types::TenantRole {
-    match r {
-        TenantRole::Viewer => types::TenantRole::Viewer,
-        TenantRole::Operator => types::TenantRole::Operator,
-        TenantRole::Admin => types::TenantRole::Admin,
-        TenantRole::Owner => types::TenantRole::Owner,
-    }
-}
-
-/// The request as the `policy` world's `authorize` receives it.
-pub fn wit_request(request: &Request) -> types::Request {
-    types::Request {
-        principal: types::Principal {
-            user_id: request.principal.user_id.clone(),
-            platform_admin: request.principal.platform_admin,
-        },
-        action: request.action.clone(),
-        tenant_id: request.tenant_id.clone(),
-        roles: request
-            .roles
-            .iter()
-            .map(|b| types::RoleBinding {
-                tenant_id: b.tenant_id.clone(),
-                role: wit_role(b.role),
-                inherited: b.inherited,
-            })
-            .collect(),
-        resource: types::Resource {
-            kind: request.resource.kind.to_string(),
-            id: request.resource.id.clone(),
-            grants_role: request.resource.grants_role.map(wit_role),
-            attributes: request.resource.attributes.clone(),
-        },
-        now_ms: request.now_ms,
-    }
 }
 
 impl Policies {
@@ -114,12 +77,31 @@ impl Policies {
         &self.platform_hash
     }
 
-    /// Runs one component on an input. `platform` components are always in memory.
+    /// Runs one component on a recorded input (a replay, a dry run).
     pub async fn run(
         &self,
         hash: &str,
         input: &DecisionInput,
         limits: Limits,
+    ) -> std::result::Result<types::Decision, GuestError> {
+        self.run_recording(
+            hash,
+            &types::Request::from(&input.request),
+            Arc::new(input.scope.clone()),
+            limits,
+            &mut Lookups::default(),
+        )
+        .await
+    }
+
+    /// [`Policies::run`], adding what the guest looked up to `lookups`.
+    async fn run_recording(
+        &self,
+        hash: &str,
+        request: &types::Request,
+        scope: Arc<Scope>,
+        limits: Limits,
+        lookups: &mut Lookups,
     ) -> std::result::Result<types::Decision, GuestError> {
         let pre = match self.runtime.cached(hash) {
             Some(pre) => pre,
@@ -133,32 +115,39 @@ impl Policies {
                 self.runtime.prepare(hash, &bytes).await?
             }
         };
-        self.runtime.authorize(
-            &pre,
-            &wit_request(&input.request),
-            Arc::new(input.scope.clone()),
-            limits,
-        )
+        self.runtime
+            .authorize_recording(&pre, request, scope, limits, lookups)
+    }
+
+    /// Whether a decision on `chain` runs a tenant's own policy (which may
+    /// look up the tenant's sites), beside the platform's.
+    pub fn runs_tenant_policies(&self, principal_is_admin: bool, chain: &[Tenant]) -> bool {
+        !principal_is_admin && chain.iter().any(|t| t.active_policy().is_some())
     }
 
     /// Decides `request`, asked at `now`: the platform policy, then every
     /// tenant policy on the tenant's path. `chain` is the tenant and its
-    /// ancestors (tenant first; empty for an untenanted action).
+    /// ancestors (tenant first; empty for an untenanted action); `sites`
+    /// are the sites the guests may look up. The decision is recorded with
+    /// the part of that scope the guests looked up, so a replay sees what
+    /// they saw.
     pub async fn decide(
         &self,
         request: Request,
         chain: &[Tenant],
+        sites: Vec<ScopeSite>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let started = Instant::now();
         let platform_admin = request.principal.is_platform_admin();
-        let input = DecisionInput {
-            request,
-            scope: Scope {
-                tenants: chain.iter().map(scope_tenant).collect(),
-            },
-        };
-        let action = input.request.action.as_str();
+        let wit = types::Request::from(&request);
+        let scope = Arc::new(Scope {
+            tenants: chain.iter().map(scope_tenant).collect(),
+            sites,
+            ..Scope::default()
+        });
+        let mut lookups = Lookups::default();
+        let action = request.action.as_str();
         let limits = chain
             .first()
             .map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
@@ -184,7 +173,9 @@ impl Policies {
         };
         for (source, hash) in sources {
             let started = Instant::now();
-            let result = self.run(&hash, &input, limits).await;
+            let result = self
+                .run_recording(&hash, &wit, scope.clone(), limits, &mut lookups)
+                .await;
             let took = started.elapsed();
             if let Err(e) = &result {
                 tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
@@ -211,6 +202,10 @@ impl Policies {
             }
             outcome.reason = reason;
         }
+        let input = DecisionInput {
+            scope: scope.seen(&lookups),
+            request,
+        };
         let request = &input.request;
         let record = DecisionRecord {
             decision_id: ids::new_id("dec"),
@@ -248,7 +243,7 @@ pub(crate) fn scope_tenant(t: &Tenant) -> ScopeTenant {
     ScopeTenant {
         id: t.tenant_id.clone(),
         organisation_name: t.organisation_name.clone(),
-        status: t.status.as_str().to_string(),
+        status: t.status,
         parent_id: t.parent_tenant_id.clone(),
         tier: serde_json::to_value(t.tier)
             .ok()

@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 
 use crate::domain::operation::OperationKind;
 use crate::domain::site::Site;
-use crate::domain::template::{SiteView, TemplateSpec, WpOperation};
+use crate::domain::template::{TemplateSpec, WpOperation};
 use crate::domain::validate::{MAX_NAME, Validator};
 use crate::domain::{FieldError, Tenant, ids};
-use crate::runtime::{Limits, Scope, content_hash};
+use crate::runtime::{Limits, Scope, ScopeSite, content_hash};
 use crate::store::record::{decode, encode};
 use crate::store::{Condition, Index, Item, Query, keys};
 
@@ -133,16 +133,6 @@ fn parameters_text(p: &Option<serde_json::Value>) -> Result<String> {
     }
 }
 
-pub(crate) fn site_view(site: &Site) -> SiteView {
-    SiteView {
-        id: site.site_id.clone(),
-        tenant_id: site.tenant_id.clone(),
-        name: site.name.clone(),
-        environment: site.environment.as_str().into(),
-        status: site.status.as_str().into(),
-    }
-}
-
 impl Templates<'_> {
     /// The template component for a tenant (`None`: platform templates
     /// validated outside any tenant use the default).
@@ -153,6 +143,7 @@ impl Templates<'_> {
         };
         let scope = Arc::new(Scope {
             tenants: chain.iter().map(scope_tenant).collect(),
+            ..Scope::default()
         });
         let mut limits = tenant.map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
         // Plans are not on the request's hot path: give a cold instance room.
@@ -241,7 +232,8 @@ impl Templates<'_> {
         site: &Site,
         parameters: &str,
     ) -> Result<Vec<WpOperation>> {
-        let (spec, view, parameters) = (spec.clone(), site_view(site), parameters.to_string());
+        let (spec, view, parameters) =
+            (spec.clone(), ScopeSite::from(site), parameters.to_string());
         let planned = self
             .run_template(Some(tenant), move |rt, pre, scope, limits| {
                 rt.template_plan(pre, &spec, &view, &parameters, scope, limits)
