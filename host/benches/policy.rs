@@ -34,11 +34,11 @@ use bbws_host::domain::{TenantRole, TenantStatus, Tier};
 use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::policy::{RULES, Requires};
 use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
-use bbws_host::runtime::template::{DEFAULT_TEMPLATE, platform_templates};
 use bbws_host::runtime::{
     HostState, Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash,
 };
 use bbws_host::service::decisions::DEFAULT_POLICY;
+use bbws_host::service::sites::catalogue::{DEFAULT_TEMPLATE, platform_templates};
 use cedar_policy as cedar;
 use criterion::{BatchSize, Criterion};
 use wasmtime::{PoolingAllocationConfig, Store};

@@ -13,11 +13,11 @@ use bbws_host::domain::FieldError;
 use bbws_host::domain::site::{Environment, SiteStatus};
 use bbws_host::domain::template::{TemplateSpec, WpOperation, WpPage};
 use bbws_host::runtime::bindings::TemplatePre;
-use bbws_host::runtime::template::{DEFAULT_TEMPLATE, platform_templates};
 use bbws_host::runtime::{
     GuestError, HostState, Kind, Limits, Runtime, RuntimeConfig, Scope, ScopeSite, content_hash,
 };
 use bbws_host::service::decisions::DEFAULT_POLICY;
+use bbws_host::service::sites::catalogue::{DEFAULT_TEMPLATE, platform_templates};
 
 const LANDING_PAGE: &[u8] = include_bytes!(env!("BBWS_GUEST_EXAMPLE_LANDING_PAGE"));
 

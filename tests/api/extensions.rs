@@ -444,7 +444,10 @@ async fn a_policy_decides_on_a_site_it_looked_up_and_replays_on_what_it_saw() {
             .await;
         let op = res.ok(202)["operationId"].as_str().unwrap().to_string();
         // The platform admin answers to the platform policy alone.
-        assert_eq!(app.wait_operation(&app.admin, &op).await["status"], "SUCCEEDED");
+        assert_eq!(
+            app.wait_operation(&app.admin, &op).await["status"],
+            "SUCCEEDED"
+        );
     }
     let refused = app.get(&owner, &site(&shop)).await;
     refused.assert_problem(403, "policy_denied");

@@ -23,8 +23,6 @@
 //! - Every call runs under [`Limits`]: deadline, memory, tables, instances,
 //!   output size and host-call budget. A failure is a [`GuestError`]; the
 //!   caller fails closed.
-//! - `template.rs` is not runtime: it is the platform's template
-//!   catalogue, waiting to move to the sites service.
 
 /// Implements [`WorldPre`] for a world's pre-instantiated form `$pre`,
 /// held in the cache as `Prepared::$variant`. Defined before the modules,
@@ -54,7 +52,6 @@ pub mod bindings;
 pub mod engine;
 pub mod host;
 pub mod limits;
-pub mod template;
 mod validate;
 pub mod worlds;
 

@@ -10,6 +10,7 @@
 //! runs is 409 `operation_in_progress`, so jobs on one site never overlap.
 
 pub mod backups;
+pub mod catalogue;
 pub mod jobs;
 pub mod plugins;
 pub mod templates;

@@ -161,7 +161,7 @@ impl Templates<'_> {
                 (hash, Arc::new(bytes))
             }
             None => {
-                let bytes = crate::runtime::template::DEFAULT_TEMPLATE;
+                let bytes = super::catalogue::DEFAULT_TEMPLATE;
                 (content_hash(bytes), Arc::new(bytes.to_vec()))
             }
         };
@@ -175,7 +175,7 @@ impl Templates<'_> {
 
     /// A template by id: a platform one by name, or one of `tenant_id`'s.
     pub(crate) async fn find(&self, tenant_id: &str, id: &str) -> Result<Option<TemplateSpec>> {
-        if let Some(spec) = crate::runtime::template::platform_templates()
+        if let Some(spec) = super::catalogue::platform_templates()
             .into_iter()
             .find(|t| t.id == id)
         {
@@ -272,7 +272,7 @@ impl Templates<'_> {
             None => None,
         };
         let mut out = Vec::new();
-        for spec in crate::runtime::template::platform_templates() {
+        for spec in super::catalogue::platform_templates() {
             out.push(CatalogueEntry {
                 template_id: spec.id.clone(),
                 name: spec.name.clone(),
@@ -381,7 +381,7 @@ impl Templates<'_> {
         let not_found =
             || Error::not_found("template_not_found", format!("no template {template_id}"));
         let parameters = parameters_text(&input.parameters)?;
-        let (spec, tenant) = match crate::runtime::template::platform_templates()
+        let (spec, tenant) = match super::catalogue::platform_templates()
             .into_iter()
             .find(|t| t.id == template_id)
         {

@@ -1,8 +1,8 @@
 //! The platform's template catalogue: its default template component
 //! (`guests/default-template`) and its templates (`host/templates/*.json`,
-//! in that component's body format). Nothing here runs a guest (that is
-//! [`super::worlds::template`]); the file is kept whole so that it can move
-//! to the sites service as it is.
+//! in that component's body format). Tenants' own templates are in the
+//! store ([`super::templates`]); running a template component is the
+//! runtime's `template` world.
 
 use std::sync::LazyLock;
 
@@ -16,9 +16,9 @@ pub const DEFAULT_TEMPLATE: &[u8] = include_bytes!(env!("BBWS_GUEST_DEFAULT_TEMP
 const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     (
         "business-basic",
-        include_str!("../../templates/business-basic.json"),
+        include_str!("../../../templates/business-basic.json"),
     ),
-    ("blog", include_str!("../../templates/blog.json")),
+    ("blog", include_str!("../../../templates/blog.json")),
 ];
 
 /// The platform's templates, for every tenant, interpreted by
