@@ -58,12 +58,15 @@ pub(crate) fn backup_item(b: &Backup) -> Result<Item> {
 }
 
 impl Backups<'_> {
-    pub async fn create(
+    /// Authorizes a backup `operation` (`backup`, `restore`) on a site of an
+    /// ACTIVE tenant, and loads the site.
+    async fn target(
         &self,
         caller: &Caller,
         tenant_id: &str,
         site_id: &str,
-    ) -> Result<Accepted<Backup>> {
+        operation: &str,
+    ) -> Result<Site> {
         let (tenant, site) = self
             .cx
             .sites()
@@ -72,10 +75,20 @@ impl Backups<'_> {
                 "site.backup",
                 tenant_id,
                 site_id,
-                vec![("operation".into(), "backup".into())],
+                vec![("operation".into(), operation.into())],
             )
             .await?;
         require_active(&tenant)?;
+        Ok(site)
+    }
+
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        site_id: &str,
+    ) -> Result<Accepted<Backup>> {
+        let site = self.target(caller, tenant_id, site_id, "backup").await?;
         Self::require_local(&site)?;
         require_settled(&site)?;
         let now = self.cx.clock.now();
@@ -157,18 +170,7 @@ impl Backups<'_> {
         site_id: &str,
         backup_id: &str,
     ) -> Result<Accepted<Site>> {
-        let (tenant, site) = self
-            .cx
-            .sites()
-            .site_for(
-                caller,
-                "site.backup",
-                tenant_id,
-                site_id,
-                vec![("operation".into(), "restore".into())],
-            )
-            .await?;
-        require_active(&tenant)?;
+        let site = self.target(caller, tenant_id, site_id, "restore").await?;
         let backup: Backup = match ids::looks_like("bak", backup_id) {
             true => self.cx.load(&keys::backup(site_id, backup_id)).await?,
             false => None,

@@ -241,6 +241,14 @@ impl Plugins<'_> {
             .map_err(change_error)
     }
 
+    /// An install or update, and the plugin as it is after it.
+    async fn change_to(&self, site_id: &str, change: PluginChange) -> Result<InstalledPlugin> {
+        Ok(self
+            .change(site_id, change)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the provider answered no plugin"))?)
+    }
+
     pub async fn list(
         &self,
         caller: &Caller,
@@ -322,17 +330,12 @@ impl Plugins<'_> {
             )
             .await?;
         let findings = self.scan(&tenant, &input.slug, input.version.as_deref())?;
-        let plugin = self
-            .change(
-                site_id,
-                PluginChange::Install {
-                    slug: input.slug.clone(),
-                    version: input.version.clone(),
-                    activate: input.activate.unwrap_or(true),
-                },
-            )
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("an install answered no plugin"))?;
+        let install = PluginChange::Install {
+            slug: input.slug.clone(),
+            version: input.version.clone(),
+            activate: input.activate.unwrap_or(true),
+        };
+        let plugin = self.change_to(site_id, install).await?;
         tracing::info!(site = %site_id, plugin = %input.slug, "plugin installed");
         Ok(plugin_view(plugin, findings))
     }
@@ -359,16 +362,11 @@ impl Plugins<'_> {
             )
             .await?;
         let findings = self.scan(&tenant, slug, Some(&input.version))?;
-        let plugin = self
-            .change(
-                site_id,
-                PluginChange::Update {
-                    slug: slug.to_string(),
-                    version: input.version,
-                },
-            )
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("an update answered no plugin"))?;
+        let update = PluginChange::Update {
+            slug: slug.to_string(),
+            version: input.version,
+        };
+        let plugin = self.change_to(site_id, update).await?;
         Ok(plugin_view(plugin, findings))
     }
 
