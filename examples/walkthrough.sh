@@ -49,3 +49,17 @@ curl -s "$API/v1/tenants/$TENANT/sites/$SITE_ID/plugins" -H "Authorization: Bear
   -d '{"slug":"contact-form-7","version":"5.3.1"}'; echo
 curl -sf "$API/v1/tenants/$TENANT/sites/$SITE_ID/plugins" -H "Authorization: Bearer $ADA_TOKEN" -H "$JSON" \
   -d '{"slug":"contact-form-7","version":"5.3.2"}'; echo
+
+# 8. Ada gives the tenant an instance (an ECS service, a database and a file
+#    system; the local provider simulates them): its manifest is committed to
+#    the GitOps repository, then provisioned. She scales it to 3 tasks.
+INST=$(curl -sf "$API/v1/tenants/$TENANT/instances" -H "Authorization: Bearer $ADA_TOKEN" -H "$JSON" \
+  -d '{"name":"web"}')
+echo "$INST"
+OP=$(echo "$INST" | field operationId)
+INST_ID=$(echo "$INST" | sed -E 's/.*"instanceId":"([^"]+)".*/\1/')
+until curl -sf "$API/v1/operations/$OP" -H "Authorization: Bearer $ADA_TOKEN" | grep -q '"status":"SUCCEEDED"'; do sleep 0.2; done
+OP=$(curl -sf "$API/v1/tenants/$TENANT/instances/$INST_ID/scale" -H "Authorization: Bearer $ADA_TOKEN" -H "$JSON" \
+  -d '{"desiredCount":3}' | field operationId)
+until curl -sf "$API/v1/operations/$OP" -H "Authorization: Bearer $ADA_TOKEN" | grep -q '"status":"SUCCEEDED"'; do sleep 0.2; done
+curl -sf "$API/v1/tenants/$TENANT/instances/$INST_ID/status" -H "Authorization: Bearer $ADA_TOKEN"; echo

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a command with a moto server (DynamoDB and S3, in one process) on a
+# Runs a command with a moto server (DynamoDB, S3, SQS, ECS, RDS, EFS, in one process) on a
 # free loopback port, and BBWS_TEST_AWS_ENDPOINT pointing at it, then stops
 # the server. The DynamoDB and S3 tests run only with that variable set.
 #
@@ -22,7 +22,10 @@ fi
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=$(mktemp -t bbws-moto.XXXXXX.log)
 # moto's own server, one request at a time (see scripts/moto_serialized.py).
-"$VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/moto_serialized.py" 127.0.0.1 "$PORT" >"$LOG" 2>&1 &
+# An ECS service moto creates starts MOTO_ECS_SERVICE_RUNNING tasks at once
+# and marks its deployment COMPLETED when that covers its desiredCount (else
+# it stays IN_PROGRESS for ever); 2 is an instance's default count.
+MOTO_ECS_SERVICE_RUNNING=${MOTO_ECS_SERVICE_RUNNING:-2} "$VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/moto_serialized.py" 127.0.0.1 "$PORT" >"$LOG" 2>&1 &
 MOTO_PID=$!
 trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
 

@@ -30,6 +30,7 @@ const GUESTS: &[(&str, &str)] = &[
         "EXAMPLE_NO_PROD_FOR_OPERATORS",
         "examples/policy-no-prod-for-operators",
     ),
+    ("EXAMPLE_INSTANCE_LIMITS", "examples/policy-instance-limits"),
     (
         "EXAMPLE_TEMPLATE_LANDING_PAGE",
         "examples/template-landing-page",

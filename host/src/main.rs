@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
+use bbws_host::infra::instances::aws::AwsSettings;
 use bbws_host::jobs::worker::JobSettings;
-use bbws_host::server::{self, BlobSpec, JobsSpec, QueueSpec, ServerConfig, SitesSpec, StoreSpec};
+use bbws_host::server::{
+    self, BlobSpec, InstancesSpec, JobsSpec, ProviderSpec, QueueSpec, ServerConfig, SitesSpec,
+    StoreSpec,
+};
 
 #[derive(Parser)]
 #[command(
@@ -117,6 +121,80 @@ struct Serve {
     jobs: JobsArgs,
     #[command(flatten)]
     sites: SitesArgs,
+    #[command(flatten)]
+    instances: InstancesArgs,
+}
+
+/// Instances: the provider and the GitOps repository.
+#[derive(clap::Args)]
+struct InstancesArgs {
+    /// Where instances' infrastructure comes from: `local`, a documented
+    /// simulation of ECS, RDS and EFS, or `aws` (ECS on Fargate, RDS
+    /// MySQL, EFS, with the SDK's standard settings).
+    #[arg(long, env = "BBWS_PROVIDER", default_value = "local", value_parser = ["local", "aws"])]
+    provider: String,
+    /// The git remote instance manifests are pushed to (default: a bare
+    /// repository under the data directory).
+    #[arg(long, env = "BBWS_GITOPS_REMOTE")]
+    gitops_remote: Option<String>,
+    /// Tasks the local provider's simulated cluster can place; a scaling
+    /// past it fails to place tasks, as on ECS, and is rolled back.
+    #[arg(long, env = "BBWS_LOCAL_CLUSTER_CAPACITY", default_value_t = 24)]
+    local_cluster_capacity: u32,
+    /// How long a deployment (a creation, a scaling) may take before it
+    /// counts as failed (a scaling is then rolled back).
+    #[arg(long, env = "BBWS_DEPLOY_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration)]
+    deploy_timeout: std::time::Duration,
+    /// How often a job looks at the provider while it waits (default: the
+    /// simulation's pace, or 5s on AWS).
+    #[arg(long, env = "BBWS_PROVIDER_POLL", value_parser = humantime::parse_duration)]
+    provider_poll: Option<std::time::Duration>,
+    /// With `--provider aws`: the ECS cluster (created on start with
+    /// `--create-table`).
+    #[arg(long, env = "BBWS_ECS_CLUSTER", default_value = "bbws")]
+    ecs_cluster: String,
+    /// With `--provider aws`: the subnets of tasks and mount targets,
+    /// comma-separated (Fargate needs them).
+    #[arg(long, env = "BBWS_AWS_SUBNETS", value_delimiter = ',')]
+    aws_subnets: Vec<String>,
+    /// With `--provider aws`: security groups of tasks, mount targets and
+    /// databases, comma-separated.
+    #[arg(long, env = "BBWS_AWS_SECURITY_GROUPS", value_delimiter = ',')]
+    aws_security_groups: Vec<String>,
+    /// With `--provider aws`: the WordPress image tasks run.
+    #[arg(
+        long,
+        env = "BBWS_WORDPRESS_IMAGE",
+        default_value = "wordpress:6-apache"
+    )]
+    wordpress_image: String,
+    /// With `--provider aws`: the task execution role, which pulls the
+    /// image and reads the database's secret.
+    #[arg(long, env = "BBWS_ECS_EXECUTION_ROLE")]
+    ecs_execution_role: Option<String>,
+}
+
+impl InstancesArgs {
+    fn spec(self) -> InstancesSpec {
+        let provider = match self.provider.as_str() {
+            "aws" => ProviderSpec::Aws(AwsSettings {
+                cluster: self.ecs_cluster,
+                subnets: self.aws_subnets,
+                security_groups: self.aws_security_groups,
+                image: self.wordpress_image,
+                execution_role_arn: self.ecs_execution_role,
+            }),
+            _ => ProviderSpec::Local {
+                capacity: self.local_cluster_capacity,
+            },
+        };
+        InstancesSpec {
+            provider,
+            gitops_remote: self.gitops_remote,
+            deploy_timeout: self.deploy_timeout,
+            poll: self.provider_poll,
+        }
+    }
 }
 
 /// The job queue and the worker pool that drains it.
@@ -213,6 +291,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         aws: None,
         jobs: args.jobs.spec(),
         sites: args.sites.spec(),
+        instances: args.instances.spec(),
     })
     .await?;
     if let Some(token) = &running.bootstrap_token {

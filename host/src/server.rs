@@ -13,10 +13,14 @@ use tokio::task::JoinHandle;
 use crate::blobs::S3Blobs;
 use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
+use crate::infra::instances::aws::{AwsInstances, AwsSettings};
+use crate::infra::instances::local::{LocalInstances, LocalSettings};
+use crate::infra::instances::{InstanceProvider, LogEvents};
 use crate::jobs::Queue;
 use crate::jobs::worker::JobSettings;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::service::decisions::Policies;
+use crate::service::instances::InstanceSettings;
 use crate::service::sites::SiteSettings;
 use crate::service::{ServiceConfig, Services};
 use crate::store::ItemStore;
@@ -74,6 +78,44 @@ pub struct ServerConfig {
     pub jobs: JobsSpec,
     /// Sites: secrets, the scan feed, the local provider's pace.
     pub sites: SitesSpec,
+    /// Instances: the provider and the GitOps repository.
+    pub instances: InstancesSpec,
+}
+
+/// How instances are run.
+#[derive(Clone, Debug)]
+pub struct InstancesSpec {
+    /// Where their infrastructure comes from.
+    pub provider: ProviderSpec,
+    /// The GitOps remote; `None`: a bare repository under the data
+    /// directory (`gitops.git`).
+    pub gitops_remote: Option<String>,
+    /// How long a deployment may take before it counts as failed.
+    pub deploy_timeout: Duration,
+    /// How often a job looks at the provider while it waits; `None`: the
+    /// local simulation's pace, or 5 s on AWS.
+    pub poll: Option<Duration>,
+}
+
+/// The instance provider.
+#[derive(Clone, Debug)]
+pub enum ProviderSpec {
+    /// The documented simulation; `capacity` tasks fit its cluster.
+    Local { capacity: u32 },
+    /// ECS, RDS and EFS through the AWS SDKs. With the store's `create`
+    /// (`--create-table`), a missing cluster is created on start.
+    Aws(AwsSettings),
+}
+
+impl Default for InstancesSpec {
+    fn default() -> Self {
+        Self {
+            provider: ProviderSpec::Local { capacity: 24 },
+            gitops_remote: None,
+            deploy_timeout: Duration::from_secs(600),
+            poll: None,
+        }
+    }
 }
 
 /// Where jobs are queued.
@@ -146,6 +188,10 @@ impl ServerConfig {
                 provision_delay: Duration::ZERO,
                 ..SitesSpec::default()
             },
+            instances: InstancesSpec {
+                deploy_timeout: Duration::from_secs(30),
+                ..InstancesSpec::default()
+            },
         }
     }
 }
@@ -161,6 +207,7 @@ pub struct Running {
     task: JoinHandle<std::io::Result<()>>,
     purge: JoinHandle<()>,
     workers: JoinHandle<()>,
+    ticker: JoinHandle<()>,
 }
 
 impl Running {
@@ -171,6 +218,7 @@ impl Running {
         }
         self.purge.abort();
         self.workers.abort();
+        self.ticker.abort();
         (&mut self.task).await??;
         Ok(())
     }
@@ -342,6 +390,7 @@ pub async fn start_with_clock(
     let expiring = vec![backends.items.clone(), backends.decisions.clone()];
     let queue = job_queue(&config, &backends, clock.clone()).await?;
     let sites = site_settings(&config, &backends).await?;
+    let (instances, local) = instance_settings(&config, &backends).await?;
     let services = services_with(
         backends,
         clock,
@@ -352,7 +401,8 @@ pub async fn start_with_clock(
         queue,
         sites,
     )
-    .await?;
+    .await?
+    .with_instances(instances);
     let bootstrap_token = services
         .identity()
         .bootstrap(config.bootstrap_token.clone())
@@ -382,6 +432,20 @@ pub async fn start_with_clock(
     } else {
         tokio::spawn(async {})
     };
+    // The simulation moves on (and reports events) whether or not anyone
+    // asks; nothing ticks on AWS.
+    let ticker = match local {
+        Some(local) => tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                if let Err(e) = local.tick().await {
+                    tracing::warn!(error = %e, "the local instance simulation could not advance");
+                }
+            }
+        }),
+        None => tokio::spawn(async {}),
+    };
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "bbws listening");
     Ok(Running {
         addr,
@@ -391,6 +455,7 @@ pub async fn start_with_clock(
         task,
         purge,
         workers,
+        ticker,
     })
 }
 
@@ -398,6 +463,72 @@ pub async fn start_with_clock(
 fn local_sites(backends: &Backends) -> Arc<dyn crate::infra::sites::SiteProvider> {
     Arc::new(crate::infra::sites::local::LocalSites::new(
         backends.items.clone(),
+    ))
+}
+
+/// The instance provider and the GitOps repository `config` names, and
+/// the local simulation when that is the provider (the server ticks it).
+async fn instance_settings(
+    config: &ServerConfig,
+    backends: &Backends,
+) -> anyhow::Result<(InstanceSettings, Option<Arc<LocalInstances>>)> {
+    use crate::infra::gitops::GitOps;
+    let spec = &config.instances;
+    let remote = match &spec.gitops_remote {
+        Some(url) => url.clone(),
+        None => GitOps::init_bare(&config.data_dir.join("gitops.git"))
+            .await
+            .context("creating the GitOps repository")?,
+    };
+    let gitops = GitOps::open(&config.data_dir.join("gitops"), &remote)
+        .await
+        .with_context(|| format!("opening the GitOps remote {remote}"))?;
+    tracing::info!(%remote, "GitOps repository");
+    let (provider, local, poll): (Arc<dyn InstanceProvider>, _, _) = match &spec.provider {
+        ProviderSpec::Local { capacity } => {
+            // The simulation runs on real time (tests move the services'
+            // clock to expire invitations; that must not fast-forward a
+            // deployment).
+            let local = Arc::new(LocalInstances::new(
+                backends.items.clone(),
+                Arc::new(SystemClock),
+                LocalSettings {
+                    capacity: *capacity,
+                    delay: config.sites.provision_delay,
+                },
+                Arc::new(LogEvents),
+            ));
+            let poll = config
+                .sites
+                .provision_delay
+                .clamp(Duration::from_millis(20), Duration::from_secs(2));
+            (local.clone(), Some(local), poll)
+        }
+        ProviderSpec::Aws(settings) => {
+            let aws = match &config.aws {
+                Some(aws) => aws.clone(),
+                None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            };
+            let provider = AwsInstances::new(&aws, settings.clone());
+            let create = matches!(config.store, StoreSpec::DynamoDb { create: true, .. });
+            provider
+                .check_cluster(create)
+                .await
+                .with_context(|| format!("checking the ECS cluster {}", settings.cluster))?;
+            // ECS, RDS and EFS move in seconds to minutes.
+            (Arc::new(provider), None, Duration::from_secs(5))
+        }
+    };
+    let poll = spec.poll.unwrap_or(poll);
+    tracing::info!(provider = provider.name(), ?poll, "instance provider");
+    Ok((
+        InstanceSettings {
+            provider,
+            gitops: Arc::new(gitops),
+            deploy_timeout: spec.deploy_timeout,
+            poll,
+        },
+        local,
     ))
 }
 

@@ -1,7 +1,9 @@
 //! Two `bbws serve` processes on one DynamoDB table and one S3 bucket (moto,
 //! from `scripts/with-moto.sh`): concurrent writes through both lose no
 //! acknowledged write, every conflict is 409 or 412, and a policy activated
-//! through one replica decides the next request through the other.
+//! through one replica decides the next request through the other. Two
+//! replicas on the aws provider, pushing to one GitOps remote, create 20
+//! instances at once and lose no commit.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -27,9 +29,14 @@ impl Drop for Replica {
 }
 
 fn start(endpoint: &str, table: &str, bucket: &str) -> Replica {
+    start_with(endpoint, table, bucket, &[])
+}
+
+fn start_with(endpoint: &str, table: &str, bucket: &str, extra: &[&str]) -> Replica {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_bbws"))
         .args(["serve", "--listen", "127.0.0.1:0", "--store", "dynamodb"])
+        .args(extra)
         .args(["--table", table, "--create-table"])
         .args(["--blobs", &format!("s3://{bucket}/blobs")])
         .arg("--data-dir")
@@ -380,4 +387,169 @@ async fn two_replicas_on_one_table_lose_no_acknowledged_write() {
             .await,
         200,
     );
+}
+
+/// Runs git on a bare repository; answers stdout.
+fn git(repo: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_creating_twenty_instances_at_once_push_twenty_commits_to_one_remote() {
+    let Some(endpoint) = testkit::aws_endpoint("the two-replica GitOps race") else {
+        return;
+    };
+    let (table, bucket, cluster) = (
+        testkit::unique_name("gitops"),
+        testkit::unique_name("gitops"),
+        testkit::unique_name("ecs"),
+    );
+    let remote_dir = tempfile::tempdir().unwrap();
+    let remote = remote_dir.path().join("gitops.git");
+    let init = Command::new("git")
+        .args(["init", "--quiet", "--bare", "--initial-branch=main"])
+        .arg(&remote)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let remote_url = remote.to_str().unwrap();
+    let args = [
+        "--provider",
+        "aws",
+        "--ecs-cluster",
+        cluster.as_str(),
+        "--gitops-remote",
+        remote_url,
+        "--provider-poll",
+        "50ms",
+    ];
+    let a = start_with(&endpoint, &table, &bucket, &args);
+    let b = start_with(&endpoint, &table, &bucket, &args);
+    let replicas = [a.base.as_str(), b.base.as_str()];
+    let api = Api {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    };
+    let tenant = ok(
+        api.call(
+            replicas[0],
+            "POST",
+            "/v1/tenants",
+            ADMIN,
+            Some(json!({"organisationName": "Racing Co"})),
+            None,
+        )
+        .await,
+        201,
+    )["tenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before: usize = git(&remote, &["rev-list", "--count", "--all"])
+        .trim()
+        .parse()
+        .unwrap_or(0);
+
+    // 20 creations at once, alternating between the replicas.
+    let path = format!("/v1/tenants/{tenant}/instances");
+    let creations = (0..20).map(|n| {
+        let (api, path) = (&api, &path);
+        async move {
+            let body = Some(json!({"name": format!("web-{n}")}));
+            ok(
+                api.call(replicas[n % 2], "POST", path, ADMIN, body, None)
+                    .await,
+                202,
+            )
+        }
+    });
+    let created = futures::future::join_all(creations).await;
+
+    // Each answer names its own commit, and the remote has them all, once.
+    let log = git(&remote, &["log", "--format=%H %s", "main"]);
+    let mut shas = std::collections::BTreeSet::new();
+    for c in &created {
+        let sha = c["gitCommit"]
+            .as_str()
+            .expect("each creation names its commit");
+        assert!(shas.insert(sha.to_string()), "a commit of its own: {sha}");
+        assert!(log.contains(sha), "{sha} is on the remote");
+    }
+    let commits: usize = git(&remote, &["rev-list", "--count", "main"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(commits - before, 20, "20 commits: {log}");
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    for c in &created {
+        let file = format!(
+            "tenants/{tenant}/instances/{}.json",
+            c["instanceId"].as_str().unwrap()
+        );
+        assert!(files.lines().any(|l| l == file), "{file} in {files}");
+    }
+    assert_eq!(files.lines().filter(|l| l.ends_with(".json")).count(), 20);
+
+    // Both replicas' workers bring them up, each once.
+    for c in &created {
+        let op = c["operationId"].as_str().unwrap();
+        let mut tries = 0;
+        let done = loop {
+            let op = ok(
+                api.call(
+                    replicas[tries % 2],
+                    "GET",
+                    &format!("/v1/operations/{op}"),
+                    ADMIN,
+                    None,
+                    None,
+                )
+                .await,
+                200,
+            );
+            if op["status"] == "SUCCEEDED" || op["status"] == "FAILED" {
+                break op;
+            }
+            tries += 1;
+            assert!(tries < 1200, "the creation ends: {op}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    }
+    let listed = ok(
+        api.call(
+            replicas[1],
+            "GET",
+            &format!("{path}?limit=50"),
+            ADMIN,
+            None,
+            None,
+        )
+        .await,
+        200,
+    );
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    assert!(items.iter().all(|i| i["status"] == "ACTIVE"), "{listed}");
+    // Still 20 commits: the jobs found the requests' commits.
+    let after: usize = git(&remote, &["rev-list", "--count", "main"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(after, commits);
 }

@@ -200,3 +200,127 @@ async fn a_clone_killed_mid_copy_is_whole_after_restart() {
         .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
 }
+
+/// Runs git on the embedded deployment's GitOps remote; answers stdout.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(dir.join("gitops.git"))
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The subjects of the remote's commits that start with `prefix`.
+fn commits_starting(dir: &std::path::Path, prefix: &str) -> usize {
+    git(dir, &["log", "--format=%s", "main"])
+        .lines()
+        .filter(|s| s.starts_with(prefix))
+        .count()
+}
+
+#[tokio::test]
+async fn an_instance_creation_killed_mid_provisioning_finishes_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path(), "3s");
+    let (_, tenant) = first
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Crashy"})),
+        )
+        .await;
+    let t = tenant["tenantId"].as_str().unwrap().to_string();
+    let (status, created) = first
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/instances"),
+            Some(json!({"name": "phoenix"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let op = created["operationId"].as_str().unwrap().to_string();
+    // Killed while the simulated database is still being created.
+    first.wait_op(&op, running).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill();
+
+    let second = Server::start(dir.path(), "50ms");
+    let done = second.wait_op(&op, ended).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 2, "the killed delivery, then one more");
+    let (_, list) = second
+        .call("GET", &format!("/v1/tenants/{t}/instances"), None)
+        .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one instance: {list}");
+    let i = &items[0];
+    assert_eq!(i["status"], "ACTIVE");
+    assert_eq!(i["ecs"]["runningCount"], 2, "two tasks, not four: {i}");
+    assert_eq!(i["appliedCommit"], created["gitCommit"]);
+    assert_eq!(
+        commits_starting(dir.path(), "Create instance phoenix"),
+        1,
+        "one commit"
+    );
+}
+
+#[tokio::test]
+async fn a_scaling_killed_mid_deployment_finishes_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Server::start(dir.path(), "20ms");
+    let (_, tenant) = setup
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Crashy"})),
+        )
+        .await;
+    let t = tenant["tenantId"].as_str().unwrap().to_string();
+    let (_, created) = setup
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/instances"),
+            Some(json!({"name": "phoenix"})),
+        )
+        .await;
+    let id = created["instanceId"].as_str().unwrap().to_string();
+    let created_op = created["operationId"].as_str().unwrap().to_string();
+    setup.wait_op(&created_op, ended).await;
+    setup.kill();
+
+    let first = Server::start(dir.path(), "3s");
+    let (status, scaled) = first
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/instances/{id}/scale"),
+            Some(json!({"desiredCount": 4})),
+        )
+        .await;
+    assert_eq!(status, 202, "{scaled}");
+    let op = scaled["operationId"].as_str().unwrap().to_string();
+    first.wait_op(&op, running).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill();
+
+    let second = Server::start(dir.path(), "50ms");
+    let done = second.wait_op(&op, ended).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let (_, i) = second
+        .call("GET", &format!("/v1/tenants/{t}/instances/{id}"), None)
+        .await;
+    assert_eq!(i["status"], "ACTIVE", "{i}");
+    assert_eq!(i["desiredCount"], 4);
+    assert_eq!(i["ecs"]["runningCount"], 4, "four tasks, not six: {i}");
+    assert_eq!(i["lastScaling"]["status"], "SUCCEEDED");
+    assert_eq!(i["appliedCommit"], i["gitCommit"]);
+    assert_eq!(
+        commits_starting(dir.path(), "Scale instance phoenix"),
+        1,
+        "one commit"
+    );
+}

@@ -8,8 +8,8 @@ use serde_json::Value;
 use crate::helpers::spawn_app;
 
 /// What api.md (`../shared/design/api.md`, beside this repository) specifies
-/// for the parts built so far: its Identity, Tenants, Sites and Extensions
-/// sections and its operational endpoints, and whether each operation takes
+/// for the parts built so far: its Identity, Tenants, Sites, Instances and
+/// Extensions sections and its operational endpoints, and whether each operation takes
 /// a request body. Written from the contract, not from the code, so that a
 /// route the code dropped or renamed is missed here.
 const SPECIFIED: &[(&str, &str, bool)] = &[
@@ -131,6 +131,33 @@ const SPECIFIED: &[(&str, &str, bool)] = &[
         true,
     ),
     ("get", "/v1/tenants/{tenantId}/decisions", false),
+    ("post", "/v1/tenants/{tenantId}/instances", true),
+    ("get", "/v1/tenants/{tenantId}/instances", false),
+    (
+        "get",
+        "/v1/tenants/{tenantId}/instances/{instanceId}",
+        false,
+    ),
+    (
+        "patch",
+        "/v1/tenants/{tenantId}/instances/{instanceId}",
+        true,
+    ),
+    (
+        "delete",
+        "/v1/tenants/{tenantId}/instances/{instanceId}",
+        false,
+    ),
+    (
+        "post",
+        "/v1/tenants/{tenantId}/instances/{instanceId}/scale",
+        true,
+    ),
+    (
+        "get",
+        "/v1/tenants/{tenantId}/instances/{instanceId}/status",
+        false,
+    ),
 ];
 
 /// api.md's operational endpoints: served, documented, and no token needed.

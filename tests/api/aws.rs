@@ -16,6 +16,10 @@ mod extensions;
 mod hierarchy;
 #[path = "identity.rs"]
 mod identity;
+#[path = "instances.rs"]
+mod instances;
+#[path = "instances_aws.rs"]
+mod instances_aws;
 #[path = "invitations.rs"]
 mod invitations;
 #[path = "isolation.rs"]

@@ -121,6 +121,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
         // Replicas share a key from configuration (the embedded deployment
         // generates one into its data directory).
         config.sites.secrets_key = Some(bbws_host::secrets::SecretBox::generate_key());
+        // Instances on moto's ECS, RDS and EFS, in a cluster of its own.
+        config.instances.provider =
+            server::ProviderSpec::Aws(bbws_host::infra::instances::aws::AwsSettings {
+                cluster: bbws_testkit::unique_name("ecs"),
+                ..Default::default()
+            });
+        config.instances.poll = Some(Duration::from_millis(50));
     }
     // The sample feed with real published vulnerabilities.
     config.sites.vulnerability_feed = Some(

@@ -12,6 +12,7 @@ mod bad_input;
 mod extensions;
 mod hierarchy;
 mod identity;
+mod instances;
 mod invitations;
 mod isolation;
 mod members;

@@ -32,6 +32,8 @@ async fn the_readme_walkthrough_runs_against_a_live_server() {
     assert!(stdout.contains("\"status\":\"ACTIVE\""), "{stdout}");
     assert!(stdout.contains("CVE-2020-35489"), "{stdout}");
     assert!(stdout.contains("\"version\":\"5.3.2\""), "{stdout}");
+    assert!(stdout.contains("\"desiredCount\":3"), "{stdout}");
+    assert!(stdout.contains("\"overall\":\"HEALTHY\""), "{stdout}");
     let tenants = app.walk(&app.admin, "/v1/tenants", 100).await;
     assert_eq!(tenants.len(), 1);
     assert_eq!(tenants[0]["organisationName"], "Acme Hosting");

@@ -9,6 +9,7 @@ mod extensions;
 pub mod extract;
 mod health;
 mod idempotency;
+mod instances;
 mod invitations;
 mod jobs;
 mod members;
@@ -79,6 +80,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(extensions::router())
         .merge(decisions::router())
         .merge(sites::router())
+        .merge(instances::router())
         .merge(backups::router())
         .merge(plugins::router())
         .merge(templates::router())

@@ -1,10 +1,11 @@
 //! `/v1/tenants`: create, list, read, update, lifecycle, hierarchy, delete.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -58,8 +59,12 @@ async fn create_tenant(
     Auth(caller): Auth,
     Body(input): Body<CreateTenant>,
 ) -> ApiResult<Response> {
-    let t = s.services.tenants().create(&caller, input).await?;
-    Ok(tagged(StatusCode::CREATED, t.version, &t))
+    let t = s
+        .services
+        .tenants()
+        .create_provisioned(&caller, input)
+        .await?;
+    Ok(tagged(StatusCode::CREATED, t.tenant.version, &t))
 }
 
 /// The tenants the caller may see.
@@ -117,22 +122,44 @@ async fn update_tenant(
     Ok(tagged(StatusCode::OK, t.version, &t))
 }
 
-/// Delete a tenant; refused with children unless `?cascade=true`.
+/// Delete a tenant; refused with children unless `?cascade=true`. 204 when
+/// it is gone; 202 with the deletion's operation while instances of its
+/// subtree are deprovisioned.
 #[utoipa::path(delete, path = "/v1/tenants/{tenantId}", tag = "tenants",
     params(("tenantId" = String, Path), DeleteParams, ("If-Match" = Option<String>, Header)),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 204), (status = 202, body = TenantDeletion), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn delete_tenant(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
     IfMatch(if_match): IfMatch,
     Params(q): Params<DeleteParams>,
-) -> ApiResult<StatusCode> {
-    s.services
+) -> ApiResult<Response> {
+    let started = s
+        .services
         .tenants()
         .delete(&caller, &id, q.cascade, if_match)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(match started {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(op) => (
+            StatusCode::ACCEPTED,
+            Json(TenantDeletion {
+                tenant_id: id,
+                operation_id: op.operation_id,
+            }),
+        )
+            .into_response(),
+    })
+}
+
+/// A tenant deletion going on as a job.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TenantDeletion {
+    tenant_id: String,
+    /// `GET /v1/operations/{operationId}` follows it (`tenant.delete`).
+    operation_id: String,
 }
 
 async fn transition(

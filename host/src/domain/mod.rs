@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O. State machines, roles, validation.
 
 pub mod ids;
+pub mod instance;
 pub mod invitation;
 pub mod operation;
 pub mod role;

@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 pub struct Operation {
     pub operation_id: String,
     /// `site.create`, `site.clone`, `site.delete`, `site.promote`,
-    /// `site.backup`, `site.restore`, `site.template.apply`.
+    /// `site.backup`, `site.restore`, `site.template.apply`,
+    /// `instance.create`, `instance.update`, `instance.scale`,
+    /// `instance.reconcile`, `instance.delete`, `tenant.delete`.
     #[schema(value_type = String)]
     pub kind: OperationKind,
     pub status: OperationStatus,
@@ -111,6 +113,22 @@ pub enum OperationKind {
     SiteRestore,
     #[serde(rename = "site.template.apply")]
     SiteTemplateApply,
+    #[serde(rename = "instance.create")]
+    InstanceCreate,
+    #[serde(rename = "instance.update")]
+    InstanceUpdate,
+    #[serde(rename = "instance.scale")]
+    InstanceScale,
+    /// Applies a desired revision that moved outside any request (a
+    /// manifest changed in the repository; the tenant parked).
+    #[serde(rename = "instance.reconcile")]
+    InstanceReconcile,
+    #[serde(rename = "instance.delete")]
+    InstanceDelete,
+    /// A tenant's deletion that must deprovision infrastructure (its
+    /// subtree's instances) runs as a job.
+    #[serde(rename = "tenant.delete")]
+    TenantDelete,
 }
 
 impl OperationKind {
@@ -125,6 +143,12 @@ impl OperationKind {
             | OperationKind::SiteBackup
             | OperationKind::SiteRestore
             | OperationKind::SiteTemplateApply => ResourceKind::Site,
+            OperationKind::InstanceCreate
+            | OperationKind::InstanceUpdate
+            | OperationKind::InstanceScale
+            | OperationKind::InstanceReconcile
+            | OperationKind::InstanceDelete => ResourceKind::Instance,
+            OperationKind::TenantDelete => ResourceKind::Tenant,
         }
     }
 
@@ -137,6 +161,12 @@ impl OperationKind {
             OperationKind::SiteBackup => "site.backup",
             OperationKind::SiteRestore => "site.restore",
             OperationKind::SiteTemplateApply => "site.template.apply",
+            OperationKind::InstanceCreate => "instance.create",
+            OperationKind::InstanceUpdate => "instance.update",
+            OperationKind::InstanceScale => "instance.scale",
+            OperationKind::InstanceReconcile => "instance.reconcile",
+            OperationKind::InstanceDelete => "instance.delete",
+            OperationKind::TenantDelete => "tenant.delete",
         }
     }
 }
@@ -153,6 +183,8 @@ impl std::fmt::Display for OperationKind {
 pub enum ResourceKind {
     Site,
     Backup,
+    Instance,
+    Tenant,
 }
 
 impl ResourceKind {
@@ -161,6 +193,8 @@ impl ResourceKind {
     pub fn read_action(self) -> &'static str {
         match self {
             ResourceKind::Site | ResourceKind::Backup => "site.read",
+            ResourceKind::Instance => "instance.read",
+            ResourceKind::Tenant => "tenant.read",
         }
     }
 }
@@ -217,7 +251,7 @@ impl ResourceRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationResource {
-    /// `site`, `backup`.
+    /// `site`, `backup`, `instance`, `tenant`.
     #[serde(rename = "type")]
     #[schema(value_type = String)]
     pub kind: ResourceKind,

@@ -4,6 +4,8 @@
 //! client and the simulation the local provider keeps), and the
 //! vulnerability feed the plugin scan reads ([`vulnfeed`]: a file or a URL).
 
+pub mod gitops;
+pub mod instances;
 pub mod sites;
 pub mod vulnfeed;
 pub mod wordpress;

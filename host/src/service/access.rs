@@ -3,13 +3,15 @@
 //! answer into an error the API can give. Every use case asks through
 //! [`Services::authorize_on`] (or [`Services::authorize_global`]).
 
+use crate::domain::instance::Instance;
 use crate::domain::site::Site;
 use crate::domain::{Tenant, TenantStatus, ids};
 use crate::policy::{Request, Resource, RoleBinding};
-use crate::runtime::ScopeSite;
+use crate::runtime::{ScopeInstance, ScopeSite};
 use crate::store::record::decode;
 use crate::store::{Index, Query, keys};
 
+use super::decisions::Records;
 use super::{Caller, Error, Result, Services};
 
 /// The deepest a tenant tree may grow (root = depth 1).
@@ -98,14 +100,14 @@ impl Services {
             bindings_in(caller, &chain)
         };
         let no_role = roles.is_empty();
-        let sites = if self.policies.runs_tenant_policies(admin, &chain) {
-            self.scope_sites(&chain).await?
+        let records = if self.policies.runs_tenant_policies(admin, &chain) {
+            self.scope_records(&chain).await?
         } else {
             // The platform's policy alone looks nothing up: skip the reads.
-            Vec::new()
+            Records::default()
         };
         let outcome = self
-            .decide(caller, action, &chain, sites, roles, resource)
+            .decide(caller, action, &chain, records, roles, resource)
             .await?;
         if outcome.allowed {
             Ok(())
@@ -137,7 +139,14 @@ impl Services {
         resource: Resource,
     ) -> Result<()> {
         let outcome = self
-            .decide(caller, action, &[], Vec::new(), Vec::new(), resource)
+            .decide(
+                caller,
+                action,
+                &[],
+                Records::default(),
+                Vec::new(),
+                resource,
+            )
             .await?;
         if outcome.allowed {
             Ok(())
@@ -146,20 +155,26 @@ impl Services {
         }
     }
 
-    /// The sites the policies of `chain` may look up: those of its tenants
-    /// (at most 100 each, as the WIT's `list` promises).
-    async fn scope_sites(&self, chain: &[Tenant]) -> Result<Vec<ScopeSite>> {
-        let mut sites = Vec::new();
+    /// The sites and instances the policies of `chain` may look up: those
+    /// of its tenants (at most 100 of each per tenant, as the WIT's `list`
+    /// promises).
+    async fn scope_records(&self, chain: &[Tenant]) -> Result<Records> {
+        let mut records = Records::default();
         for t in chain {
-            let page = self
-                .store
-                .query(Query::new(Index::Primary, keys::sites_of(&t.tenant_id)).limit(100))
-                .await?;
-            for item in &page.items {
-                sites.push(ScopeSite::from(&decode::<Site>(item)?));
+            let sites = Query::new(Index::Primary, keys::sites_of(&t.tenant_id)).limit(100);
+            let instances = Query::new(Index::Primary, keys::instances_of(&t.tenant_id)).limit(100);
+            let (sites, instances) =
+                tokio::try_join!(self.store.query(sites), self.store.query(instances))?;
+            for item in &sites.items {
+                records.sites.push(ScopeSite::from(&decode::<Site>(item)?));
+            }
+            for item in &instances.items {
+                records
+                    .instances
+                    .push(ScopeInstance::from(&decode::<Instance>(item)?));
             }
         }
-        Ok(sites)
+        Ok(records)
     }
 
     /// Asks the policies the question, now.
@@ -168,7 +183,7 @@ impl Services {
         caller: &Caller,
         action: &str,
         chain: &[Tenant],
-        sites: Vec<ScopeSite>,
+        records: Records,
         roles: Vec<RoleBinding>,
         resource: Resource,
     ) -> Result<super::decisions::Outcome> {
@@ -181,7 +196,7 @@ impl Services {
             resource,
             now_ms: now.timestamp_millis(),
         };
-        self.policies.decide(request, chain, sites, now).await
+        self.policies.decide(request, chain, records, now).await
     }
 }
 

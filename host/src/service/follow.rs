@@ -1,6 +1,6 @@
 //! Resources follow their tenant. A tenant's status change (park, suspend,
 //! unpark, resume) and its deletion reach every kind of resource the
-//! tenant owns: sites today, instances next. Each kind joins by
+//! tenant owns: sites and instances. Each kind joins by
 //! implementing [`FollowsTenant`] and being listed in
 //! [`Services::followers`].
 //!
@@ -34,7 +34,7 @@ pub(crate) trait FollowsTenant: Send + Sync {
 impl Services {
     /// Every kind of resource that follows its tenant.
     fn followers(&self) -> Vec<Box<dyn FollowsTenant + '_>> {
-        vec![Box::new(self.sites())]
+        vec![Box::new(self.sites()), Box::new(self.instances())]
     }
 
     /// The write that records, with a tenant's status change, that its

@@ -15,6 +15,7 @@ pub mod extensions;
 mod follow;
 pub mod idempotency;
 pub mod identity;
+pub mod instances;
 pub mod operations;
 pub mod outbox;
 pub mod paging;
@@ -74,6 +75,9 @@ pub struct Services {
     queue: Arc<dyn crate::jobs::Queue>,
     /// What the sites services need beyond the store.
     site_settings: Arc<sites::SiteSettings>,
+    /// What the instance services need: the provider and the GitOps
+    /// repository (`None`: a tool that runs no provider).
+    instance_settings: Option<Arc<instances::InstanceSettings>>,
 }
 
 /// An authenticated caller: the principal and its direct memberships.
@@ -104,7 +108,15 @@ impl Services {
             config,
             queue,
             site_settings: Arc::new(site_settings),
+            instance_settings: None,
         }
+    }
+
+    /// These services with instances, on `settings`' provider and GitOps
+    /// repository.
+    pub fn with_instances(mut self, settings: instances::InstanceSettings) -> Self {
+        self.instance_settings = Some(Arc::new(settings));
+        self
     }
 
     pub fn tenants(&self) -> tenants::Tenants<'_> {
@@ -137,6 +149,10 @@ impl Services {
 
     pub fn sites(&self) -> sites::Sites<'_> {
         sites::Sites { cx: self }
+    }
+
+    pub fn instances(&self) -> instances::Instances<'_> {
+        instances::Instances { cx: self }
     }
 
     pub fn backups(&self) -> sites::backups::Backups<'_> {
@@ -188,7 +204,16 @@ impl Services {
             crate::domain::operation::ResourceKind::Site,
             Arc::new(sites::jobs::SiteJobs::new(self.clone())),
         )
+        .handle(
+            crate::domain::operation::ResourceKind::Instance,
+            Arc::new(instances::jobs::InstanceJobs::new(self.clone())),
+        )
+        .handle(
+            crate::domain::operation::ResourceKind::Tenant,
+            Arc::new(tenants::jobs::TenantJobs::new(self.clone())),
+        )
         .recover_with(Arc::new(follow::Resume::new(self.clone())))
+        .recover_with(Arc::new(instances::sync::GitOpsSync(self.clone())))
     }
 
     /// Finishes, on start, what a previous process left: tenant deletions,

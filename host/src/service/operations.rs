@@ -5,7 +5,7 @@
 //! resource. Nothing here is about any one resource.
 
 use crate::domain::ids;
-use crate::domain::operation::Operation;
+use crate::domain::operation::{Operation, ResourceKind};
 use crate::jobs::DeadLetter;
 use crate::policy::Resource;
 use crate::store::{TxOp, keys};
@@ -29,7 +29,7 @@ impl Services {
 
 impl Operations<'_> {
     /// `GET /v1/operations/{id}`: visible to whoever may read the resource
-    /// it works on.
+    /// it works on (a tenant's deletion: to whoever asked for it).
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Operation> {
         let not_found = || Error::not_found("operation_not_found", format!("no operation {id}"));
         if !ids::looks_like("op", id) {
@@ -40,6 +40,16 @@ impl Operations<'_> {
             .load(&keys::operation(id))
             .await?
             .ok_or_else(not_found)?;
+        if op.resource.kind == ResourceKind::Tenant {
+            // A tenant being deleted is gone from the API: its deletion is
+            // visible to whoever asked for it, and to platform admins.
+            let asked = op.input_str("requestedBy") == Some(caller.principal.user_id.as_str());
+            return if asked || caller.principal.is_platform_admin() {
+                Ok(op)
+            } else {
+                Err(not_found())
+            };
+        }
         let tenant_id = &op.resource.tenant_id;
         self.cx
             .tenant_for(

@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
-use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 
-use super::{Error, Result};
+use crate::store::record::Versioned;
+use crate::store::{Condition, Item, Key, StoreError};
+
+use super::{Error, Result, Services};
 
 /// How often a write retries after losing a race it did not promise to win.
 /// Every round of a race has a winner, so with a jittered pause between
@@ -65,5 +69,47 @@ pub fn check_if_match(if_match: Option<u64>, current: u64, what: &str) -> Result
             "{what} is at version {current}, not {v}"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// A record that [`Services::change_record`] changes: one item, versioned.
+pub(crate) trait Changeable: DeserializeOwned + Versioned {
+    fn version(&self) -> u64;
+    /// Marks the record changed at `now`.
+    fn touch(&mut self, now: DateTime<Utc>);
+    /// The record as the item written back.
+    fn item(&self) -> Result<Item>;
+}
+
+impl Services {
+    /// Re-reads the record at `key` and applies `change` until the
+    /// conditional write wins, or 412 if `if_match` is stale; `missing`
+    /// when there is no record. `change` may refuse.
+    pub(crate) async fn change_record<T: Changeable>(
+        &self,
+        key: &Key,
+        what: &'static str,
+        missing: impl Fn() -> Error,
+        if_match: Option<u64>,
+        mut change: impl FnMut(&mut T) -> Result<()>,
+    ) -> Result<T> {
+        let mut race = Race::new(what);
+        loop {
+            let mut record: T = self.load(key).await?.ok_or_else(&missing)?;
+            check_if_match(if_match, record.version(), what)?;
+            change(&mut record)?;
+            record.touch(self.clock.now());
+            let written = self
+                .store
+                .put(record.item()?, Condition::Version(record.version()))
+                .await;
+            match won(written)? {
+                Some(version) => {
+                    record.set_version(version);
+                    return Ok(record);
+                }
+                None => race.lost().await?,
+            }
+        }
     }
 }

@@ -23,6 +23,8 @@
 //! | bootstrap marker | `PLATFORM` | `BOOTSTRAP` | | |
 //! | site | `SITES#{tid}` | site id | | |
 //! | site's local WordPress | `SITE#{sid}` | `STATE` | | |
+//! | instance | `INSTANCES#{tid}` | instance id | `INSTANCEIDS` / instance id | |
+//! | local provider's simulated infrastructure | `LOCALINFRA` | instance id | | |
 //! | site's sealed credentials | `SITE#{sid}` | `CREDENTIALS` | | |
 //! | backup | `SITE#{sid}` | `BACKUP#{bid}` | | |
 //! | operation | `OP#{oid}` | `OP` | | `OPS#OPEN` / created-at (while not final) |
@@ -110,6 +112,18 @@ pub fn sites_of(tenant_id: &str) -> String {
 }
 pub fn site(tenant_id: &str, site_id: &str) -> Key {
     Key::new(sites_of(tenant_id), site_id)
+}
+pub fn instances_of(tenant_id: &str) -> String {
+    format!("INSTANCES#{tenant_id}")
+}
+pub fn instance(tenant_id: &str, instance_id: &str) -> Key {
+    Key::new(instances_of(tenant_id), instance_id)
+}
+/// Every instance by id (for the GitOps sync, which reads manifests by path).
+pub const INSTANCE_IDS: &str = "INSTANCEIDS";
+pub const LOCAL_INFRA: &str = "LOCALINFRA";
+pub fn local_infra(instance_id: &str) -> Key {
+    Key::new(LOCAL_INFRA, instance_id)
 }
 fn site_pk(site_id: &str) -> String {
     format!("SITE#{site_id}")

@@ -30,6 +30,7 @@ versioned!(
     crate::domain::Membership,
     crate::domain::Invitation,
     crate::domain::site::Site,
+    crate::domain::instance::Instance,
     crate::domain::operation::Operation,
 );
 

@@ -1,6 +1,6 @@
-//! `instances`: the instances in the scope, of the scope's tenants only.
-//! Until the instances service exists no scope holds any, so every look-up
-//! answers nothing.
+//! `instances`: the instances in the scope, of the scope's tenants only
+//! (the service fills the scope with the chain's instances when a tenant's
+//! own policy runs, as it does with sites).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +18,25 @@ pub struct ScopeInstance {
     pub desired_count: u32,
     pub running_count: u32,
     /// `HEALTHY`, `DEGRADED`, `UNHEALTHY` or `PROVISIONING`, as the WIT
-    /// carries it (a string until the instances service has its enum).
+    /// carries it, from the instance's recorded parts.
     pub health: String,
+}
+
+impl From<&crate::domain::instance::Instance> for ScopeInstance {
+    fn from(i: &crate::domain::instance::Instance) -> Self {
+        let health = crate::domain::instance::health(i, i.updated_at).overall;
+        Self {
+            id: i.instance_id.clone(),
+            tenant_id: i.tenant_id.clone(),
+            name: i.name.clone(),
+            desired_count: i.desired_count,
+            running_count: i.ecs.running_count,
+            health: serde_json::to_value(health)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl Record for ScopeInstance {

@@ -25,7 +25,9 @@ use crate::blobs::BlobStore;
 use crate::domain::{Tenant, ids};
 use crate::policy::Request;
 use crate::runtime::bindings::types;
-use crate::runtime::{GuestError, Limits, Lookups, Runtime, Scope, ScopeSite, ScopeTenant};
+use crate::runtime::{
+    GuestError, Limits, Lookups, Runtime, Scope, ScopeInstance, ScopeSite, ScopeTenant,
+};
 use crate::store::{ItemStore, keys};
 
 pub use log::{DecisionInput, DecisionRecord, Decisions, Replay, Verdict};
@@ -34,6 +36,14 @@ use super::Result;
 
 /// The platform's RBAC policy guest, built from `guests/default-policy`.
 pub const DEFAULT_POLICY: &[u8] = include_bytes!(env!("BBWS_GUEST_DEFAULT_POLICY"));
+
+/// What the guests of a decision may look up beyond the tenant tree: the
+/// chain's sites and instances.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub sites: Vec<ScopeSite>,
+    pub instances: Vec<ScopeInstance>,
+}
 
 /// The outcome of a composed decision.
 pub struct Outcome {
@@ -127,15 +137,15 @@ impl Policies {
 
     /// Decides `request`, asked at `now`: the platform policy, then every
     /// tenant policy on the tenant's path. `chain` is the tenant and its
-    /// ancestors (tenant first; empty for an untenanted action); `sites`
-    /// are the sites the guests may look up. The decision is recorded with
+    /// ancestors (tenant first; empty for an untenanted action); `records`
+    /// are the sites and instances the guests may look up. The decision is recorded with
     /// the part of that scope the guests looked up, so a replay sees what
     /// they saw.
     pub async fn decide(
         &self,
         request: Request,
         chain: &[Tenant],
-        sites: Vec<ScopeSite>,
+        records: Records,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let started = Instant::now();
@@ -143,8 +153,8 @@ impl Policies {
         let wit = types::Request::from(&request);
         let scope = Arc::new(Scope {
             tenants: chain.iter().map(scope_tenant).collect(),
-            sites,
-            ..Scope::default()
+            sites: records.sites,
+            instances: records.instances,
         });
         let mut lookups = Lookups::default();
         let action = request.action.as_str();

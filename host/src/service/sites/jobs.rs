@@ -92,6 +92,10 @@ impl Sites<'_> {
                 self.job_apply_template(job, &site, &template_id).await?;
                 self.settle_site(&site, &op.operation_id, None).await
             }
+            other => Err(JobError::fail(
+                "invalid_job",
+                format!("sites do not run {other}"),
+            )),
         }
     }
 
@@ -276,7 +280,9 @@ impl Sites<'_> {
             .await
     }
 
-    async fn job_delete(&self, tenant_id: &str, site_id: &str) -> JobResult {
+    /// Removes a site and everything of it (its delete job; an instance
+    /// deleted with `cascade` removes its sites so).
+    pub(crate) async fn job_delete(&self, tenant_id: &str, site_id: &str) -> JobResult {
         self.provider_delay().await;
         self.remove_site_contents(site_id).await?;
         self.provider()

@@ -35,7 +35,7 @@ use crate::store::{Condition, Index, Item, Query, TxOp, keys};
 
 use super::follow::FollowsTenant;
 use super::paging::Page;
-use super::{Caller, Error, PageRequest, Race, Result, Services, check_if_match, won};
+use super::{Caller, Error, PageRequest, Result, Services, check_if_match};
 
 /// The sites of tenants.
 pub struct Sites<'a> {
@@ -137,6 +137,18 @@ pub struct Accepted<T> {
     #[serde(flatten)]
     pub resource: T,
     pub operation_id: String,
+}
+
+impl super::race::Changeable for Site {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn touch(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        self.updated_at = now;
+    }
+    fn item(&self) -> Result<Item> {
+        site_item(self)
+    }
 }
 
 pub(crate) fn site_item(site: &Site) -> Result<Item> {
@@ -312,6 +324,12 @@ impl Sites<'_> {
             )
             .await?;
         require_active(&tenant)?;
+        if let Some(instance_id) = &input.instance_id {
+            self.cx
+                .instances()
+                .check_placement(tenant_id, instance_id)
+                .await?;
+        }
         if let Some(t) = &input.template_id {
             // Unknown templates are refused now, not when the job runs.
             self.cx
@@ -434,27 +452,17 @@ impl Sites<'_> {
         tenant_id: &str,
         site_id: &str,
         if_match: Option<u64>,
-        mut change: impl FnMut(&mut Site) -> Result<()>,
+        change: impl FnMut(&mut Site) -> Result<()>,
     ) -> Result<Site> {
-        let mut race = Race::new("the site");
-        loop {
-            let mut site = self
-                .load_site(tenant_id, site_id)
-                .await?
-                .ok_or_else(|| site_not_found(site_id))?;
-            check_if_match(if_match, site.version, "the site")?;
-            change(&mut site)?;
-            site.updated_at = self.cx.clock.now();
-            let written = self
-                .cx
-                .store
-                .put(site_item(&site)?, Condition::Version(site.version))
-                .await;
-            match won(written)? {
-                Some(version) => return Ok(Site { version, ..site }),
-                None => race.lost().await?,
-            }
-        }
+        self.cx
+            .change_record(
+                &keys::site(tenant_id, site_id),
+                "the site",
+                || site_not_found(site_id),
+                if_match,
+                change,
+            )
+            .await
     }
 
     pub async fn update(

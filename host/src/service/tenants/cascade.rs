@@ -9,7 +9,7 @@
 //! At every instant every remaining tenant's parent exists, so a process
 //! that dies midway leaves no orphan; the intent is found on the next start
 //! ([`Tenants::resume_deletions`]) and the work goes on. The resources a
-//! tenant owns (sites, templates; instances next) go with it, through
+//! tenant owns (sites, templates, instances) go with it, through
 //! [`super::super::follow`].
 
 use crate::domain::{Invitation, Tenant, TenantStatus};

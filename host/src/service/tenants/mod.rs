@@ -5,11 +5,13 @@
 
 pub mod cascade;
 pub mod invitations;
+pub mod jobs;
 pub mod members;
 
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
+use crate::domain::operation::{Operation, OperationKind, ResourceKind, ResourceRef};
 use crate::domain::tenant::StatusAction;
 use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
 use crate::domain::{Tenant, TenantStatus, Tier, ids};
@@ -39,9 +41,21 @@ pub struct CreateTenant {
     pub contact_email: Option<String>,
     /// Default `standard`.
     pub tier: Option<Tier>,
-    /// Provision the tenant's instance right away. Instances arrive with the
-    /// instances service; until then only `false` is accepted.
+    /// Provision the tenant's instance right away: an instance `main` of 2
+    /// tasks in PROD (the answer carries it and its operation).
     pub provision_instance: Option<bool>,
+}
+
+/// A created tenant, with the instance provisioned for it when asked.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedTenant {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<crate::domain::instance::Instance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
 }
 
 /// `PATCH /v1/tenants/{tenantId}`: only the fields present change.
@@ -102,10 +116,10 @@ impl Tenants<'_> {
         if let Some(email) = &input.contact_email {
             v.email("contactEmail", email);
         }
-        if input.provision_instance == Some(true) {
+        if input.provision_instance == Some(true) && self.cx.instance_settings().is_none() {
             v.error(
                 "provisionInstance",
-                "instance provisioning is not available yet; create the tenant without it",
+                "this server runs no instance provider; create the tenant without it",
             );
         }
         v.finish().map_err(Error::Validation)?;
@@ -170,6 +184,49 @@ impl Tenants<'_> {
             "concurrent_modification",
             "the parent tenant kept changing; retry",
         ))
+    }
+
+    /// Creates a tenant and, with `provisionInstance`, its first instance.
+    /// If the instance cannot be created (the policy refuses it), the
+    /// tenant is removed again: the request changes nothing.
+    pub async fn create_provisioned(
+        &self,
+        caller: &Caller,
+        input: CreateTenant,
+    ) -> Result<CreatedTenant> {
+        let provision = input.provision_instance == Some(true);
+        let tenant = self.create(caller, input).await?;
+        if !provision {
+            return Ok(CreatedTenant {
+                tenant,
+                instance: None,
+                operation_id: None,
+            });
+        }
+        let first = crate::service::instances::CreateInstance {
+            name: "main".into(),
+            desired_count: None,
+            environment: None,
+            tags: None,
+            sizes: None,
+        };
+        match self
+            .cx
+            .instances()
+            .create(caller, &tenant.tenant_id, first)
+            .await
+        {
+            Ok(accepted) => Ok(CreatedTenant {
+                tenant,
+                instance: Some(accepted.resource),
+                operation_id: Some(accepted.operation_id),
+            }),
+            Err(e) => {
+                self.start_deletion(&tenant, false).await?;
+                self.run_deletion(&tenant.tenant_id, usize::MAX).await?;
+                Err(e)
+            }
+        }
     }
 
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Tenant> {
@@ -508,14 +565,16 @@ impl Tenants<'_> {
             .await
     }
 
-    /// Deletes a tenant; with `cascade`, its whole subtree.
+    /// Deletes a tenant; with `cascade`, its whole subtree. Answers the
+    /// operation when the deletion goes on as a job (instances to
+    /// deprovision), `None` when it is done.
     pub async fn delete(
         &self,
         caller: &Caller,
         id: &str,
         cascade: bool,
         if_match: Option<u64>,
-    ) -> Result<()> {
+    ) -> Result<Option<Operation>> {
         let tenant = self
             .cx
             .tenant_for(caller, "tenant.delete", id, tenant_resource(id))
@@ -530,7 +589,40 @@ impl Tenants<'_> {
                 ),
             ));
         }
+        // Deprovisioning instances takes minutes on AWS: then the deletion
+        // is a job (202), else it is done before the answer (204).
+        let deprovisions = self.subtree_has_instances(&tenant).await?;
         self.start_deletion(&tenant, cascade).await?;
-        self.run_deletion(id, usize::MAX).await
+        if !deprovisions {
+            self.run_deletion(id, usize::MAX).await?;
+            return Ok(None);
+        }
+        let op = Operation::new(
+            OperationKind::TenantDelete,
+            ResourceRef::new(ResourceKind::Tenant, id, id),
+            serde_json::json!({ "requestedBy": caller.principal.user_id, "cascade": cascade }),
+            self.cx.clock.now(),
+        );
+        self.cx.start_operation(&op, Vec::new()).await?;
+        Ok(Some(op))
+    }
+
+    /// Whether `tenant` or a descendant has an instance.
+    async fn subtree_has_instances(&self, tenant: &Tenant) -> Result<bool> {
+        let mut todo = vec![tenant.clone()];
+        while let Some(t) = todo.pop() {
+            let page = self
+                .cx
+                .store
+                .query(Query::new(Index::Primary, keys::instances_of(&t.tenant_id)).limit(1))
+                .await?;
+            if !page.items.is_empty() {
+                return Ok(true);
+            }
+            if t.child_count > 0 {
+                todo.extend(self.children_of(&t.tenant_id).await?);
+            }
+        }
+        Ok(false)
     }
 }
