@@ -378,6 +378,17 @@ pub enum Health {
     Unhealthy,
 }
 
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "HEALTHY",
+            Health::Provisioning => "PROVISIONING",
+            Health::Degraded => "DEGRADED",
+            Health::Unhealthy => "UNHEALTHY",
+        }
+    }
+}
+
 /// A part's health and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -560,6 +571,18 @@ pub use super::site::check_site_name as check_instance_name;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_health_reads_as_it_is_serialized() {
+        for h in [
+            Health::Healthy,
+            Health::Provisioning,
+            Health::Degraded,
+            Health::Unhealthy,
+        ] {
+            assert_eq!(serde_json::to_value(h).unwrap(), h.as_str());
+        }
+    }
 
     fn ecs(desired: u32, running: u32, pending: u32) -> Ecs {
         Ecs {

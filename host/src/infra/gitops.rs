@@ -139,32 +139,23 @@ async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
 }
 
 async fn git_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Vec<u8>, GitError> {
-    let out = tokio::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| GitError::Unavailable(format!("running git: {e}")))?;
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        stderr.truncate(500);
-        Err(GitError::Unavailable(format!(
-            "git {} failed: {stderr}",
-            args.first().copied().unwrap_or("")
-        )))
-    }
+    run_git(dir, args, env, None).await
 }
 
 /// Runs git with `input` on stdin; answers stdout.
 async fn git_input(dir: &Path, args: &[&str], input: Vec<u8>) -> Result<Vec<u8>, GitError> {
+    run_git(dir, args, &[], Some(input)).await
+}
+
+/// Runs git in `dir` with a clean configuration, `env`, and `input` (or
+/// nothing) on stdin; answers stdout, or stderr (cut short) as the error.
+async fn run_git(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: Option<Vec<u8>>,
+) -> Result<Vec<u8>, GitError> {
+    let running = |e: std::io::Error| GitError::Unavailable(format!("running git: {e}"));
     let mut child = tokio::process::Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -172,22 +163,30 @@ async fn git_input(dir: &Path, args: &[&str], input: Vec<u8>) -> Result<Vec<u8>,
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
-        .stdin(Stdio::piped())
+        .envs(env.iter().copied())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| GitError::Unavailable(format!("running git: {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let writer = tokio::spawn(async move {
-        let written = stdin.write_all(&input).await;
-        drop(stdin);
-        written
-    });
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(|e| GitError::Unavailable(format!("running git: {e}")))?;
-    let _ = writer.await;
+        .map_err(running)?;
+    // Written beside the wait, so a large input cannot deadlock on a full
+    // stdout pipe.
+    let writer = match (input, child.stdin.take()) {
+        (Some(input), Some(mut stdin)) => Some(tokio::spawn(async move {
+            let written = stdin.write_all(&input).await;
+            drop(stdin);
+            written
+        })),
+        _ => None,
+    };
+    let out = child.wait_with_output().await.map_err(running)?;
+    if let Some(writer) = writer {
+        let _ = writer.await;
+    }
     if out.status.success() {
         Ok(out.stdout)
     } else {

@@ -31,10 +31,7 @@ impl From<&crate::domain::instance::Instance> for ScopeInstance {
             name: i.name.clone(),
             desired_count: i.desired_count,
             running_count: i.ecs.running_count,
-            health: serde_json::to_value(health)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            health: health.as_str().into(),
         }
     }
 }
