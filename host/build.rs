@@ -1,5 +1,6 @@
 //! Builds the platform's default guests (`guests/default-policy`,
-//! `guests/default-template`) so the host embeds them:
+//! `guests/default-template`, and the event gate
+//! `guests/default-event-filter`) so the host embeds them:
 //! `include_bytes!(env!("BBWS_GUEST_DEFAULT_POLICY"))`. Also builds guests
 //! the host's own tests load: the deny-all test guest, which
 //! `host/tests/replicas.rs` uploads (`BBWS_GUEST_DENY_ALL`); the template
@@ -11,6 +12,10 @@
 const GUESTS: &[(&str, &str)] = &[
     ("BBWS_GUEST_DEFAULT_POLICY", "bbws-default-policy"),
     ("BBWS_GUEST_DEFAULT_TEMPLATE", "bbws-default-template"),
+    (
+        "BBWS_GUEST_DEFAULT_EVENT_FILTER",
+        "bbws-default-event-filter",
+    ),
     ("BBWS_GUEST_DENY_ALL", "bbws-test-deny-all"),
     (
         "BBWS_GUEST_EXAMPLE_LANDING_PAGE",

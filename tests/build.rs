@@ -22,6 +22,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("TENANT_ECHO", "bbws-test-tenant-echo"),
     ("SITE_LOOKUP", "bbws-test-site-lookup"),
     ("EVENT_FILTER_BY_TYPE", "bbws-test-event-filter-by-type"),
+    ("EVENT_FILTER_LOOP", "bbws-test-event-filter-loop"),
     (
         "EXAMPLE_PLUGIN_ALLOWLIST",
         "examples/policy-plugin-allowlist",

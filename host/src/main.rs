@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 use bbws_host::infra::instances::aws::AwsSettings;
 use bbws_host::jobs::worker::JobSettings;
 use bbws_host::server::{
-    self, BlobSpec, InstancesSpec, JobsSpec, ProviderSpec, QueueSpec, ServerConfig, SitesSpec,
-    StoreSpec,
+    self, BlobSpec, EventsSpec, InstancesSpec, JobsSpec, ProviderSpec, QueueSpec, ServerConfig,
+    SitesSpec, StoreSpec,
 };
 
 #[derive(Parser)]
@@ -123,6 +123,46 @@ struct Serve {
     sites: SitesArgs,
     #[command(flatten)]
     instances: InstancesArgs,
+    #[command(flatten)]
+    events: EventsArgs,
+}
+
+/// ECS events: how they arrive and which are synced.
+#[derive(clap::Args)]
+struct EventsArgs {
+    /// The secret `POST /v1/events` takes in `X-Bbws-Events-Secret` (an
+    /// EventBridge API destination's API-key header). Without it, every
+    /// events request is refused.
+    #[arg(long, env = "BBWS_EVENTS_SECRET", hide_env_values = true)]
+    events_secret: Option<String>,
+    /// The previous secret, still accepted while a new one is rolled out.
+    #[arg(long, env = "BBWS_EVENTS_SECRET_PREVIOUS", hide_env_values = true)]
+    events_secret_previous: Option<String>,
+    /// The instance environments whose events are synced, comma-separated
+    /// (`PROD`, or `SIT,PROD`); default: all.
+    #[arg(long, env = "BBWS_EVENT_ENVIRONMENTS", value_delimiter = ',', value_parser = ["DEV", "SIT", "PROD"])]
+    event_environments: Vec<String>,
+    /// An SQS queue EventBridge delivers ECS events to (`sqs://NAME`),
+    /// long-polled by every replica.
+    #[arg(long, env = "BBWS_EVENTS_QUEUE")]
+    events_queue: Option<String>,
+}
+
+impl EventsArgs {
+    fn spec(self) -> EventsSpec {
+        EventsSpec {
+            secrets: [self.events_secret, self.events_secret_previous]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect(),
+            environments: self.event_environments,
+            queue: self
+                .events_queue
+                .map(|q| q.strip_prefix("sqs://").unwrap_or(&q).to_string()),
+            unfiltered: false,
+        }
+    }
 }
 
 /// Instances: the provider and the GitOps repository.
@@ -292,6 +332,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         jobs: args.jobs.spec(),
         sites: args.sites.spec(),
         instances: args.instances.spec(),
+        events: args.events.spec(),
     })
     .await?;
     if let Some(token) = &running.bootstrap_token {

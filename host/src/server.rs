@@ -13,9 +13,9 @@ use tokio::task::JoinHandle;
 use crate::blobs::S3Blobs;
 use crate::blobs::{BlobStore, FsBlobs};
 use crate::clock::{Clock, SystemClock};
+use crate::infra::instances::InstanceProvider;
 use crate::infra::instances::aws::{AwsInstances, AwsSettings};
 use crate::infra::instances::local::{LocalInstances, LocalSettings};
-use crate::infra::instances::{InstanceProvider, LogEvents};
 use crate::jobs::Queue;
 use crate::jobs::worker::JobSettings;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -80,6 +80,23 @@ pub struct ServerConfig {
     pub sites: SitesSpec,
     /// Instances: the provider and the GitOps repository.
     pub instances: InstancesSpec,
+    /// ECS events: the secret of `POST /v1/events`, the environments
+    /// synced, the SQS queue.
+    pub events: EventsSpec,
+}
+
+/// How ECS events reach the server and what it syncs.
+#[derive(Clone, Debug, Default)]
+pub struct EventsSpec {
+    /// The secrets `POST /v1/events` accepts (the current, and the
+    /// previous one while rotating); empty: every request is refused.
+    pub secrets: Vec<String>,
+    /// The instance environments whose events are synced; empty: all.
+    pub environments: Vec<String>,
+    /// An SQS queue of EventBridge events to long-poll (`--events-queue`).
+    pub queue: Option<String>,
+    /// Skip the filters: only the events benchmark's baseline sets it.
+    pub unfiltered: bool,
 }
 
 /// How instances are run.
@@ -192,6 +209,7 @@ impl ServerConfig {
                 deploy_timeout: Duration::from_secs(30),
                 ..InstancesSpec::default()
             },
+            events: EventsSpec::default(),
         }
     }
 }
@@ -208,6 +226,7 @@ pub struct Running {
     purge: JoinHandle<()>,
     workers: JoinHandle<()>,
     ticker: JoinHandle<()>,
+    local_events: JoinHandle<()>,
 }
 
 impl Running {
@@ -219,6 +238,7 @@ impl Running {
         self.purge.abort();
         self.workers.abort();
         self.ticker.abort();
+        self.local_events.abort();
         (&mut self.task).await??;
         Ok(())
     }
@@ -390,7 +410,8 @@ pub async fn start_with_clock(
     let expiring = vec![backends.items.clone(), backends.decisions.clone()];
     let queue = job_queue(&config, &backends, clock.clone()).await?;
     let sites = site_settings(&config, &backends).await?;
-    let (instances, local) = instance_settings(&config, &backends).await?;
+    let (local_events, local_events_rx) = crate::service::events::local::channel();
+    let (instances, local) = instance_settings(&config, &backends, local_events).await?;
     let services = services_with(
         backends,
         clock,
@@ -403,6 +424,20 @@ pub async fn start_with_clock(
     )
     .await?
     .with_instances(instances);
+    let events_queue = events_queue(&config).await?;
+    let engine = crate::service::events::filter::EventEngine::start(
+        services.policies().runtime.clone(),
+        services.policies().blobs.clone(),
+        crate::service::events::EventSettings {
+            secrets: config.events.secrets.clone(),
+            environments: config.events.environments.clone(),
+            filters: !config.events.unfiltered,
+            ..Default::default()
+        },
+        events_queue.clone(),
+    )
+    .await?;
+    let services = services.with_events(engine);
     let bootstrap_token = services
         .identity()
         .bootstrap(config.bootstrap_token.clone())
@@ -427,6 +462,24 @@ pub async fn start_with_clock(
             .await
     });
     let purge = tokio::spawn(purge_expired(expiring));
+    let local_events = {
+        let local = tokio::spawn(crate::service::events::local::drain(
+            services.clone(),
+            local_events_rx,
+        ));
+        match events_queue {
+            Some(queue) => {
+                let consumer = tokio::spawn(crate::service::events::queue::consume(
+                    services.clone(),
+                    queue,
+                ));
+                tokio::spawn(async move {
+                    let _ = tokio::join!(local, consumer);
+                })
+            }
+            None => local,
+        }
+    };
     let workers = if config.jobs.settings.workers > 0 {
         tokio::spawn(worker.run())
     } else {
@@ -456,6 +509,7 @@ pub async fn start_with_clock(
         purge,
         workers,
         ticker,
+        local_events,
     })
 }
 
@@ -471,6 +525,7 @@ fn local_sites(backends: &Backends) -> Arc<dyn crate::infra::sites::SiteProvider
 async fn instance_settings(
     config: &ServerConfig,
     backends: &Backends,
+    local_events: Arc<dyn crate::infra::instances::EcsEventSink>,
 ) -> anyhow::Result<(InstanceSettings, Option<Arc<LocalInstances>>)> {
     use crate::infra::gitops::GitOps;
     let spec = &config.instances;
@@ -496,7 +551,7 @@ async fn instance_settings(
                     capacity: *capacity,
                     delay: config.sites.provision_delay,
                 },
-                Arc::new(LogEvents),
+                local_events,
             ));
             let poll = config
                 .sites
@@ -530,6 +585,23 @@ async fn instance_settings(
         },
         local,
     ))
+}
+
+/// The SQS queue of EventBridge events `config` names (created with its
+/// dead-letter queue if missing), if any.
+async fn events_queue(config: &ServerConfig) -> anyhow::Result<Option<Arc<dyn Queue>>> {
+    let Some(name) = &config.events.queue else {
+        return Ok(None);
+    };
+    let aws = match &config.aws {
+        Some(aws) => aws.clone(),
+        None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+    };
+    let queue = crate::jobs::sqs::SqsQueue::create(&aws, name)
+        .await
+        .with_context(|| format!("opening the events queue {name}"))?;
+    tracing::info!(queue = %queue.queue_url(), "consuming ECS events from SQS");
+    Ok(Some(Arc::new(queue)))
 }
 
 /// The job queue `config` names.

@@ -1,6 +1,8 @@
 //! A `bbws serve` process killed with SIGKILL in the middle of a job
 //! finishes that job after a restart on the same data directory, exactly
-//! once in effect: one site, not two; a clone whole, not half.
+//! once in effect: one site, not two; a clone whole, not half. And one
+//! killed while it drains a batch of ECS events from SQS (on moto) loses
+//! none and applies none twice.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -27,13 +29,25 @@ impl Server {
     /// Starts bbws with the local provider taking `delay` per step and a
     /// short job lease, so a killed job comes back quickly.
     fn start(dir: &std::path::Path, delay: &str) -> Server {
+        Self::start_with(dir, delay, &[], &[])
+    }
+
+    /// [`Server::start`] with more flags and environment.
+    fn start_with(
+        dir: &std::path::Path,
+        delay: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bbws"))
             .args(["serve", "--listen", "127.0.0.1:0", "--job-lease", "2s"])
             .args(["--local-provision-delay", delay])
+            .args(args)
             .arg("--data-dir")
             .arg(dir)
             .env("BBWS_BOOTSTRAP_TOKEN", ADMIN)
             .env("BBWS_LOG", "warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("bbws starts");
@@ -322,5 +336,185 @@ async fn a_scaling_killed_mid_deployment_finishes_once_after_restart() {
         commits_starting(dir.path(), "Scale instance phoenix"),
         1,
         "one commit"
+    );
+}
+
+/// The AWS settings of a child process on moto.
+fn moto_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+    ]
+}
+
+#[tokio::test]
+async fn a_process_killed_while_it_drains_sqs_events_loses_none_and_applies_none_twice() {
+    let Some(endpoint) = bbws_testkit::aws_endpoint("ECS events from SQS across a SIGKILL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let queue = bbws_testkit::unique_name("events");
+    let env = moto_env(&endpoint);
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let queue_flag = format!("sqs://{queue}");
+    let args = ["--events-queue", queue_flag.as_str()];
+    let first = Server::start_with(dir.path(), "0s", &args, &envs);
+    let (_, tenant) = first
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Drainy"})),
+        )
+        .await;
+    let t = tenant["tenantId"].as_str().unwrap().to_string();
+    let (_, created) = first
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/instances"),
+            Some(json!({"name": "web"})),
+        )
+        .await;
+    let id = created["instanceId"].as_str().unwrap().to_string();
+    first
+        .wait_op(created["operationId"].as_str().unwrap(), ended)
+        .await;
+    let (_, i) = first
+        .call("GET", &format!("/v1/tenants/{t}/instances/{id}"), None)
+        .await;
+
+    // 400 task events (40 tasks, versions 1..=10) on the queue, as
+    // EventBridge's SQS target puts them there.
+    let aws = bbws_testkit::local_aws(&endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(&queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let cluster_arn = i["ecs"]["clusterArn"].as_str().unwrap();
+    let service = i["ecs"]["service"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for task in 0..40 {
+        let arn = format!("{}/k{task}", cluster_arn.replace(":cluster/", ":task/"));
+        let mut entries = Vec::new();
+        for version in 1..=10u64 {
+            let event_id = format!("kill-{task}-{version}");
+            let status = if version < 10 { "PENDING" } else { "RUNNING" };
+            let event = json!({
+                "version": "0", "id": event_id, "detail-type": "ECS Task State Change",
+                "source": "aws.ecs", "account": "000000000000", "region": "local",
+                "time": "2026-12-02T12:00:00Z", "resources": [arn],
+                "detail": {"clusterArn": cluster_arn, "taskArn": arn, "group": format!("service:{service}"),
+                           "lastStatus": status, "desiredStatus": "RUNNING", "version": version,
+                           "updatedAt": "2026-12-02T12:00:00Z"}});
+            entries.push(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{version}"))
+                    .message_body(event.to_string())
+                    .build()
+                    .unwrap(),
+            );
+            ids.push(event_id);
+        }
+        sqs.send_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Killed once it has drained some, not all.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, page) = first
+            .call("GET", &format!("/v1/tenants/{t}/events?limit=100"), None)
+            .await;
+        let from_sqs = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["via"] == "sqs")
+            .count();
+        if from_sqs >= 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no event drained: {page}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill();
+
+    let second = Server::start_with(dir.path(), "0s", &args, &envs);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let records = loop {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/tenants/{t}/events?limit=100&cursor={c}"),
+                None => format!("/v1/tenants/{t}/events?limit=100"),
+            };
+            let (_, page) = second.call("GET", &path, None).await;
+            records.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["via"] == "sqs")
+                    .cloned(),
+            );
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        let counted: std::collections::HashSet<&str> = records
+            .iter()
+            .filter(|e| e["outcome"] != "duplicate")
+            .filter_map(|e| e["eventId"].as_str())
+            .collect();
+        if counted.len() == ids.len() {
+            break records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} events recorded",
+            counted.len(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Every event counted exactly once (applied or stale); any other
+    // delivery of it is a duplicate.
+    for event_id in &ids {
+        let outcomes: Vec<&str> = records
+            .iter()
+            .filter(|e| e["eventId"] == event_id.as_str() && e["outcome"] != "duplicate")
+            .map(|e| e["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(outcomes.len(), 1, "{event_id}: {outcomes:?}");
+        assert!(
+            matches!(outcomes[0], "applied" | "stale"),
+            "{event_id}: {outcomes:?}"
+        );
+    }
+    let (_, i) = second
+        .call("GET", &format!("/v1/tenants/{t}/instances/{id}"), None)
+        .await;
+    let tasks = i["eventSync"]["tasks"].as_object().unwrap();
+    let ours: Vec<&Value> = tasks
+        .iter()
+        .filter(|(k, _)| k.contains("/k"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(ours.len(), 40);
+    assert!(
+        ours.iter()
+            .all(|m| m["version"] == 10 && m["lastStatus"] == "RUNNING"),
+        "{i}"
     );
 }

@@ -10,6 +10,10 @@ const BACKEND: helpers::Backend = helpers::Backend::Aws;
 
 #[path = "bad_input.rs"]
 mod bad_input;
+#[path = "events.rs"]
+mod events;
+#[path = "events_aws.rs"]
+mod events_aws;
 #[path = "extensions.rs"]
 mod extensions;
 #[path = "hierarchy.rs"]

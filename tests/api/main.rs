@@ -9,6 +9,7 @@ const BACKEND: helpers::Backend = helpers::Backend::Embedded;
 
 mod api_contract;
 mod bad_input;
+mod events;
 mod extensions;
 mod hierarchy;
 mod identity;

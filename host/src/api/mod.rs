@@ -5,6 +5,7 @@
 mod backups;
 mod decisions;
 pub mod error;
+mod events;
 mod extensions;
 pub mod extract;
 mod health;
@@ -29,7 +30,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -65,6 +66,10 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        components.add_security_scheme(
+            "eventsSecret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Bbws-Events-Secret"))),
+        );
     }
 }
 
@@ -81,6 +86,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(decisions::router())
         .merge(sites::router())
         .merge(instances::router())
+        .merge(events::router())
         .merge(backups::router())
         .merge(plugins::router())
         .merge(templates::router())

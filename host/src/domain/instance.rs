@@ -60,6 +60,11 @@ pub struct Instance {
     /// Why the instance is FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// What ECS events have told of the instance (per task, per
+    /// deployment, the service's last action), so that older events are
+    /// recognised as stale.
+    #[serde(default)]
+    pub event_sync: super::event::EventSync,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -539,7 +544,17 @@ pub struct EfsHealth {
 /// PROVISIONING.
 pub fn health(instance: &Instance, checked_at: DateTime<Utc>) -> InstanceHealth {
     let creating = instance.status == InstanceStatus::Provisioning;
-    let ecs = ecs_health(&instance.ecs, creating);
+    let mut ecs = ecs_health(&instance.ecs, creating);
+    let primary = instance.ecs.deployment.as_ref().map(|d| d.id.as_str());
+    // What ECS events report (an impairment, a failed deployment) is the
+    // more telling reason: at least DEGRADED, and said first.
+    if let Some(why) = instance.event_sync.trouble(primary) {
+        ecs = if ecs.state <= Health::Degraded {
+            PartHealth::new(Health::Degraded, why)
+        } else {
+            PartHealth::new(ecs.state, format!("{}; {why}", ecs.reason))
+        };
+    }
     let rds = rds_health(&instance.rds, creating);
     let efs = efs_health(&instance.efs, creating);
     let mut overall = ecs.state.max(rds.state).max(efs.state);
@@ -632,6 +647,7 @@ mod tests {
             sync_error: None,
             operation_id: None,
             failure: None,
+            event_sync: Default::default(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version: 1,

@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O. State machines, roles, validation.
 
+pub mod event;
 pub mod ids;
 pub mod instance;
 pub mod invitation;

@@ -31,6 +31,11 @@ pub struct Tenant {
     /// `event-filter`). Absent kinds use the platform default.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, ExtensionSlot>,
+    /// The tenant's EventBridge event pattern: only its events that match
+    /// are synced (`PUT .../events/pattern`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub event_pattern: Option<serde_json::Value>,
     /// Incremented on every change; the ETag is its quoted value.
     #[serde(default)]
     pub version: u64,

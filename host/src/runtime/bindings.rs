@@ -34,5 +34,6 @@ wasmtime::component::bindgen!({
 pub use bbws::platform::types;
 
 pub use super::worlds::event_filter::{EventFilter, EventFilterPre};
+pub use super::worlds::event_gate::{EventGate, EventGatePre};
 pub use super::worlds::policy::{Policy, PolicyPre};
 pub use super::worlds::template::{Template, TemplatePre};

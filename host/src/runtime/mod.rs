@@ -15,11 +15,11 @@
 //!   [`Runtime::validate`]).
 //! - Components are named by the sha256 of their bytes. Each is compiled
 //!   once and kept in a bounded LRU, linked for its world (a policy, a
-//!   template or an event filter; `WorldPre`); its precompiled artifact
-//!   is stored in the blob store keyed by hash and engine fingerprint, with
-//!   the artifact's own sha256 beside it: a restart does not recompile, and
-//!   an artifact that is corrupt or from another engine is recompiled,
-//!   never trusted.
+//!   template, an event filter or the platform's event gate; `WorldPre`);
+//!   its precompiled artifact is stored in the blob store keyed by hash and
+//!   engine fingerprint, with the artifact's own sha256 beside it: a
+//!   restart does not recompile, and an artifact that is corrupt or from
+//!   another engine is recompiled, never trusted.
 //! - Every call runs under [`Limits`]: deadline, memory, tables, instances,
 //!   output size and host-call budget. A failure is a [`GuestError`]; the
 //!   caller fails closed.
@@ -66,12 +66,13 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::blobs::BlobStore;
-use bindings::{EventFilterPre, Interfaces, PolicyPre, TemplatePre};
+use bindings::{EventFilterPre, EventGatePre, Interfaces, PolicyPre, TemplatePre};
 pub use engine::{EngineSettings, EpochTicker};
 pub use host::{HostState, Looked, Lookups, Scope, ScopeInstance, ScopeSite, ScopeTenant};
 pub use limits::Limits;
 pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
 pub use worlds::event_filter::{EcsEvent, FilterOutcome};
+pub use worlds::event_gate::{DEFAULT_EVENT_FILTER, GateInput};
 
 /// Why a guest call failed. Every variant fails closed.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +141,7 @@ pub(crate) enum Prepared {
     Policy(PolicyPre<HostState>),
     Template(TemplatePre<HostState>),
     EventFilter(EventFilterPre<HostState>),
+    EventGate(EventGatePre<HostState>),
 }
 
 impl Prepared {
@@ -148,13 +150,14 @@ impl Prepared {
             Prepared::Policy(pre) => pre.instance_pre(),
             Prepared::Template(pre) => pre.instance_pre(),
             Prepared::EventFilter(pre) => pre.instance_pre(),
+            Prepared::EventGate(pre) => pre.instance_pre(),
         }
     }
 }
 
 /// A world's pre-instantiated form (`PolicyPre`, `TemplatePre`,
-/// `EventFilterPre`), as the cache holds it; each world's file implements
-/// it with `world_pre!`.
+/// `EventFilterPre`, `EventGatePre`), as the cache holds it; each world's
+/// file implements it with `world_pre!`.
 pub(crate) trait WorldPre: Clone + Sized {
     /// Looks up the world's exports in a linked component.
     fn new(pre: InstancePre<HostState>) -> wasmtime::Result<Self>;

@@ -11,6 +11,7 @@
 
 mod access;
 pub mod decisions;
+pub mod events;
 pub mod extensions;
 mod follow;
 pub mod idempotency;
@@ -78,6 +79,8 @@ pub struct Services {
     /// What the instance services need: the provider and the GitOps
     /// repository (`None`: a tool that runs no provider).
     instance_settings: Option<Arc<instances::InstanceSettings>>,
+    /// The events pipeline (`None`: a tool that takes no events).
+    events: Option<Arc<events::filter::EventEngine>>,
 }
 
 /// An authenticated caller: the principal and its direct memberships.
@@ -109,6 +112,7 @@ impl Services {
             queue,
             site_settings: Arc::new(site_settings),
             instance_settings: None,
+            events: None,
         }
     }
 
@@ -117,6 +121,16 @@ impl Services {
     pub fn with_instances(mut self, settings: instances::InstanceSettings) -> Self {
         self.instance_settings = Some(Arc::new(settings));
         self
+    }
+
+    /// These services with the events pipeline.
+    pub fn with_events(mut self, engine: Arc<events::filter::EventEngine>) -> Self {
+        self.events = Some(engine);
+        self
+    }
+
+    pub fn events(&self) -> events::Events<'_> {
+        events::Events { cx: self }
     }
 
     pub fn tenants(&self) -> tenants::Tenants<'_> {

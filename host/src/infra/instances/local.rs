@@ -221,18 +221,24 @@ impl LocalInstances {
         }));
     }
 
-    fn service_event(&self, name: &str, event_type: &str, event_name: &str, at: DateTime<Utc>) {
-        self.emit(
-            "ECS Service Action",
-            Self::service_arn(name),
-            serde_json::json!({
-                "eventType": event_type,
-                "eventName": event_name,
-                "clusterArn": Self::cluster_arn(),
-                "createdAt": millis(at),
-            }),
-            at,
-        );
+    fn service_event(
+        &self,
+        name: &str,
+        event_type: &str,
+        event_name: &str,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    ) {
+        let mut detail = serde_json::json!({
+            "eventType": event_type,
+            "eventName": event_name,
+            "clusterArn": Self::cluster_arn(),
+            "createdAt": millis(at),
+        });
+        if let Some(reason) = reason {
+            detail["reason"] = reason.into();
+        }
+        self.emit("ECS Service Action", Self::service_arn(name), detail, at);
     }
 
     fn deployment_event(
@@ -430,7 +436,17 @@ impl LocalInstances {
                 match dep.placement_failed_at {
                     None => {
                         dep.placement_failed_at = Some(now);
-                        self.service_event(&name, "ERROR", "SERVICE_TASK_PLACEMENT_FAILURE", now);
+                        self.service_event(
+                            &name,
+                            "ERROR",
+                            "SERVICE_TASK_PLACEMENT_FAILURE",
+                            Some(format!(
+                                "unable to place {} task(s): the cluster {CLUSTER} has no room (capacity {})",
+                                want - free,
+                                self.settings.capacity
+                            )),
+                            now,
+                        );
                         changed = true;
                     }
                     Some(since) if now >= since + d => {
@@ -473,7 +489,7 @@ impl LocalInstances {
             dep.placement_failed_at = None;
             let dep = dep.clone();
             self.deployment_event(&name, "INFO", "SERVICE_DEPLOYMENT_COMPLETED", &dep, now);
-            self.service_event(&name, "INFO", "SERVICE_STEADY_STATE", now);
+            self.service_event(&name, "INFO", "SERVICE_STEADY_STATE", None, now);
             svc.last_steady = Some(now);
             changed = true;
         } else if svc
@@ -482,7 +498,7 @@ impl LocalInstances {
             .is_some_and(|d| d.rollout_state == "COMPLETED")
             && svc.last_steady.is_some_and(|at| now >= at + STEADY_EVERY)
         {
-            self.service_event(&name, "INFO", "SERVICE_STEADY_STATE", now);
+            self.service_event(&name, "INFO", "SERVICE_STEADY_STATE", None, now);
             svc.last_steady = Some(now);
             changed = true;
         }

@@ -91,17 +91,25 @@ impl Runtime {
             pre.instantiate(&mut *store)?
                 .call_filter(store, tenant_id, &event)
         })?;
+        FilterOutcome::from_guest(outcome, limits.output_bytes)
+    }
+}
+
+impl FilterOutcome {
+    /// A guest's outcome (an event filter's or the event gate's), refused
+    /// when a drop's reason, or the labels together, exceed `limit` bytes.
+    pub(crate) fn from_guest(
+        outcome: types::FilterOutcome,
+        limit: usize,
+    ) -> Result<Self, GuestError> {
         Ok(match outcome {
             types::FilterOutcome::Accept => FilterOutcome::Accept,
             types::FilterOutcome::Drop(reason) => {
-                check_output(reason.len(), limits.output_bytes)?;
+                check_output(reason.len(), limit)?;
                 FilterOutcome::Drop(reason)
             }
             types::FilterOutcome::Annotate(labels) => {
-                check_output(
-                    labels.iter().map(|(k, v)| k.len() + v.len()).sum(),
-                    limits.output_bytes,
-                )?;
+                check_output(labels.iter().map(|(k, v)| k.len() + v.len()).sum(), limit)?;
                 FilterOutcome::Annotate(labels)
             }
         })

@@ -6,5 +6,6 @@
 //! its output's size checked.
 
 pub mod event_filter;
+pub mod event_gate;
 pub mod policy;
 pub mod template;

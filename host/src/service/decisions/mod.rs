@@ -116,12 +116,7 @@ impl Policies {
         let pre = match self.runtime.cached(hash) {
             Some(pre) => pre,
             None => {
-                let bytes = self
-                    .blobs
-                    .get(&keys::component_blob(hash))
-                    .await
-                    .map_err(|e| GuestError::Load(e.to_string()))?
-                    .ok_or_else(|| GuestError::Load(format!("component {hash} is not stored")))?;
+                let bytes = component_bytes(self.blobs.as_ref(), hash).await?;
                 self.runtime.prepare(hash, &bytes).await?
             }
         };
@@ -234,6 +229,19 @@ impl Policies {
         let _ = self.log.send(record).await;
         Ok(outcome)
     }
+}
+
+/// A stored component's bytes (uploaded components live in the blob store
+/// by their sha256).
+pub(crate) async fn component_bytes(
+    blobs: &dyn BlobStore,
+    hash: &str,
+) -> std::result::Result<Vec<u8>, GuestError> {
+    blobs
+        .get(&keys::component_blob(hash))
+        .await
+        .map_err(|e| GuestError::Load(e.to_string()))?
+        .ok_or_else(|| GuestError::Load(format!("component {hash} is not stored")))
 }
 
 /// A guest's answer as `(decision, reason, error code)`: `allow`, `deny`,

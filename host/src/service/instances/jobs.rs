@@ -61,7 +61,8 @@ fn git_retry(e: crate::infra::gitops::GitError) -> JobError {
 
 /// How a wait for the provider ended.
 enum Waited {
-    Done(Infrastructure),
+    /// Done, as the provider shows, or as an ECS event said (the note).
+    Done(Infrastructure, Option<String>),
     Failed(String, Infrastructure),
 }
 
@@ -192,6 +193,8 @@ impl Instances<'_> {
     ) -> JobResult<Waited> {
         let settings = self.job_settings()?;
         let started = Instant::now();
+        // ECS events carry real times.
+        let since = chrono::Utc::now();
         let mut polls = 0u32;
         loop {
             let infra = if converge {
@@ -200,8 +203,18 @@ impl Instances<'_> {
                 settings.provider.describe(spec).await
             }
             .map_err(provider_error)?;
+            // What ECS events said meanwhile comes first: the deployment
+            // failed, or the service cannot place or start its tasks, or
+            // the deployment completed. (A completed service deployment
+            // does not finish a creation, whose database and file system
+            // must be ready too.)
+            match self.heard(i, &infra, since).await? {
+                Some(Err(reason)) => return Ok(Waited::Failed(reason, infra)),
+                Some(Ok(note)) if !converge => return Ok(Waited::Done(infra, Some(note))),
+                _ => {}
+            }
             if done(&infra) {
-                return Ok(Waited::Done(infra));
+                return Ok(Waited::Done(infra, None));
             }
             if let Rollout::Failed(reason) = Rollout::of(&infra.ecs) {
                 return Ok(Waited::Failed(reason, infra));
@@ -233,6 +246,59 @@ impl Instances<'_> {
             }
             tokio::time::sleep(settings.poll).await;
         }
+    }
+
+    /// What the instance's ECS events say of the deployment `infra` is
+    /// in (or the record's, if the provider names none): `Ok(note)` when it
+    /// completed, `Err(reason)` when it failed or the service was impaired
+    /// after `since`; `None` when events said neither.
+    async fn heard(
+        &self,
+        i: &Instance,
+        infra: &Infrastructure,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> JobResult<Option<Result<String, String>>> {
+        let Some(record) = self.load_instance(&i.tenant_id, &i.instance_id).await? else {
+            return Ok(None);
+        };
+        let sync = &record.event_sync;
+        // A scaling in progress hears of impairments since it was asked
+        // for (its job may start after the event arrived).
+        let since = record
+            .last_scaling
+            .as_ref()
+            .filter(|s| s.status == ScalingStatus::InProgress)
+            .map_or(since, |s| s.at.min(since));
+        if let Some(imp) = sync.impaired.as_ref().filter(|m| m.created_at >= since) {
+            return Ok(Some(Err(match &imp.reason {
+                Some(r) => format!("{}: {r}", imp.event_name),
+                None => format!("ECS reported {}", imp.event_name),
+            })));
+        }
+        let deployment = infra
+            .ecs
+            .deployment
+            .as_ref()
+            .or(record.ecs.deployment.as_ref())
+            .map(|d| d.id.clone());
+        let Some(mark) = deployment.and_then(|id| sync.deployments.get(&id)) else {
+            return Ok(None);
+        };
+        Ok(match mark.state.as_str() {
+            "COMPLETED" => Some(Ok(format!(
+                "ECS reported SERVICE_DEPLOYMENT_COMPLETED for {}",
+                record
+                    .ecs
+                    .deployment
+                    .as_ref()
+                    .map_or("the deployment", |d| d.id.as_str())
+            ))),
+            "FAILED" => Some(Err(mark
+                .reason
+                .clone()
+                .unwrap_or_else(|| "ECS reported SERVICE_DEPLOYMENT_FAILED".into()))),
+            _ => None,
+        })
     }
 
     /// Applies the record's desired state through the provider until it
@@ -274,7 +340,7 @@ impl Instances<'_> {
                 })
                 .await?
             {
-                Waited::Done(infra) => infra,
+                Waited::Done(infra, _) => infra,
                 Waited::Failed(reason, infra) => {
                     self.record_parts(&i, &infra).await?;
                     let code = if creating {
@@ -334,7 +400,7 @@ impl Instances<'_> {
             }
         };
         let reason = match outcome {
-            Waited::Done(infra) => {
+            Waited::Done(infra, note) => {
                 // The revision applied is this scaling's commit (the record
                 // read at the start may predate the request recording it).
                 let target = Some(committed);
@@ -347,6 +413,7 @@ impl Instances<'_> {
                     r.operation_id = None;
                     if let Some(s) = r.last_scaling.as_mut() {
                         s.status = ScalingStatus::Succeeded;
+                        s.reason = note.clone();
                     }
                     Ok(())
                 })
@@ -404,7 +471,7 @@ impl Instances<'_> {
                     })
                     .await?
                 {
-                    Waited::Done(infra) | Waited::Failed(_, infra) => infra,
+                    Waited::Done(infra, _) | Waited::Failed(_, infra) => infra,
                 }
             }
         };

@@ -432,6 +432,7 @@ impl Instances<'_> {
             sync_error: None,
             operation_id: None,
             failure: None,
+            event_sync: Default::default(),
             created_at: now,
             updated_at: now,
             version: 0,

@@ -156,6 +156,7 @@ impl Tenants<'_> {
                 security_scan_threshold: None,
                 child_count: 0,
                 extensions: Default::default(),
+                event_pattern: None,
                 created_at: now,
                 updated_at: now,
                 version: 0,
