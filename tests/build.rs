@@ -23,6 +23,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("SITE_LOOKUP", "bbws-test-site-lookup"),
     ("EVENT_FILTER_BY_TYPE", "bbws-test-event-filter-by-type"),
     ("EVENT_FILTER_LOOP", "bbws-test-event-filter-loop"),
+    ("EVENT_FILTER_TRAP", "bbws-test-event-filter-trap"),
     (
         "EXAMPLE_PLUGIN_ALLOWLIST",
         "examples/policy-plugin-allowlist",

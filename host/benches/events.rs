@@ -128,11 +128,19 @@ impl Bench {
         let batches = n.div_ceil(100);
         let next = Arc::new(AtomicUsize::new(0));
         let start = chrono::Utc::now() + chrono::TimeDelta::hours(round as i64 + 1);
-        let services = Arc::new(self.services.clone());
+        let services = &self.services;
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..connections {
-            let (next, services) = (next.clone(), services.clone());
+        for client in 0..connections {
+            let next = next.clone();
+            // Each client has instances of its own, so every instance sees
+            // its steady states in order (all applied, none stale).
+            let mine: Vec<(String, String)> = services
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| k % connections == client)
+                .map(|(_, s)| s.clone())
+                .collect();
             let url = format!("{}/v1/events", self.base);
             tasks.push(tokio::spawn(async move {
                 let client = reqwest::Client::new();
@@ -144,7 +152,7 @@ impl Bench {
                     let events: Vec<Value> = (0..100)
                         .map(|k| {
                             let seq = b * 100 + k;
-                            let (service, cluster) = &services[seq % services.len()];
+                            let (service, cluster) = &mine[k % mine.len()];
                             let at = (start + chrono::TimeDelta::milliseconds(seq as i64))
                                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
                             json!({"version": "0", "id": format!("bench-{round}-{seq}"),

@@ -990,6 +990,20 @@ async fn a_tenant_filter_guest_drops_and_annotates_and_a_hostile_one_fails_close
             .iter()
             .any(|e| e["eventId"] == steady["id"] && e["filter"]["verdict"] == "error")
     );
+
+    // A filter that traps fails closed the same way.
+    let wasm = std::fs::read(guests::EVENT_FILTER_TRAP).unwrap();
+    app.upload(&owner, &t, "event-filter", wasm, true)
+        .await
+        .ok(201);
+    let steady = service_event(&i, "SERVICE_STEADY_STATE", "INFO", &at(70));
+    let r = send_one(&app, &steady).await;
+    assert_eq!(r["outcome"], "filtered", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("trap"), "{r}");
+    assert_eq!(
+        app.get(&owner, &instance_path(&t, id)).await.ok(200)["version"],
+        before
+    );
 }
 
 #[tokio::test]
