@@ -316,6 +316,14 @@ pub struct ServiceMark {
 }
 
 impl ServiceMark {
+    /// What the mark says, for a person: the event's name and its reason.
+    pub fn describe(&self) -> String {
+        match &self.reason {
+            Some(r) => format!("{}: {r}", self.event_name),
+            None => format!("ECS reported {}", self.event_name),
+        }
+    }
+
     /// Later, or at the same time and later by name (a total order, so the
     /// newest mark does not depend on the order of arrival).
     fn newer_than(&self, other: &ServiceMark) -> bool {
@@ -484,10 +492,7 @@ impl EventSync {
     /// primary one).
     pub fn trouble(&self, deployment: Option<&str>) -> Option<String> {
         if let Some(i) = &self.impaired {
-            return Some(match &i.reason {
-                Some(r) => format!("{}: {r}", i.event_name),
-                None => i.event_name.clone(),
-            });
+            return Some(i.describe());
         }
         let mark = self.deployments.get(deployment?)?;
         (mark.state == "FAILED").then(|| match &mark.reason {

@@ -69,6 +69,11 @@ impl Runtime {
         self.prepare_as(hash, bytes).await
     }
 
+    /// A compiled event filter from memory, if it is there.
+    pub fn cached_event_filter(&self, hash: &str) -> Option<EventFilterPre<HostState>> {
+        self.cached_as(hash).and_then(Result::ok)
+    }
+
     /// Runs the filter on one event of `tenant_id`, in a fresh instance
     /// under `limits`. A drop's reason, or the labels together, may take
     /// `limits.output_bytes`. A failure is the caller's to fail closed on.

@@ -5,7 +5,6 @@
 //! WebAssembly; a guest that traps or runs out of time drops the event
 //! (fails closed) and says why.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::blobs::BlobStore;
@@ -36,8 +35,6 @@ pub struct EventEngine {
     blobs: Arc<dyn BlobStore>,
     gate_hash: String,
     gate: EventGatePre<HostState>,
-    /// Tenants' filters, compiled, by sha256.
-    filters: parking_lot::Mutex<HashMap<String, EventFilterPre<HostState>>>,
     pub(super) routes: Routes,
     /// The queue events arrive on (`--events-queue`), for its dead letters.
     pub(super) queue: Option<Arc<dyn crate::jobs::Queue>>,
@@ -70,7 +67,6 @@ impl EventEngine {
             blobs,
             gate_hash,
             gate,
-            filters: Default::default(),
             routes: Routes::default(),
             queue,
         }))
@@ -181,19 +177,14 @@ impl EventEngine {
         Judged { verdict, dropped }
     }
 
-    /// A tenant's filter, compiled once.
+    /// A tenant's filter: from the runtime's compiled cache, else loaded
+    /// from the blob store and compiled (or read from its artifact).
     async fn tenant_filter(&self, hash: &str) -> Result<EventFilterPre<HostState>, GuestError> {
-        if let Some(pre) = self.filters.lock().get(hash) {
-            return Ok(pre.clone());
+        if let Some(pre) = self.runtime.cached_event_filter(hash) {
+            return Ok(pre);
         }
         let bytes = crate::service::decisions::component_bytes(self.blobs.as_ref(), hash).await?;
-        let pre = self.runtime.prepare_event_filter(hash, &bytes).await?;
-        let mut filters = self.filters.lock();
-        if filters.len() > 1000 {
-            filters.clear();
-        }
-        filters.insert(hash.to_string(), pre.clone());
-        Ok(pre)
+        self.runtime.prepare_event_filter(hash, &bytes).await
     }
 }
 

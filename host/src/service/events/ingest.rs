@@ -362,29 +362,22 @@ fn effect(i: &mut Instance, change: &Change) {
             i.ecs.running_count = running;
             i.ecs.pending_count = pending;
         }
-        Change::Deployment {
-            deployment_id,
-            event_name,
-            reason,
-            ..
-        } => {
-            let state = event_name
-                .strip_prefix("SERVICE_DEPLOYMENT_")
-                .unwrap_or(event_name);
+        Change::Deployment { deployment_id, .. } => {
+            // The newest mark of this deployment (an older event may have
+            // moved the marks without changing it).
+            let Some(mark) = i.event_sync.deployments.get(deployment_id) else {
+                return;
+            };
             let desired = i.ecs.desired_count;
             let current = i.ecs.deployment.get_or_insert_with(|| Deployment {
                 id: deployment_id.clone(),
                 desired_count: desired,
-                rollout_state: state.into(),
+                rollout_state: mark.state.clone(),
                 reason: None,
             });
             if current.id == *deployment_id {
-                // The newest mark of this deployment (an older event may
-                // have applied to the marks without moving it).
-                if let Some(mark) = i.event_sync.deployments.get(deployment_id) {
-                    current.rollout_state = mark.state.clone();
-                    current.reason = mark.reason.clone().or_else(|| reason.clone());
-                }
+                current.rollout_state = mark.state.clone();
+                current.reason = mark.reason.clone();
             }
         }
         Change::Service { .. } => {}

@@ -90,19 +90,6 @@ pub enum Outcome {
     Unmatched,
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Applied => "applied",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Stale => "stale",
-            Outcome::Filtered => "filtered",
-            Outcome::Rejected => "rejected",
-            Outcome::Unmatched => "unmatched",
-        }
-    }
-}
-
 /// What the filters said of an event.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -159,10 +146,6 @@ pub struct EventRecord {
     pub received_at: DateTime<Utc>,
     /// How the event arrived: `http`, `sqs` or `local`.
     pub via: String,
-}
-
-impl crate::store::record::Versioned for EventRecord {
-    fn set_version(&mut self, _: u64) {}
 }
 
 /// Filters of an event list.

@@ -270,10 +270,7 @@ impl Instances<'_> {
             .filter(|s| s.status == ScalingStatus::InProgress)
             .map_or(since, |s| s.at.min(since));
         if let Some(imp) = sync.impaired.as_ref().filter(|m| m.created_at >= since) {
-            return Ok(Some(Err(match &imp.reason {
-                Some(r) => format!("{}: {r}", imp.event_name),
-                None => format!("ECS reported {}", imp.event_name),
-            })));
+            return Ok(Some(Err(imp.describe())));
         }
         let deployment = infra
             .ecs
