@@ -160,10 +160,7 @@ async fn the_tenants_pattern_decides_and_an_invalid_one_drops() {
 async fn every_ecs_sample_is_accepted_without_a_pattern() {
     let (rt, _dir) = runtime();
     let pre = prepare(&rt).await;
-    let dir = format!(
-        "{}/../../shared/data/ecs-events",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let dir = format!("{}/../testdata/ecs-events", env!("CARGO_MANIFEST_DIR"));
     let mut samples = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

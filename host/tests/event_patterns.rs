@@ -1,6 +1,6 @@
 //! The event gate's EventBridge pattern matcher against an oracle: moto's
 //! EventBridge. Several hundred deterministic (pattern, event) pairs (ECS
-//! events shaped like `../shared/data/ecs-events`, patterns drawn with a
+//! events shaped like `testdata/ecs-events`, patterns drawn with a
 //! seeded generator over every operator), AWS's documented examples, and a
 //! few patterns both must refuse, each judged by moto and by the gate guest
 //! through the runtime (accepted, or dropped as a pattern mismatch or as an
@@ -361,10 +361,7 @@ fn pairs() -> Vec<Pair> {
 
 /// The ECS samples, in name order, in the envelope moto builds.
 fn samples() -> Vec<Value> {
-    let dir = format!(
-        "{}/../../shared/data/ecs-events",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let dir = format!("{}/../testdata/ecs-events", env!("CARGO_MANIFEST_DIR"));
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

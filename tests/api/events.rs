@@ -726,7 +726,7 @@ async fn an_event_for_no_known_instance_is_unmatched_and_listed_for_the_platform
     let app = app().await;
     let (t, owner, i) = tenant_with_instance(&app, "Other Co", "PROD").await;
     let sample: Value = serde_json::from_str(include_str!(
-        "../../../shared/data/ecs-events/service-action-steady-state.json"
+        "../../testdata/ecs-events/service-action-steady-state.json"
     ))
     .unwrap();
     let r = send_one(&app, &sample).await;

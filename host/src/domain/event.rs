@@ -526,7 +526,7 @@ mod tests {
 
     fn sample(name: &str) -> Value {
         let path = format!(
-            "{}/../../shared/data/ecs-events/{name}.json",
+            "{}/../testdata/ecs-events/{name}.json",
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

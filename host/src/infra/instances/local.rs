@@ -17,7 +17,7 @@
 //!
 //! Every transition is reported through one function, [`LocalInstances::emit`],
 //! as an ECS event in EventBridge's envelope with the fields and names of
-//! the samples in `../shared/data/ecs-events` (region `local`, account
+//! the samples in `testdata/ecs-events` (region `local`, account
 //! `000000000000`: the simulation's label). The state advances whenever
 //! the provider is called and on [`LocalInstances::tick`], which the server
 //! calls periodically.

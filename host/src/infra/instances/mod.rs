@@ -172,7 +172,7 @@ pub trait InstanceProvider: Send + Sync {
 }
 
 /// Where a provider reports what it does, as ECS events (EventBridge
-/// envelopes, shaped as `../shared/data/ecs-events`). The embedded
+/// envelopes, shaped as `testdata/ecs-events`). The embedded
 /// deployment's simulation reports through this; the events pipeline
 /// subscribes to it.
 pub trait EcsEventSink: Send + Sync {
