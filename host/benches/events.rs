@@ -9,12 +9,15 @@
 //! - **pattern**: the gate with a tenant event pattern;
 //! - **guest**: the gate and a tenant's own filter guest;
 //!
-//! each as a ratio to the baseline of the same run. Every event is a new
+//! each as a ratio to the baseline of the same round (the median over the
+//! rounds, and the range). Each mode has a server of its own, set up and
+//! warmed alike, and the rounds take the modes in turn. Every event is a new
 //! SERVICE_STEADY_STATE of one of the instances (each applied: a write of
 //! its instance and of its record).
 //!
 //! Environment: BENCH_EVENTS (default 20000), BENCH_INSTANCES (20),
-//! BENCH_CONNECTIONS (4).
+//! BENCH_CONNECTIONS (4), BENCH_ROUNDS (3), BENCH_MODES (default all: `unfiltered,gate,
+//! pattern,guest`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -188,66 +191,123 @@ impl Bench {
     }
 }
 
+/// What a run filters with.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Unfiltered,
+    Gate,
+    Pattern,
+    Guest,
+}
+
+impl Mode {
+    const ALL: [Mode; 4] = [Mode::Unfiltered, Mode::Gate, Mode::Pattern, Mode::Guest];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Unfiltered => "unfiltered",
+            Mode::Gate => "gate",
+            Mode::Pattern => "pattern",
+            Mode::Guest => "guest",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Unfiltered => "unfiltered (baseline)",
+            Mode::Gate => "gate",
+            Mode::Pattern => "gate + tenant pattern",
+            Mode::Guest => "gate + tenant filter guest",
+        }
+    }
+
+    /// A fresh server set up to filter this way.
+    async fn server(self, instances: usize) -> Bench {
+        let b = Bench::start(instances, self == Mode::Unfiltered).await;
+        match self {
+            Mode::Unfiltered | Mode::Gate => {}
+            Mode::Pattern => {
+                let path = format!("/v1/tenants/{}/events/pattern", b.tenant);
+                let pattern = json!({"pattern": {"source": ["aws.ecs"], "detail": {
+                    "eventName": [{"prefix": "SERVICE_"}], "eventType": [{"anything-but": "ERROR"}]}}});
+                let status = b.admin(reqwest::Method::PUT, &path, Some(pattern)).await;
+                assert_eq!(status, 200);
+            }
+            Mode::Guest => {
+                let wasm = std::fs::read(BY_TYPE).unwrap();
+                let status = b
+                    .client
+                    .put(format!(
+                        "{}/v1/tenants/{}/extensions/event-filter?activate=true",
+                        b.base, b.tenant
+                    ))
+                    .bearer_auth(ADMIN)
+                    .header("content-type", "application/wasm")
+                    .body(wasm)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(status, 201);
+            }
+        }
+        b
+    }
+}
+
 fn main() {
     let n = env("BENCH_EVENTS", 20_000);
     let instances = env("BENCH_INSTANCES", 20);
     let connections = env("BENCH_CONNECTIONS", 4);
+    let rounds = env("BENCH_ROUNDS", 3);
+    // BENCH_MODES=gate (comma-separated) runs only those, e.g. to profile
+    // one of them.
+    let chosen = std::env::var("BENCH_MODES").unwrap_or_default();
+    let modes: Vec<Mode> = Mode::ALL
+        .into_iter()
+        .filter(|m| chosen.is_empty() || chosen.split(',').any(|c| c.trim() == m.name()))
+        .collect();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap()
         .block_on(async move {
-            let bare = Bench::start(instances, true).await;
-            let b = Bench::start(instances, false).await;
-            // Warm both (compiled guests, SQLite caches), then measure.
-            bare.run(2_000, connections, 0).await;
-            b.run(2_000, connections, 0).await;
-            let baseline = bare.run(n, connections, 1).await;
-            let gate = b.run(n, connections, 1).await;
-            let pattern_path = format!("/v1/tenants/{}/events/pattern", b.tenant);
-            let pattern = json!({"pattern": {"source": ["aws.ecs"], "detail": {
-                "eventName": [{"prefix": "SERVICE_"}], "eventType": [{"anything-but": "ERROR"}]}}});
-            assert_eq!(
-                b.admin(reqwest::Method::PUT, &pattern_path, Some(pattern))
-                    .await,
-                200
-            );
-            let with_pattern = b.run(n, connections, 2).await;
-            assert_eq!(
-                b.admin(reqwest::Method::DELETE, &pattern_path, None).await,
-                204
-            );
-            let wasm = std::fs::read(BY_TYPE).unwrap();
-            let status = b
-                .client
-                .put(format!(
-                    "{}/v1/tenants/{}/extensions/event-filter?activate=true",
-                    b.base, b.tenant
-                ))
-                .bearer_auth(ADMIN)
-                .header("content-type", "application/wasm")
-                .body(wasm)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 201);
-            let with_guest = b.run(n, connections, 3).await;
             println!(
-                "events    {n} in batches of 100, {instances} instances, {connections} clients"
+                "events    {n} in batches of 100, {instances} instances, {connections} clients, \
+                 {rounds} rounds"
             );
-            println!("unfiltered (baseline)       {baseline:>8.0} events/s");
-            println!(
-                "gate                        {gate:>8.0} events/s   ratio {:.2}",
-                gate / baseline
-            );
-            println!(
-                "gate + tenant pattern       {with_pattern:>8.0} events/s   ratio {:.2}",
-                with_pattern / baseline
-            );
-            println!(
-                "gate + tenant filter guest  {with_guest:>8.0} events/s   ratio {:.2}",
-                with_guest / baseline
-            );
+            // Each mode on a server of its own, set up and warmed alike
+            // (compiled guests, SQLite caches), then measured in rounds that
+            // take the modes in turn: the runs differ only in the filters,
+            // each server holds as many records as the others when its turn
+            // comes, and a slow moment of the machine touches one round,
+            // not one mode.
+            let mut servers = Vec::new();
+            for mode in &modes {
+                let b = mode.server(instances).await;
+                b.run(2_000, connections, 0).await;
+                servers.push((*mode, b));
+            }
+            let mut rates = vec![Vec::new(); servers.len()];
+            for round in 1..=rounds {
+                for (k, (_, b)) in servers.iter().enumerate() {
+                    rates[k].push(b.run(n, connections, round).await);
+                }
+            }
+            for (k, (mode, _)) in servers.iter().enumerate() {
+                // The ratio of each round to that round's baseline.
+                let mut ratios: Vec<f64> = (0..rounds).map(|r| rates[k][r] / rates[0][r]).collect();
+                ratios.sort_by(f64::total_cmp);
+                let mut mine = rates[k].clone();
+                mine.sort_by(f64::total_cmp);
+                println!(
+                    "{:<27} {:>8.0} events/s (median)   ratio {:.2} (median; {:.2}..{:.2})",
+                    mode.label(),
+                    mine[rounds / 2],
+                    ratios[rounds / 2],
+                    ratios[0],
+                    ratios[rounds - 1],
+                );
+            }
         });
 }

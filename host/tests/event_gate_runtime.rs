@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bbws_host::blobs::FsBlobs;
 use bbws_host::runtime::bindings::EventGatePre;
 use bbws_host::runtime::{
-    DEFAULT_EVENT_FILTER, FilterOutcome, GateInput, GuestError, HostState, Invalid, Kind, Limits,
-    Runtime, RuntimeConfig, Scope, content_hash,
+    DEFAULT_EVENT_FILTER, FilterOutcome, GateBatch, GateInput, GuestError, HostState, Invalid,
+    Kind, Limits, Runtime, RuntimeConfig, Scope, content_hash,
 };
 
 fn runtime() -> (Arc<Runtime>, tempfile::TempDir) {
@@ -244,4 +244,55 @@ async fn deep_nesting_is_judged_in_the_guests_small_stack() {
         ),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn a_batch_gets_one_outcome_per_event_in_order_under_one_pattern() {
+    let (rt, _dir) = runtime();
+    let pre = prepare(&rt).await;
+    let stopped = TASK_EVENT.replace(
+        "\"lastStatus\": \"RUNNING\",",
+        "\"lastStatus\": \"STOPPED\",",
+    );
+    assert_ne!(stopped, TASK_EVENT, "the sample changed");
+    let batch = GateBatch {
+        events: vec![
+            TASK_EVENT.into(),
+            TASK_EVENT.replace("\"aws.ecs\"", "\"aws.ec2\""),
+            stopped,
+            "[]".into(),
+            TASK_EVENT.into(),
+        ],
+        pattern_json: Some(r#"{"detail": {"lastStatus": ["RUNNING"]}}"#.into()),
+        ..GateBatch::default()
+    };
+    let outcomes = rt
+        .gate_events(&pre, &batch, Arc::new(Scope::default()), Limits::default())
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            FilterOutcome::Accept,
+            drop("event-gate: source aws.ec2 is not aws.ecs"),
+            drop("event-gate: the tenant's event pattern does not match"),
+            drop("event-gate: the event is not a JSON object"),
+            FilterOutcome::Accept,
+        ]
+    );
+    // One reason over the output limit fails the whole call: the caller
+    // fails closed (the events engine then judges that chunk event by
+    // event).
+    let small = Limits {
+        output_bytes: 16,
+        ..Limits::default()
+    };
+    let err = rt
+        .gate_events(&pre, &batch, Arc::new(Scope::default()), small)
+        .unwrap_err();
+    assert!(matches!(err, GuestError::OutputTooLarge { .. }), "{err:?}");
+    let empty = GateBatch::default();
+    let none = rt
+        .gate_events(&pre, &empty, Arc::new(Scope::default()), Limits::default())
+        .unwrap();
+    assert!(none.is_empty());
 }

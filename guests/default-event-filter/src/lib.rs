@@ -1,10 +1,11 @@
 //! The platform's event gate, an `event-gate` guest: the first filter every
 //! ECS event meets, before a tenant's own `event-filter`. The host embeds it
-//! and gives it the event as EventBridge delivered it (envelope and
-//! `detail`, as JSON text), the `Environment` tag of the instance the event
-//! routes to, the environments the deployment syncs and the tenant's
-//! EventBridge event pattern. It accepts the event, or drops it with a
-//! reason that begins `event-gate: `:
+//! and gives it a batch: events routed to one instance, each as EventBridge
+//! delivered it (envelope and `detail`, as JSON text), the `Environment` tag
+//! of that instance, the environments the deployment syncs and the tenant's
+//! EventBridge event pattern (parsed once per batch). It accepts each event,
+//! or drops it with a reason that begins `event-gate: `, checking in this
+//! order:
 //!
 //! 1. the event must be a JSON object (`the event is not a JSON object`);
 //! 2. its `source` must be `aws.ecs` (`source aws.ec2 is not aws.ecs`);
@@ -37,8 +38,9 @@ pub mod pattern;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
-use bindings::bbws::platform::types::{FilterOutcome, GateInput};
+use bindings::bbws::platform::types::{FilterOutcome, GateBatch};
 use pattern::Pattern;
 use serde_json::Value;
 
@@ -69,66 +71,136 @@ const QUOTE_BYTES: usize = 200;
 struct Gate;
 
 impl bindings::Guest for Gate {
-    fn gate(input: GateInput) -> FilterOutcome {
-        gate(&input)
+    fn gate(batch: GateBatch) -> Vec<FilterOutcome> {
+        gate(&batch)
     }
 }
 
 bindings::export!(Gate with_types_in bindings);
 
-/// Judges one event.
-fn gate(input: &GateInput) -> FilterOutcome {
-    match check(input) {
-        Ok(()) => FilterOutcome::Accept,
-        Err(why) => FilterOutcome::Drop(format!("event-gate: {why}")),
+/// Judges each event of a batch, in order.
+fn gate(batch: &GateBatch) -> Vec<FilterOutcome> {
+    // What holds for every event of the batch, decided once: the
+    // environment (checked after an event's own kind, so an event of the
+    // wrong kind still says so) and the pattern.
+    let environment = environment(batch);
+    let pattern = batch
+        .pattern_json
+        .as_deref()
+        .map(|text| {
+            Pattern::parse(text).map_err(|e| format!("invalid event pattern: {}", quote(&e)))
+        })
+        .transpose();
+    batch
+        .events
+        .iter()
+        .map(|event| match check(event, &environment, &pattern) {
+            Ok(()) => FilterOutcome::Accept,
+            Err(why) => FilterOutcome::Drop(format!("event-gate: {why}")),
+        })
+        .collect()
+}
+
+/// Whether the instance's environment is one the deployment syncs.
+fn environment(batch: &GateBatch) -> Result<(), String> {
+    let accepted = &batch.accepted_environments;
+    if accepted.is_empty() {
+        return Ok(());
+    }
+    let synced = accepted.join(", ");
+    match &batch.environment {
+        None => Err(format!(
+            "the instance has no Environment tag (synced here: {synced})"
+        )),
+        Some(env) if !accepted.contains(env) => Err(format!(
+            "environment {} is not synced here ({synced})",
+            quote(env)
+        )),
+        Some(_) => Ok(()),
     }
 }
 
-fn check(input: &GateInput) -> Result<(), String> {
-    let event: Value = match serde_json::from_str(&input.event_json) {
+/// Judges one event of a batch, given the batch's environment verdict and
+/// its parsed pattern. Without a pattern only the envelope's `source` and
+/// `detail-type` are read (the rest is checked as JSON, not built).
+fn check(
+    event: &str,
+    environment: &Result<(), String>,
+    pattern: &Result<Option<Pattern>, String>,
+) -> Result<(), String> {
+    const NOT_AN_OBJECT: &str = "the event is not a JSON object";
+    if let Ok(None) = pattern {
+        let head: Head = serde_json::from_str(event).map_err(|_| NOT_AN_OBJECT)?;
+        kind(head.source.as_ref(), head.detail_type.as_ref())?;
+        return environment.clone();
+    }
+    let event: Value = match serde_json::from_str(event) {
         Ok(event @ Value::Object(_)) => event,
-        _ => return Err("the event is not a JSON object".into()),
+        _ => return Err(NOT_AN_OBJECT.into()),
     };
-    match event.get("source") {
+    kind(event.get("source"), event.get("detail-type"))?;
+    environment.clone()?;
+    match pattern {
+        Ok(Some(pattern)) if !pattern.matches(&event) => {
+            Err("the tenant's event pattern does not match".into())
+        }
+        Ok(_) => Ok(()),
+        Err(invalid) => Err(invalid.clone()),
+    }
+}
+
+/// Whether the envelope's `source` and `detail-type` are ones the platform
+/// syncs.
+fn kind(source: Option<&Value>, detail_type: Option<&Value>) -> Result<(), String> {
+    match source {
         Some(Value::String(source)) if source == SOURCE => {}
         Some(Value::String(source)) => {
             return Err(format!("source {} is not {SOURCE}", quote(source)));
         }
         _ => return Err("the event has no source".into()),
     }
-    match event.get("detail-type") {
-        Some(Value::String(kind)) if DETAIL_TYPES.contains(&kind.as_str()) => {}
-        Some(Value::String(kind)) => {
-            return Err(format!("detail-type {} is not synced", quote(kind)));
-        }
-        _ => return Err("the event has no detail-type".into()),
+    match detail_type {
+        Some(Value::String(kind)) if DETAIL_TYPES.contains(&kind.as_str()) => Ok(()),
+        Some(Value::String(kind)) => Err(format!("detail-type {} is not synced", quote(kind))),
+        _ => Err("the event has no detail-type".into()),
     }
-    let accepted = &input.accepted_environments;
-    if !accepted.is_empty() {
-        let synced = accepted.join(", ");
-        match &input.environment {
-            None => {
-                return Err(format!(
-                    "the instance has no Environment tag (synced here: {synced})"
-                ));
+}
+
+/// An event's `source` and `detail-type`, read from a JSON object whose
+/// other members are skipped. As in a parsed [`Value`], the last of a
+/// repeated member counts, and anything but an object is an error.
+struct Head {
+    source: Option<Value>,
+    detail_type: Option<Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for Head {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Head;
+            fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                f.write_str("a JSON object")
             }
-            Some(env) if !accepted.contains(env) => {
-                return Err(format!(
-                    "environment {} is not synced here ({synced})",
-                    quote(env)
-                ));
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
+                let mut head = Head {
+                    source: None,
+                    detail_type: None,
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "source" => head.source = Some(map.next_value()?),
+                        "detail-type" => head.detail_type = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(head)
             }
-            Some(_) => {}
         }
+        de.deserialize_map(Members)
     }
-    if let Some(text) = &input.pattern_json {
-        let pattern =
-            Pattern::parse(text).map_err(|e| format!("invalid event pattern: {}", quote(&e)))?;
-        if !pattern.matches(&event) {
-            return Err("the tenant's event pattern does not match".into());
-        }
-    }
-    Ok(())
 }
 
 /// `text`, cut to [`QUOTE_BYTES`] (at a character boundary, marked `...`):

@@ -1127,19 +1127,27 @@ const TASK_EVENT: &str = r#"{
   }
 }"#;
 
-fn input(event: &str) -> GateInput {
-    GateInput {
-        event_json: event.into(),
+/// A batch of one event.
+fn input(event: &str) -> GateBatch {
+    GateBatch {
+        events: alloc::vec![event.into()],
         environment: None,
         accepted_environments: Vec::new(),
         pattern_json: None,
     }
 }
 
-fn with(event: &str, edit: impl FnOnce(&mut GateInput)) -> FilterOutcome {
+/// The outcome of a batch of one.
+fn gate_one(batch: &GateBatch) -> FilterOutcome {
+    let mut outcomes = gate(batch);
+    assert_eq!(outcomes.len(), 1, "one outcome per event");
+    outcomes.remove(0)
+}
+
+fn with(event: &str, edit: impl FnOnce(&mut GateBatch)) -> FilterOutcome {
     let mut input = input(event);
     edit(&mut input);
-    gate(&input)
+    gate_one(&input)
 }
 
 fn dropped(outcome: FilterOutcome) -> String {
@@ -1153,7 +1161,7 @@ fn dropped(outcome: FilterOutcome) -> String {
 fn an_ecs_event_of_a_synced_kind_is_accepted() {
     for kind in DETAIL_TYPES {
         let event = TASK_EVENT.replace("ECS Task State Change", kind);
-        assert_eq!(gate(&input(&event)), FilterOutcome::Accept, "{kind}");
+        assert_eq!(gate_one(&input(&event)), FilterOutcome::Accept, "{kind}");
     }
 }
 
@@ -1161,7 +1169,7 @@ fn an_ecs_event_of_a_synced_kind_is_accepted() {
 fn an_event_that_is_not_a_json_object_is_dropped() {
     for event in ["", "not json", "[1, 2]", "\"aws.ecs\"", "null"] {
         assert_eq!(
-            dropped(gate(&input(event))),
+            dropped(gate_one(&input(event))),
             "event-gate: the event is not a JSON object"
         );
     }
@@ -1171,23 +1179,23 @@ fn an_event_that_is_not_a_json_object_is_dropped() {
 fn an_event_from_another_source_is_dropped_naming_it() {
     let event = TASK_EVENT.replace("\"aws.ecs\"", "\"aws.ec2\"");
     assert_eq!(
-        dropped(gate(&input(&event))),
+        dropped(gate_one(&input(&event))),
         "event-gate: source aws.ec2 is not aws.ecs"
     );
     let event = TASK_EVENT.replace("\"source\": \"aws.ecs\",", "");
     assert_eq!(
-        dropped(gate(&input(&event))),
+        dropped(gate_one(&input(&event))),
         "event-gate: the event has no source"
     );
     let event = TASK_EVENT.replace("\"aws.ecs\"", "[\"aws.ecs\"]");
     assert_eq!(
-        dropped(gate(&input(&event))),
+        dropped(gate_one(&input(&event))),
         "event-gate: the event has no source"
     );
     // A long source is quoted only in part.
     let long = "x".repeat(5000);
     let event = TASK_EVENT.replace("\"aws.ecs\"", &format!("\"{long}\""));
-    let reason = dropped(gate(&input(&event)));
+    let reason = dropped(gate_one(&input(&event)));
     assert!(
         reason.len() < 300 && reason.ends_with("... is not aws.ecs"),
         "{reason}"
@@ -1201,17 +1209,17 @@ fn an_event_of_another_detail_type_is_dropped_naming_it() {
         "ECS Container Instance State Change",
     );
     assert_eq!(
-        dropped(gate(&input(&event))),
+        dropped(gate_one(&input(&event))),
         "event-gate: detail-type ECS Container Instance State Change is not synced"
     );
     let event = TASK_EVENT.replace("ECS Task State Change", "ecs task state change");
     assert!(
-        dropped(gate(&input(&event))).contains("is not synced"),
+        dropped(gate_one(&input(&event))).contains("is not synced"),
         "case matters"
     );
     let event = TASK_EVENT.replace("\"detail-type\": \"ECS Task State Change\",", "");
     assert_eq!(
-        dropped(gate(&input(&event))),
+        dropped(gate_one(&input(&event))),
         "event-gate: the event has no detail-type"
     );
 }
@@ -1302,4 +1310,98 @@ fn the_checks_run_in_order() {
         dropped(outcome),
         "event-gate: environment DEV is not synced here (PROD)"
     );
+}
+
+#[test]
+fn a_batch_is_judged_event_by_event_in_order() {
+    let ec2 = TASK_EVENT.replace("\"aws.ecs\"", "\"aws.ec2\"");
+    let stopped = TASK_EVENT.replace(
+        "\"lastStatus\": \"RUNNING\",\n    \"version\"",
+        "\"lastStatus\": \"STOPPED\",\n    \"version\"",
+    );
+    assert_ne!(stopped, TASK_EVENT, "the sample changed");
+    let batch = GateBatch {
+        events: Vec::from([
+            TASK_EVENT.into(),
+            ec2,
+            "not json".into(),
+            stopped,
+            TASK_EVENT.into(),
+        ]),
+        environment: Some("PROD".into()),
+        accepted_environments: Vec::from(["PROD".into()]),
+        pattern_json: Some(r#"{"detail": {"lastStatus": ["RUNNING"]}}"#.into()),
+    };
+    assert_eq!(
+        gate(&batch),
+        Vec::from([
+            FilterOutcome::Accept,
+            FilterOutcome::Drop("event-gate: source aws.ec2 is not aws.ecs".into()),
+            FilterOutcome::Drop("event-gate: the event is not a JSON object".into()),
+            FilterOutcome::Drop("event-gate: the tenant's event pattern does not match".into()),
+            FilterOutcome::Accept,
+        ])
+    );
+    // An empty batch has no outcomes; an invalid pattern drops every event
+    // of a synced kind, each with the pattern's error.
+    assert_eq!(
+        gate(&GateBatch {
+            events: Vec::new(),
+            ..batch.clone()
+        }),
+        Vec::new()
+    );
+    let outcomes = gate(&GateBatch {
+        events: Vec::from([TASK_EVENT.into(), TASK_EVENT.into()]),
+        pattern_json: Some("[]".into()),
+        ..batch
+    });
+    assert_eq!(outcomes.len(), 2);
+    for outcome in outcomes {
+        assert!(dropped(outcome).starts_with("event-gate: invalid event pattern: "));
+    }
+}
+
+#[test]
+fn without_a_pattern_the_envelope_alone_gives_the_verdict_a_full_parse_gives() {
+    // The reference: the whole event parsed, then its kind checked.
+    let full = |event: &str| match serde_json::from_str::<Value>(event) {
+        Ok(v @ Value::Object(_)) => kind(v.get("source"), v.get("detail-type")),
+        _ => Err("the event is not a JSON object".into()),
+    };
+    let cases = [
+        TASK_EVENT.to_string(),
+        TASK_EVENT.replace("\"aws.ecs\"", "\"aws.ec2\""),
+        // The last of a repeated member counts, both ways.
+        r#"{"source": "aws.ec2", "source": "aws.ecs", "detail-type": "ECS Task State Change"}"#
+            .into(),
+        r#"{"source": "aws.ecs", "source": "aws.ec2", "detail-type": "ECS Task State Change"}"#
+            .into(),
+        // An escaped key is the same key.
+        r#"{"sour\u0063e": "aws.ecs", "detail-type": "ECS Task State Change"}"#.into(),
+        r#"{"source": 7, "detail-type": "ECS Task State Change"}"#.into(),
+        r#"{"detail-type": "ECS Task State Change"}"#.into(),
+        r#"{"source": "aws.ecs", "detail-type": ["ECS Task State Change"]}"#.into(),
+        // Broken JSON after the members read, trailing text, not objects.
+        r#"{"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {"#.into(),
+        r#"{"source": "aws.ecs", "detail-type": "ECS Task State Change"} x"#.into(),
+        "[\"aws.ecs\", \"ECS Task State Change\"]".into(),
+        "null".into(),
+        String::new(),
+    ];
+    for event in &cases {
+        let fast = check(event, &Ok(()), &Ok(None));
+        assert_eq!(fast, full(event), "{event}");
+    }
+    // Nesting past serde_json's limit in a member that is skipped: the
+    // envelope reader skips it without building it, so it does not hit the
+    // limit. No such event reaches the gate: the host parses every event
+    // first, with the same limit, and records it `rejected`.
+    let deep = format!(
+        r#"{{"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(full(&deep).is_err());
+    assert_eq!(check(&deep, &Ok(()), &Ok(None)), Ok(()));
 }

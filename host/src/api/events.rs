@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +20,7 @@ use super::{AppState, PageBody};
 use crate::domain::Tenant;
 use crate::jobs::DeadLetter;
 use crate::service::PageRequest;
-use crate::service::events::{EventFilter, EventRecord, EventResult, MAX_BATCH, Outcome};
+use crate::service::events::{Arrived, EventFilter, EventRecord, EventResult, MAX_BATCH, Outcome};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,21 +58,25 @@ async fn ingest(
     require_json(&headers)?;
     let events = s.services.events();
     events.authenticate(headers.get(SECRET_HEADER).and_then(|v| v.to_str().ok()))?;
-    let value: Value = parse_json(&body)?;
-    let batch = match value {
-        Value::Object(mut o) if o.contains_key("events") && !o.contains_key("detail") => {
-            match o.remove("events") {
-                Some(Value::Array(items)) => items,
-                _ => {
-                    return Err(Problem::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "validation_failed",
-                        "events must be a list of EventBridge events",
-                    ));
-                }
-            }
-        }
-        other => vec![other],
+    // Each event is kept as the text it arrived as (the gate judges that
+    // text): the body is only scanned here, and each event parsed once.
+    let whole: Box<RawValue> = parse_json(&body)?;
+    let batch: Vec<Arrived> = match serde_json::from_str::<Wrapper>(whole.get()) {
+        Ok(Wrapper {
+            events: Some(list),
+            detail: None,
+        }) => serde_json::from_str::<Vec<&RawValue>>(list.get())
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "events must be a list of EventBridge events",
+                )
+            })?
+            .into_iter()
+            .map(|e| Arrived::from_text(e.get().to_string()))
+            .collect(),
+        _ => vec![Arrived::from_text(whole.get().to_string())],
     };
     if batch.len() > MAX_BATCH {
         return Err(Problem::new(
@@ -85,6 +90,16 @@ async fn ingest(
     }
     let results = events.ingest(batch, "http").await?;
     Ok(Json(IngestResults { results }))
+}
+
+/// What tells a batch from one event: an object with `events` and no
+/// `detail` is a batch. Other fields are skipped, not parsed.
+#[derive(Deserialize)]
+struct Wrapper<'a> {
+    #[serde(borrow)]
+    events: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
 }
 
 /// `?outcome=&limit=&cursor=`.

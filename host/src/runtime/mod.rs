@@ -72,7 +72,7 @@ pub use host::{HostState, Looked, Lookups, Scope, ScopeInstance, ScopeSite, Scop
 pub use limits::Limits;
 pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
 pub use worlds::event_filter::{EcsEvent, FilterOutcome};
-pub use worlds::event_gate::{DEFAULT_EVENT_FILTER, GateInput};
+pub use worlds::event_gate::{DEFAULT_EVENT_FILTER, GateBatch, GateInput};
 
 /// Why a guest call failed. Every variant fails closed.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,10 @@ pub enum GuestError {
     Trap(String),
     #[error("the component could not be loaded: {0}")]
     Load(String),
+    /// It answered, but not in the shape its world promises (the gate: an
+    /// outcome per event).
+    #[error("the guest broke its contract: {0}")]
+    Contract(String),
 }
 
 impl GuestError {
@@ -101,6 +105,7 @@ impl GuestError {
             GuestError::OutputTooLarge { .. } => "guest_output_too_large",
             GuestError::Trap(_) => "guest_trap",
             GuestError::Load(_) => "guest_load",
+            GuestError::Contract(_) => "guest_contract",
         }
     }
 }

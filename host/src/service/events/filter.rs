@@ -13,7 +13,8 @@ use crate::domain::event::EcsEvent;
 use crate::domain::instance::Instance;
 use crate::runtime::bindings::{EventFilterPre, EventGatePre};
 use crate::runtime::{
-    self, FilterOutcome, GateInput, GuestError, HostState, Limits, Runtime, Scope, ScopeInstance,
+    self, FilterOutcome, GateBatch, GateInput, GuestError, HostState, Limits, Runtime, Scope,
+    ScopeInstance,
 };
 
 use super::{EventSettings, FilterComponent, FilterVerdict, Routes};
@@ -23,6 +24,11 @@ pub const PLATFORM: &str = "platform";
 
 /// The gate's reason when a tenant's pattern does not match an event.
 const NO_MATCH: &str = "event-gate: the tenant's event pattern does not match";
+
+/// The most event text one gate call is given: a group's events go to the
+/// gate in chunks of at most this much (and at least one event), so a batch
+/// of large events stays far inside the gate's memory and deadline.
+const GATE_CHUNK_BYTES: usize = 256 << 10;
 
 /// An event the gate checks a new pattern against.
 const PROBE: &str = r#"{"version": "0", "id": "pattern-check", "detail-type": "ECS Service Action", "source": "aws.ecs", "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "local", "resources": [], "detail": {"eventType": "INFO", "eventName": "SERVICE_STEADY_STATE", "createdAt": "2026-01-01T00:00:00Z"}}"#;
@@ -99,50 +105,112 @@ impl EventEngine {
         }
     }
 
-    /// Runs the filters on `event` of `instance`.
-    pub async fn judge(&self, tenant: &Tenant, instance: &Instance, event: &EcsEvent) -> Judged {
-        let mut verdict = FilterVerdict {
+    /// Runs the filters on `events` of `instance` (each with its JSON text
+    /// as it arrived): a judgement per event, in order. The gate judges them in batches (one instance, one parse
+    /// of the pattern each); the tenant's filter judges each event the gate
+    /// passed, in a fresh instance of its own, so its verdict on an event
+    /// depends on that event alone.
+    pub async fn judge(
+        &self,
+        tenant: &Tenant,
+        instance: &Instance,
+        events: &[(&EcsEvent, &str)],
+    ) -> Vec<Judged> {
+        let accept = || FilterVerdict {
             verdict: "accept".into(),
             ..Default::default()
         };
         if !self.settings.filters {
-            return Judged {
-                verdict,
-                dropped: None,
-            };
+            return events
+                .iter()
+                .map(|_| Judged {
+                    verdict: accept(),
+                    dropped: None,
+                })
+                .collect();
         }
-        let input = GateInput {
-            event_json: event.raw.to_string(),
+        let texts: Vec<String> = events.iter().map(|(_, text)| text.to_string()).collect();
+        let gated = self.gate(tenant, instance, texts);
+        // The tenant's filter, if it activated one, and what it may look
+        // up: its tenant and this instance, the same for every event.
+        let filter = tenant.extensions.get("event-filter").map(|slot| {
+            let scope = Arc::new(Scope {
+                tenants: vec![crate::service::decisions::scope_tenant(tenant)],
+                sites: Vec::new(),
+                instances: vec![ScopeInstance::from(instance)],
+            });
+            (slot.active.as_str(), scope)
+        });
+        let mut judged = Vec::with_capacity(events.len());
+        for ((event, _), outcome) in events.iter().zip(gated) {
+            let mut verdict = accept();
+            let dropped = match (
+                absorb(&mut verdict, PLATFORM, &self.gate_hash, outcome),
+                &filter,
+            ) {
+                (Some(dropped), _) => Some(dropped),
+                (None, Some((hash, scope))) => {
+                    self.tenant_judge(&mut verdict, tenant, hash, scope, event)
+                        .await
+                }
+                (None, None) => None,
+            };
+            judged.push(Judged { verdict, dropped });
+        }
+        judged
+    }
+
+    /// The gate's outcome for each event (as JSON text), in order. A chunk
+    /// whose call fails is judged again event by event, so a failure drops
+    /// only the event that caused it.
+    fn gate(
+        &self,
+        tenant: &Tenant,
+        instance: &Instance,
+        texts: Vec<String>,
+    ) -> Vec<Result<FilterOutcome, GuestError>> {
+        let batch = |events: Vec<String>| GateBatch {
+            events,
             environment: Some(instance.environment.as_str().to_string()),
             accepted_environments: self.settings.environments.clone(),
             pattern_json: tenant.event_pattern.as_ref().map(|p| p.to_string()),
         };
-        let gate = self.runtime.gate_event(
-            &self.gate,
-            &input,
-            Arc::new(Scope::default()),
-            Limits::default(),
-        );
-        if let Some(dropped) = absorb(&mut verdict, PLATFORM, &self.gate_hash, gate) {
-            return Judged {
-                verdict,
-                dropped: Some(dropped),
-            };
-        }
-        let Some(slot) = tenant.extensions.get("event-filter") else {
-            return Judged {
-                verdict,
-                dropped: None,
-            };
+        let call = |b: &GateBatch| {
+            self.runtime
+                .gate_events(&self.gate, b, Arc::new(Scope::default()), Limits::default())
         };
-        let hash = slot.active.clone();
-        let outcome = match self.tenant_filter(&hash).await {
+        let mut outcomes = Vec::with_capacity(texts.len());
+        for chunk in chunks(texts, GATE_CHUNK_BYTES) {
+            let b = batch(chunk);
+            match call(&b) {
+                Ok(judged) => outcomes.extend(judged.into_iter().map(Ok)),
+                Err(_) if b.events.len() > 1 => {
+                    for event in &b.events {
+                        let one = GateBatch {
+                            events: vec![event.clone()],
+                            ..b.clone()
+                        };
+                        outcomes.push(call(&one).map(|mut o| o.remove(0)));
+                    }
+                }
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        outcomes
+    }
+
+    /// Runs the tenant's own filter (component `hash`) on an event the gate
+    /// passed; the drop reason if it dropped the event (or failed).
+    async fn tenant_judge(
+        &self,
+        verdict: &mut FilterVerdict,
+        tenant: &Tenant,
+        hash: &str,
+        scope: &Arc<Scope>,
+        event: &EcsEvent,
+    ) -> Option<String> {
+        let outcome = match self.tenant_filter(hash).await {
             Ok(pre) => {
-                let scope = Arc::new(Scope {
-                    tenants: vec![crate::service::decisions::scope_tenant(tenant)],
-                    sites: Vec::new(),
-                    instances: vec![ScopeInstance::from(instance)],
-                });
                 let wit_event = runtime::EcsEvent {
                     id: event.id.clone(),
                     detail_type: event.detail_type.clone(),
@@ -158,13 +226,13 @@ impl EventEngine {
                     &pre,
                     &tenant.tenant_id,
                     &wit_event,
-                    scope,
+                    scope.clone(),
                     Limits::for_tier(tenant.tier),
                 )
             }
             Err(e) => Err(e),
         };
-        let dropped = absorb(&mut verdict, &tenant.tenant_id, &hash, outcome).map(|reason| {
+        absorb(verdict, &tenant.tenant_id, hash, outcome).map(|reason| {
             if reason.starts_with("the event filter") {
                 reason
             } else {
@@ -173,8 +241,7 @@ impl EventEngine {
                     tenant.tenant_id
                 )
             }
-        });
-        Judged { verdict, dropped }
+        })
     }
 
     /// A tenant's filter: from the runtime's compiled cache, else loaded
@@ -186,6 +253,26 @@ impl EventEngine {
         let bytes = crate::service::decisions::component_bytes(self.blobs.as_ref(), hash).await?;
         self.runtime.prepare_event_filter(hash, &bytes).await
     }
+}
+
+/// `texts` in order, cut into runs of at most `bytes` of text (a longer
+/// text alone).
+fn chunks(texts: Vec<String>, bytes: usize) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut size = 0;
+    for text in texts {
+        match out.last_mut() {
+            Some(last) if size + text.len() <= bytes => {
+                size += text.len();
+                last.push(text);
+            }
+            _ => {
+                size = text.len();
+                out.push(vec![text]);
+            }
+        }
+    }
+    out
 }
 
 /// Adds one component's answer to the verdict; the drop reason if it
@@ -226,4 +313,26 @@ fn absorb(
         verdict: said.into(),
     });
     dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    fn sizes(texts: &[usize], bytes: usize) -> Vec<Vec<usize>> {
+        let texts = texts.iter().map(|&n| "x".repeat(n)).collect();
+        chunks(texts, bytes)
+            .into_iter()
+            .map(|c| c.iter().map(String::len).collect())
+            .collect()
+    }
+
+    #[test]
+    fn events_go_to_the_gate_in_order_in_runs_of_at_most_the_chunk_size() {
+        assert_eq!(sizes(&[], 10), Vec::<Vec<usize>>::new());
+        assert_eq!(sizes(&[4, 4, 2, 1], 10), [vec![4, 4, 2], vec![1]]);
+        // A text longer than a chunk goes alone, never split or skipped.
+        assert_eq!(sizes(&[3, 25, 3, 3], 10), [vec![3], vec![25], vec![3, 3]]);
+        assert_eq!(sizes(&[10, 10], 10), [vec![10], vec![10]]);
+    }
 }

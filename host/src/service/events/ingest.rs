@@ -39,6 +39,33 @@ const GROUP: usize = 99;
 struct Pending {
     place: usize,
     event: EcsEvent,
+    /// Its JSON text as it arrived, for the gate.
+    text: String,
+}
+
+/// An event as it arrived: its JSON text (which the gate judges, so a
+/// pattern sees exactly what was sent) and its parse.
+#[derive(Clone, Debug)]
+pub struct Arrived {
+    pub text: String,
+    pub value: Value,
+}
+
+impl Arrived {
+    /// An event received as text; text that is not JSON is still an event
+    /// to record (rejected).
+    pub fn from_text(text: String) -> Self {
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
+        Self { text, value }
+    }
+
+    /// An event made in process (the local simulation's).
+    pub fn from_value(value: Value) -> Self {
+        Self {
+            text: value.to_string(),
+            value,
+        }
+    }
 }
 
 impl Events<'_> {
@@ -46,12 +73,12 @@ impl Events<'_> {
     /// the caller) that arrived `via` `http`, `sqs` or `local`. Fails only
     /// when the store does (then nothing of a failed group was recorded,
     /// and a redelivery processes it again).
-    pub async fn ingest(&self, batch: Vec<Value>, via: &str) -> Result<Vec<EventResult>> {
+    pub async fn ingest(&self, batch: Vec<Arrived>, via: &str) -> Result<Vec<EventResult>> {
         let received_at = self.cx.clock.now();
         let mut results: Vec<Option<EventResult>> = vec![None; batch.len()];
         let mut loose: Vec<(usize, EventRecord)> = Vec::new();
         let mut groups: BTreeMap<(String, String), Vec<Pending>> = BTreeMap::new();
-        for (place, raw) in batch.into_iter().enumerate() {
+        for (place, Arrived { text, value: raw }) in batch.into_iter().enumerate() {
             let id = raw.get("id").and_then(Value::as_str).map(str::to_string);
             let detail_type = raw
                 .get("detail-type")
@@ -86,7 +113,7 @@ impl Events<'_> {
                 Ok((tenant_id, instance_id)) => groups
                     .entry((tenant_id, instance_id))
                     .or_default()
-                    .push(Pending { place, event }),
+                    .push(Pending { place, event, text }),
                 Err(reason) => {
                     let mut r = blank(Outcome::Unmatched, reason);
                     r.occurred_at = Some(event.time);
@@ -214,6 +241,23 @@ impl Events<'_> {
                     })
                     .collect());
             }
+            if judged.iter().all(Option::is_none) {
+                // The first pass judges each id's first event, together.
+                // A retry after a lost race keeps these judgements (the
+                // filters see the event, not the instance's version).
+                let mut firsts: HashSet<&str> = HashSet::new();
+                let places: Vec<usize> = (0..pending.len())
+                    .filter(|&n| firsts.insert(pending[n].event.id.as_str()))
+                    .collect();
+                let events: Vec<(&EcsEvent, &str)> = places
+                    .iter()
+                    .map(|&n| (&pending[n].event, pending[n].text.as_str()))
+                    .collect();
+                let verdicts = self.engine()?.judge(tenant, &instance, &events).await;
+                for (n, j) in places.into_iter().zip(verdicts) {
+                    judged[n] = Some(j);
+                }
+            }
             let before = instance.version;
             let mut next = instance.clone();
             let mut in_batch: HashSet<&str> = HashSet::new();
@@ -229,10 +273,7 @@ impl Events<'_> {
                     records.push((p.place, r, false));
                     continue;
                 }
-                if judged[n].is_none() {
-                    judged[n] = Some(self.engine()?.judge(tenant, &instance, &p.event).await);
-                }
-                let j = judged[n].as_ref().expect("judged above");
+                let j = judged[n].as_ref().expect("each id's first event is judged");
                 r.filter = Some(j.verdict.clone());
                 if let Some(reason) = &j.dropped {
                     r.outcome = Outcome::Filtered;

@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use crate::infra::instances::EcsEventSink;
 use crate::service::Services;
 
+use super::Arrived;
+
 /// How many events may wait for the pipeline before the simulation's
 /// newest are dropped (and counted).
 const CAPACITY: usize = 10_000;
@@ -56,7 +58,8 @@ pub async fn drain(services: Services, mut rx: mpsc::Receiver<serde_json::Value>
     while rx.recv_many(&mut batch, super::MAX_BATCH).await > 0 {
         let mut attempt = 0u32;
         loop {
-            match services.events().ingest(batch.clone(), "local").await {
+            let arrived = batch.iter().cloned().map(Arrived::from_value).collect();
+            match services.events().ingest(arrived, "local").await {
                 Ok(_) => break,
                 Err(e) if attempt < 5 => {
                     attempt += 1;

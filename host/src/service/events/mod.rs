@@ -38,7 +38,7 @@ use crate::store::{Index, Item, Query};
 use super::paging::Page;
 use super::{Caller, Error, PageRequest, Result, Services};
 
-pub use ingest::EventResult;
+pub use ingest::{Arrived, EventResult};
 
 /// The most events one request may carry.
 pub const MAX_BATCH: usize = 100;

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::jobs::{Delivery, Queue};
 use crate::service::Services;
+
+use super::Arrived;
 
 /// Receives of one message before it is dead-lettered.
 pub const MAX_RECEIVES: u32 = 5;
@@ -60,9 +60,9 @@ pub async fn drain_batch(
         return Ok(0);
     }
     // A body that is not JSON is still an event to record (rejected).
-    let batch: Vec<Value> = live
+    let batch: Vec<Arrived> = live
         .iter()
-        .map(|d| serde_json::from_str(&d.body).unwrap_or_else(|_| Value::String(d.body.clone())))
+        .map(|d| Arrived::from_text(d.body.clone()))
         .collect();
     services.events().ingest(batch, "sqs").await?;
     for d in &live {
