@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod policy;
 pub mod runtime;
 pub mod secrets;
+pub mod serve;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -118,6 +118,8 @@ struct Serve {
     #[arg(long, env = "BBWS_LOG_JSON", value_parser = BoolishValueParser::new())]
     log_json: bool,
     #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
     jobs: JobsArgs,
     #[command(flatten)]
     sites: SitesArgs,
@@ -301,6 +303,40 @@ impl SitesArgs {
     }
 }
 
+/// The listener's limits (see `serve.rs`).
+#[derive(clap::Args)]
+struct HttpArgs {
+    /// How long a client may take to send a request's head; an idle
+    /// keep-alive connection is closed after the same time.
+    #[arg(long, env = "BBWS_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// How long a request may take, its body included (503 `request_timeout`).
+    #[arg(long, env = "BBWS_REQUEST_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    request_timeout: std::time::Duration,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "BBWS_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Requests running at once; more are shed with 503 `overloaded`.
+    #[arg(long, env = "BBWS_MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    max_concurrent_requests: usize,
+    /// How long shutdown (SIGTERM, Ctrl-C) waits for in-flight requests
+    /// and jobs.
+    #[arg(long, env = "BBWS_DRAIN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    drain_timeout: std::time::Duration,
+}
+
+impl HttpArgs {
+    fn spec(&self) -> bbws_host::serve::HttpSpec {
+        bbws_host::serve::HttpSpec {
+            header_read_timeout: self.header_read_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            max_concurrent_requests: self.max_concurrent_requests,
+            drain_timeout: self.drain_timeout,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -320,8 +356,10 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     } else {
         subscriber.init();
     }
+    let supplied_token = args.bootstrap_token.is_some();
     let running = server::start(ServerConfig {
         listen: args.listen,
+        http: args.http.spec(),
         store: args.storage.store(),
         blobs: args.storage.blobs.clone(),
         data_dir: args.storage.data_dir,
@@ -335,9 +373,14 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         events: args.events.spec(),
     })
     .await?;
-    if let Some(token) = &running.bootstrap_token {
-        // Printed once: the store keeps only its hash.
-        println!("bootstrap admin token (shown once): {token}");
+    match &running.bootstrap_token {
+        // Printed once, and only when generated: the store keeps only its
+        // hash, and a token the operator chose is not echoed to the log.
+        Some(token) if !supplied_token => {
+            println!("bootstrap admin token (shown once): {token}");
+        }
+        Some(_) => println!("bootstrap admin created with the token you supplied"),
+        None => {}
     }
     println!("bbws listening on http://{}", running.addr);
     running.wait().await

@@ -62,6 +62,8 @@ impl BlobSpec {
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// The listener's timeouts and limits.
+    pub http: crate::serve::HttpSpec,
     pub data_dir: PathBuf,
     pub invitation_ttl: Duration,
     /// How long a resolved bearer token is trusted without a store read.
@@ -193,6 +195,7 @@ impl ServerConfig {
     pub fn ephemeral(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen: "127.0.0.1:0".parse().expect("valid address"),
+            http: crate::serve::HttpSpec::default(),
             data_dir: data_dir.into(),
             invitation_ttl: ServiceConfig::default().invitation_ttl,
             auth_cache_ttl: ServiceConfig::default().auth_cache_ttl,
@@ -222,6 +225,7 @@ pub struct Running {
     /// The bootstrap admin token, when this start created it.
     pub bootstrap_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     purge: JoinHandle<()>,
     workers: JoinHandle<()>,
@@ -230,16 +234,18 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, finishes in-flight requests, and returns.
+    /// Stops accepting, drains in-flight requests, then lets running jobs
+    /// finish (each for up to the drain timeout), and returns.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.purge.abort();
-        self.workers.abort();
+        (&mut self.task).await??;
+        let _ = self.stop_workers.send(true);
+        let _ = (&mut self.workers).await;
         self.ticker.abort();
         self.local_events.abort();
-        (&mut self.task).await??;
         Ok(())
     }
 
@@ -254,6 +260,32 @@ impl Running {
         tracing::info!("shutting down");
         self.stop().await
     }
+}
+
+/// Creates the data directory (and its parents) if missing; one this
+/// start creates is its owner's only (0700). An existing one is left as it
+/// is, with a warning if others may read it.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    }
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("reading the data directory {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data directory is readable by others; `chmod 700` it"
+        );
+    }
+    Ok(())
 }
 
 /// How often expired items (decision records, idempotency records, spent
@@ -341,8 +373,7 @@ impl Backends {
 
     /// The embedded deployment: SQLite files and blobs under `data_dir`.
     pub fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+        create_private_dir(data_dir)?;
         let open = |name: &str| -> anyhow::Result<Arc<dyn ItemStore>> {
             let path = data_dir.join(name);
             let store =
@@ -454,13 +485,14 @@ pub async fn start_with_clock(
     let addr = listener.local_addr()?;
     let app = crate::api::app(services.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        config.http.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
     let purge = tokio::spawn(purge_expired(expiring));
     let local_events = {
         let local = tokio::spawn(crate::service::events::local::drain(
@@ -480,8 +512,9 @@ pub async fn start_with_clock(
             None => local,
         }
     };
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
     let workers = if config.jobs.settings.workers > 0 {
-        tokio::spawn(worker.run())
+        tokio::spawn(worker.run_until(workers_stop, config.http.drain_timeout))
     } else {
         tokio::spawn(async {})
     };
@@ -505,6 +538,7 @@ pub async fn start_with_clock(
         services,
         bootstrap_token,
         shutdown: Some(tx),
+        stop_workers,
         task,
         purge,
         workers,

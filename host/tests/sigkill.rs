@@ -2,7 +2,8 @@
 //! finishes that job after a restart on the same data directory, exactly
 //! once in effect: one site, not two; a clone whole, not half. And one
 //! killed while it drains a batch of ECS events from SQS (on moto) loses
-//! none and applies none twice.
+//! none and applies none twice. SIGTERM, by contrast, is a graceful stop:
+//! the request and the job in flight finish before the process exits.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -60,6 +61,15 @@ impl Server {
         };
         std::thread::spawn(move || lines.for_each(drop));
         Server { child, base }
+    }
+
+    /// SIGTERM: the process drains and exits on its own.
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
     }
 
     /// SIGKILL: no shutdown, no cleanup.
@@ -517,4 +527,81 @@ async fn a_process_killed_while_it_drains_sqs_events_loses_none_and_applies_none
             .all(|m| m["version"] == 10 && m["lastStatus"] == "RUNNING"),
         "{i}"
     );
+}
+
+#[tokio::test]
+async fn sigterm_drains_the_request_and_the_job_in_flight_before_exiting() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), "1s");
+    let (_, tenant) = server
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Draining"})),
+        )
+        .await;
+    let t = tenant["tenantId"].as_str().unwrap().to_string();
+    let (status, site) = server
+        .call(
+            "POST",
+            &format!("/v1/tenants/{t}/sites"),
+            Some(json!({"name": "finishes"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{site}");
+    let op = site["operationId"].as_str().unwrap().to_string();
+    server.wait_op(&op, running).await;
+
+    // A request whose body is still on its way when SIGTERM arrives.
+    let body = br#"{"organisationName": "Late but answered"}"#;
+    let mut late = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    late.write_all(
+        format!(
+            "POST /v1/tenants HTTP/1.1\r\nHost: bbws\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    late.write_all(&body[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    late.write_all(&body[5..]).await.unwrap();
+    let mut answer = String::new();
+    late.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    // The process ends by itself, successfully, once the job is done.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "bbws did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    drop(server);
+
+    // The job finished in that run: one attempt, the site ACTIVE.
+    let again = Server::start(dir.path(), "50ms");
+    let (_, done) = again
+        .call("GET", &format!("/v1/operations/{op}"), None)
+        .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 1, "finished before the exit: {done}");
+    let (_, list) = again.call("GET", "/v1/tenants", None).await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["organisationName"].as_str())
+        .collect();
+    assert!(names.contains(&"Late but answered"), "{list}");
 }

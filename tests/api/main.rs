@@ -16,6 +16,7 @@ mod identity;
 mod instances;
 mod invitations;
 mod isolation;
+mod limits;
 mod members;
 mod sites;
 mod tenants;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 
 fn tenant_path(id: &str) -> String {
     format!("/v1/tenants/{id}")
@@ -417,6 +417,111 @@ async fn reusing_an_idempotency_key_for_a_different_body_is_refused() {
     assert_eq!(names, [json!("First")]);
 }
 
+#[tokio::test]
+async fn an_anonymous_request_with_an_idempotency_key_keeps_nothing() {
+    let app = spawn_app().await;
+    // Nobody without a token writes a record: the same anonymous request
+    // is answered afresh every time, never replayed.
+    for _ in 0..2 {
+        let r = app
+            .request(
+                "POST",
+                "/v1/invitations/accept",
+                None,
+                Some(json!({"token": "no-such-invitation"})),
+                &[("idempotency-key", "anonymous-1")],
+            )
+            .await;
+        r.assert_problem(404, "invitation_not_found");
+        assert!(r.headers.get("idempotent-replayed").is_none(), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_that_may_change_is_not_replayed_once_the_caller_may() {
+    let app = spawn_app().await;
+    let parent = app.tenant(&app.admin, "Parent", None).await;
+    let (user_id, token) = app.user("later-admin@example.com").await;
+    let body = json!({"organisationName": "Child", "parentTenantId": parent});
+    let headers = [("idempotency-key", "child-once")];
+    app.request(
+        "POST",
+        "/v1/tenants",
+        Some(&token),
+        Some(body.clone()),
+        &headers,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.assign(&parent, &user_id, "admin").await;
+    let r = app
+        .request(
+            "POST",
+            "/v1/tenants",
+            Some(&token),
+            Some(body.clone()),
+            &headers,
+        )
+        .await;
+    assert_eq!(r.ok(201)["parentTenantId"], json!(parent));
+    assert!(r.headers.get("idempotent-replayed").is_none(), "{r:?}");
+    // The success is what a retry gets from now on.
+    let again = app
+        .request("POST", "/v1/tenants", Some(&token), Some(body), &headers)
+        .await;
+    assert_eq!(again.ok(201)["tenantId"], r.body["tenantId"]);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_never_kept_for_a_retry() {
+    let app = spawn_app().await;
+    let (user_id, _) = app.user("keyed@example.com").await;
+    let path = format!("/v1/users/{user_id}/tokens");
+    let headers = [("idempotency-key", "token-once")];
+    let issue = || {
+        app.request(
+            "POST",
+            &path,
+            Some(&app.admin),
+            Some(json!({"name": "ci"})),
+            &headers,
+        )
+    };
+    let first = issue().await;
+    let secret = first.ok(201)["token"].as_str().unwrap().to_string();
+    // The retry is told the first succeeded, without the secret, and
+    // makes no second token.
+    let retry = issue().await;
+    retry.assert_problem(409, "idempotency_secret_not_kept");
+    assert!(!retry.body.to_string().contains(&secret));
+    let tokens = app.walk(&app.admin, &path, 100).await;
+    assert_eq!(
+        tokens.iter().filter(|t| t["name"] == "ci").count(),
+        1,
+        "{tokens:#?}"
+    );
+    // Nor is it anywhere in the embedded store's files, in clear.
+    if let Backend::Embedded = crate::BACKEND {
+        for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "the token is in {path:?}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_with_one_idempotency_key_make_one_tenant() {
     let app = spawn_app().await;
@@ -542,4 +647,23 @@ async fn paging_while_tenants_are_written_sees_every_existing_tenant_once() {
     );
     let all: HashSet<_> = seen.iter().collect();
     assert_eq!(all.len(), seen.len(), "a tenant was repeated");
+}
+
+#[tokio::test]
+async fn the_data_directory_and_its_databases_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Backend::Embedded = crate::BACKEND else {
+        return;
+    };
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("fresh").join("data");
+    let data_dir = data.clone();
+    let app = spawn_app_with(move |c| c.data_dir = data_dir).await;
+    app.tenant(&app.admin, "Private", None).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "{data:?}");
+    for name in ["bbws.db", "bbws.db-wal", "decisions.db"] {
+        let file = data.join(name);
+        assert_eq!(mode(&file), 0o600, "{file:?}");
+    }
 }

@@ -17,13 +17,19 @@ use super::error::Problem;
 use crate::domain::FieldError;
 use crate::service::{Caller, Error, PageRequest};
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request. The idempotency layer, which
+/// authenticates before it keeps anything, leaves it in the request's
+/// extensions so the token is looked up once.
+#[derive(Clone)]
 pub struct Auth(pub std::sync::Arc<Caller>);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        if let Some(auth) = parts.extensions.get::<Auth>() {
+            return Ok(auth.clone());
+        }
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -6,6 +6,15 @@
 //! concurrent requests with one key cannot both run), runs, and stores its
 //! answer. A replay with a different body is refused: the key names one
 //! request, not a slot to reuse.
+//!
+//! Only an authenticated caller's requests are kept (an anonymous request
+//! or a bad token runs as if it had no key, so nobody without a token can
+//! write records), and only answers a retry should see again: a 2xx, or a
+//! refusal of the request's form (400, 413, 415). An answer that may
+//! change with the platform's state (401, 403, 404, 409, 412, 429, and 422,
+//! which also says "no such parent" to a caller who may see it later) or a
+//! fault gives the key back. An answer holding a secret (a new token) is
+//! never stored: its retry is refused with 409 `idempotency_secret_not_kept`.
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
@@ -15,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::Problem;
+use super::extract::Auth;
 use crate::service::idempotency::{Answer, Claim};
 
 const HEADER: &str = "idempotency-key";
@@ -41,7 +51,15 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             );
         }
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    use axum::extract::FromRequestParts as _;
+    match Auth::from_request_parts(&mut parts, &state).await {
+        Ok(auth) => {
+            parts.extensions.insert(auth);
+        }
+        // The handler answers the 401 (or serves an anonymous route).
+        Err(_) => return next.run(Request::from_parts(parts, body)).await,
+    }
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,19 +115,40 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         );
     };
     let status = parts.status;
-    // A fault or an authentication failure is not an answer worth keeping:
-    // release the key so the client can retry.
-    if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
+    if !worth_keeping(status) {
         idempotency.release(ticket).await;
+    } else if parts.extensions.get::<SecretAnswer>().is_some() {
+        idempotency
+            .answer(ticket, Answer::secret(status.as_u16()))
+            .await;
     } else {
         let answer = Answer {
             status: status.as_u16(),
             headers: kept_headers(&parts.headers),
             body: body.to_vec(),
+            secret: false,
         };
         idempotency.answer(ticket, answer).await;
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Marks an answer holding a secret (a token): a handler returns it as
+/// `Extension(SecretAnswer)`, and the answer is not stored for a retry.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretAnswer;
+
+/// A retry should get this answer again: a success, or a refusal of the
+/// request's form. Anything that may change with the platform's state
+/// (401, 403, 404, 409, 412, 422, 429) or a fault releases the key instead.
+fn worth_keeping(status: StatusCode) -> bool {
+    status.is_success()
+        || matches!(
+            status,
+            StatusCode::BAD_REQUEST
+                | StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        )
 }
 
 fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -125,6 +164,13 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 fn replay(answer: Answer) -> Response {
+    if answer.secret {
+        return problem(
+            StatusCode::CONFLICT,
+            "idempotency_secret_not_kept",
+            "the request with this Idempotency-Key succeeded already; its answer held a secret, which bbws does not keep: list the resource to see what it made",
+        );
+    }
     let mut res = Response::new(Body::from(Bytes::from(answer.body)));
     *res.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     for (name, value) in answer.headers {

@@ -2,10 +2,10 @@
 //! `/v1/invitations/accept|decline` for the invitee (who has no token yet:
 //! the invitation token is the credential).
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
 use super::extract::{Auth, Body, Params};
+use super::idempotency::SecretAnswer;
 use super::{AppState, PageBody, tagged};
 use crate::domain::{Invitation, InvitationStatus};
 use crate::service::PageRequest;
@@ -105,8 +106,11 @@ async fn cancel_invitation(
 async fn accept_invitation(
     State(s): State<AppState>,
     Body(input): Body<InvitationToken>,
-) -> ApiResult<Json<Accepted>> {
-    Ok(Json(s.services.invitations().accept(input).await?))
+) -> ApiResult<(Extension<SecretAnswer>, Json<Accepted>)> {
+    Ok((
+        Extension(SecretAnswer),
+        Json(s.services.invitations().accept(input).await?),
+    ))
 }
 
 /// Decline an invitation.

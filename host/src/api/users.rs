@@ -1,9 +1,9 @@
 //! `/v1/users`, their tokens, and `/v1/me`.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
 use super::extract::{Auth, Body, PageQuery, Params};
+use super::idempotency::SecretAnswer;
 use super::{AppState, PageBody, tagged};
 use crate::domain::User;
 use crate::domain::user::TokenInfo;
@@ -95,9 +96,10 @@ async fn create_token(
     Auth(caller): Auth,
     Path(id): Path<String>,
     Body(input): Body<CreateToken>,
-) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+) -> ApiResult<(StatusCode, Extension<SecretAnswer>, Json<IssuedToken>)> {
     Ok((
         StatusCode::CREATED,
+        Extension(SecretAnswer),
         Json(
             s.services
                 .identity()

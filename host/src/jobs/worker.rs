@@ -202,7 +202,22 @@ impl Worker {
     /// Receives jobs and runs up to `workers` at once, until the task is
     /// aborted; sweeps every lease.
     pub async fn run(self: Arc<Self>) {
-        let permits = Arc::new(tokio::sync::Semaphore::new(self.settings.workers.max(1)));
+        let (_never, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop, Duration::ZERO).await;
+    }
+
+    /// Runs jobs until `stop` turns true, then takes no more and waits up
+    /// to `drain` for the running ones to finish. A job still running after
+    /// that is dropped mid-step: its lease runs out and another worker (or
+    /// the next start) takes it up again, since every step checks state
+    /// first.
+    pub async fn run_until(
+        self: Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        drain: Duration,
+    ) {
+        let slots = self.settings.workers.max(1);
+        let permits = Arc::new(tokio::sync::Semaphore::new(slots));
         let sweeper = {
             let worker = self.clone();
             tokio::spawn(async move {
@@ -213,18 +228,24 @@ impl Worker {
             })
         };
         let _sweeper = AbortOnDrop(sweeper);
-        loop {
+        while !*stop.borrow() {
             let free = permits.available_permits();
             if free == 0 {
-                let _ = permits.acquire().await.map(|p| p.forget());
-                permits.add_permits(1);
+                tokio::select! {
+                    p = permits.acquire() => {
+                        let _ = p.map(|p| p.forget());
+                        permits.add_permits(1);
+                    }
+                    // Only a stop is ever sent (or the sender is gone).
+                    _ = stop.changed() => break,
+                }
                 continue;
             }
-            match self
-                .queue
-                .receive(free.min(10), self.settings.lease, Duration::from_secs(1))
-                .await
-            {
+            let received = tokio::select! {
+                r = self.queue.receive(free.min(10), self.settings.lease, Duration::from_secs(1)) => r,
+                _ = stop.changed() => break,
+            };
+            match received {
                 Ok(deliveries) => {
                     for delivery in deliveries {
                         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -242,6 +263,20 @@ impl Worker {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
+        }
+        let running = slots - permits.available_permits();
+        if running > 0 {
+            tracing::info!(running, "waiting for running jobs to finish");
+        }
+        let all = u32::try_from(slots).unwrap_or(u32::MAX);
+        if tokio::time::timeout(drain, permits.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = slots - permits.available_permits(),
+                "jobs still running at shutdown; their leases will hand them to the next worker"
+            );
         }
     }
 

@@ -37,6 +37,9 @@ struct Stored {
     headers: Vec<(String, String)>,
     /// Base64 of the body.
     body: String,
+    /// The answer held a secret: only that it succeeded is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    secret: bool,
 }
 
 /// An answer worth giving again.
@@ -45,6 +48,20 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The answer held a secret, which is not kept: a retry is refused.
+    pub secret: bool,
+}
+
+impl Answer {
+    /// A successful answer whose body (a secret) is not kept.
+    pub fn secret(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            secret: true,
+        }
+    }
 }
 
 /// What a key's claim found.
@@ -90,6 +107,7 @@ impl Idempotency<'_> {
                     body: base64::engine::general_purpose::STANDARD
                         .decode(stored.body)
                         .unwrap_or_default(),
+                    secret: stored.secret,
                 }),
                 None => Claim::InProgress,
             });
@@ -123,6 +141,7 @@ impl Idempotency<'_> {
                 status: answer.status,
                 headers: answer.headers,
                 body: base64::engine::general_purpose::STANDARD.encode(&answer.body),
+                secret: answer.secret,
             }),
         };
         let item = match Item::record(ticket.key, &record) {

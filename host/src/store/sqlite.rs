@@ -59,6 +59,20 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Creates `path` empty with mode 0600 if it does not exist.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -67,9 +81,13 @@ fn now_unix() -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`.
+    /// Opens (creating if needed) the database file at `path`. A new file
+    /// is readable by its owner only (0600); SQLite gives its `-wal` and
+    /// `-shm` files the same mode.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path)
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", path.display())))?;
         let writer = Connection::open(&path).map_err(backend)?;
         writer
             .execute_batch(
