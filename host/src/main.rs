@@ -291,6 +291,13 @@ struct SitesArgs {
     /// promotion and backups take.
     #[arg(long, env = "BBWS_LOCAL_PROVISION_DELAY", default_value = "200ms", value_parser = humantime::parse_duration)]
     local_provision_delay: std::time::Duration,
+    /// Let attached WordPress sites be at any address: loopback, private
+    /// networks, link-local (cloud metadata). Off, bbws connects to them
+    /// only at public addresses. For development and tests. The
+    /// environment takes what people type: `1`/`0`, `true`/`false`,
+    /// `yes`/`no`, `on`/`off`.
+    #[arg(long, env = "BBWS_WORDPRESS_ALLOW_PRIVATE", value_parser = BoolishValueParser::new())]
+    wordpress_allow_private: bool,
 }
 
 impl SitesArgs {
@@ -299,6 +306,7 @@ impl SitesArgs {
             secrets_key: self.secrets_key,
             vulnerability_feed: self.vulnerability_feed,
             provision_delay: self.local_provision_delay,
+            wordpress_allow_private: self.wordpress_allow_private,
         }
     }
 }

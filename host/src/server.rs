@@ -178,6 +178,10 @@ pub struct SitesSpec {
     pub vulnerability_feed: Option<String>,
     /// How long the local provider's simulated work takes.
     pub provision_delay: Duration,
+    /// Let attached WordPress sites be at any address, loopback and private
+    /// networks included (`--wordpress-allow-private`); off: public
+    /// addresses only.
+    pub wordpress_allow_private: bool,
 }
 
 impl Default for SitesSpec {
@@ -186,6 +190,7 @@ impl Default for SitesSpec {
             secrets_key: None,
             vulnerability_feed: None,
             provision_delay: Duration::from_millis(200),
+            wordpress_allow_private: false,
         }
     }
 }
@@ -690,11 +695,19 @@ async fn site_settings(config: &ServerConfig, backends: &Backends) -> anyhow::Re
             crate::domain::vulnerability::Feed::empty()
         }
     };
+    if spec.wordpress_allow_private {
+        tracing::warn!(
+            "--wordpress-allow-private: attached WordPress sites may be at any address, loopback, private networks and cloud metadata included"
+        );
+    }
     Ok(SiteSettings {
         provider: local_sites(backends),
         blobs: backends.blobs.clone(),
         secrets,
         feed: Arc::new(feed),
         provision_delay: spec.provision_delay,
+        wordpress_egress: crate::infra::wordpress::Egress::allowing_private(
+            spec.wordpress_allow_private,
+        ),
     })
 }

@@ -5,17 +5,19 @@
 //!   scripts/with-wordpress.sh cargo test -p bbws-host --test wordpress
 //!
 //! The WordPress may outlive a run (or be shared by test binaries): every
-//! test uses slugs and names of its own.
+//! test uses slugs and names of its own. It is on loopback, so the clients
+//! allow private addresses (`--wordpress-allow-private`).
 
 use bbws_host::domain::template::{WpOperation, WpPage};
-use bbws_host::infra::wordpress::{WordPress, WpError, WpPost};
+use bbws_host::infra::wordpress::{Egress, WordPress, WpError, WpPost};
 use bbws_testkit as testkit;
 use serde_json::Value;
 
 /// The client of the test WordPress, or `None` when the test is skipped.
 fn client(what: &str) -> Option<(WordPress, (String, String, String))> {
     let env = testkit::wordpress(what)?;
-    let wp = WordPress::new(&env.0, &env.1, &env.2).expect("the test WordPress's URL");
+    let wp = WordPress::new(&env.0, &env.1, &env.2, Egress::AllowPrivate)
+        .expect("the test WordPress's URL");
     Some((wp, env))
 }
 
@@ -204,7 +206,7 @@ async fn set_option_writes_settings() {
         matches!(&err, WpError::Invalid(m) if m.contains("bbws-no-such-page")),
         "{err}"
     );
-    // WordPress's own refusal keeps its code.
+    // WordPress's own refusal keeps its code, a core one bbws names.
     let err = wp
         .apply(&set("default_comment_status", "sometimes"))
         .await
@@ -212,7 +214,11 @@ async fn set_option_writes_settings() {
     assert!(
         matches!(
             &err,
-            WpError::Invalid(_) | WpError::Refused { status: 400, .. }
+            WpError::Invalid(_)
+                | WpError::Refused {
+                    status: 400,
+                    code: Some("rest_invalid_param")
+                }
         ),
         "{err}"
     );
@@ -333,18 +339,31 @@ async fn a_wrong_password_is_unauthorized() {
     let Some((_, (url, user, _))) = client("wordpress wrong password") else {
         return;
     };
-    let wp = WordPress::new(&url, &user, "abcd efgh ijkl mnop qrst uvwx").unwrap();
+    let wp = WordPress::new(
+        &url,
+        &user,
+        "abcd efgh ijkl mnop qrst uvwx",
+        Egress::AllowPrivate,
+    )
+    .unwrap();
     let err = wp.check().await.unwrap_err();
-    assert!(matches!(err, WpError::Unauthorized(_)), "{err}");
+    assert!(matches!(err, WpError::Unauthorized { .. }), "{err}");
     assert!(err.to_string().contains("Application Password"), "{err}");
+    assert!(err.to_string().contains("HTTP 401"), "{err}");
     let err = wp.plugins().await.unwrap_err();
-    assert!(matches!(err, WpError::Unauthorized(_)), "{err}");
+    assert!(matches!(err, WpError::Unauthorized { .. }), "{err}");
 }
 
 /// Needs no WordPress: nothing listens on port 1.
 #[tokio::test]
 async fn an_unreachable_wordpress() {
-    let wp = WordPress::new("http://127.0.0.1:1", "admin", "abcd efgh").unwrap();
+    let wp = WordPress::new(
+        "http://127.0.0.1:1",
+        "admin",
+        "abcd efgh",
+        Egress::AllowPrivate,
+    )
+    .unwrap();
     let err = wp.check().await.unwrap_err();
     assert!(
         matches!(&err, WpError::Unreachable(m) if m.contains("127.0.0.1:1")),
@@ -357,4 +376,24 @@ async fn an_unreachable_wordpress() {
         .await
         .unwrap_err();
     assert!(matches!(err, WpError::Unreachable(_)), "{err}");
+}
+
+/// Needs no WordPress: public addresses only, the test WordPress's own
+/// loopback address is refused before anything is sent.
+#[tokio::test]
+async fn a_loopback_wordpress_is_refused_without_allow_private() {
+    let wp = WordPress::new(
+        "http://127.0.0.1:1",
+        "admin",
+        "abcd efgh",
+        Egress::PublicOnly,
+    )
+    .unwrap();
+    let err = wp.check().await.unwrap_err();
+    assert!(
+        matches!(&err, WpError::NotAllowed(m) if m.contains("127.0.0.1 is not a public address")),
+        "{err}"
+    );
+    let err = wp.check_address().await.unwrap_err();
+    assert!(matches!(err, WpError::NotAllowed(_)), "{err}");
 }

@@ -95,7 +95,30 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server after `configure` adjusts its configuration.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    start_in(
+        tempfile::tempdir().expect("a temporary directory"),
+        configure,
+    )
+    .await
+}
+
+impl TestApp {
+    /// Stops the server and starts another on the same data directory
+    /// (the embedded deployment: SQLite and files), configured anew.
+    #[allow(dead_code)]
+    pub async fn restart_with(mut self, configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
+        assert!(
+            matches!(crate::BACKEND, Backend::Embedded),
+            "a restart keeps the embedded deployment's files only"
+        );
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("the server stops");
+        }
+        start_in(self.dir, configure).await
+    }
+}
+
+async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
     let mut config = ServerConfig::ephemeral(dir.path());
     config.bootstrap_token = Some(ADMIN_TOKEN.to_string());
     if let Backend::Aws = crate::BACKEND {

@@ -1120,6 +1120,8 @@ async fn a_job_that_keeps_failing_is_retried_with_backoff_then_dead_lettered() {
         // every lease, in real time) and have it sent twice; a long lease
         // keeps the sweep out of a scenario about retries.
         c.jobs.settings.lease = std::time::Duration::from_secs(3600);
+        // The unreachable WordPress is on loopback.
+        c.sites.wordpress_allow_private = true;
     })
     .await;
     let t = app.tenant(&app.admin, "Unlucky", None).await;

@@ -19,7 +19,7 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code, such as `tenant_not_found`.
     pub code: String,
-    /// Per-field problems (with `validation_failed`).
+    /// Per-field problems (with `validation_failed`, and `url_not_allowed`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// The vulnerabilities found (with `security_scan_failed`).
@@ -80,9 +80,10 @@ pub fn status_of(e: &Error) -> StatusCode {
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-        Error::Validation(_) | Error::Unprocessable { .. } | Error::ScanFailed { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        Error::Validation(_)
+        | Error::Unprocessable { .. }
+        | Error::FieldRefused { .. }
+        | Error::ScanFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
         Error::Gone { .. } => StatusCode::GONE,
@@ -96,6 +97,10 @@ impl From<Error> for Problem {
         let (status, code) = (status_of(&e), e.code());
         match e {
             Error::Validation(errors) => Problem::validation(errors),
+            Error::FieldRefused { detail, errors, .. } => Problem {
+                errors,
+                ..Problem::new(status, code, detail)
+            },
             Error::ScanFailed { detail, findings } => Problem {
                 findings,
                 ..Problem::new(status, code, detail)

@@ -30,6 +30,15 @@ pub enum Error {
     /// (an invalid component, a kind that cannot run yet).
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    /// 422 with its own code and the fields at fault: a well-formed value
+    /// the platform will not act on (`url_not_allowed`: a WordPress URL
+    /// whose address bbws does not connect to).
+    #[error("{detail}")]
+    FieldRefused {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// 409: the request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
@@ -78,6 +87,23 @@ impl Error {
         }])
     }
 
+    /// 422 `code` naming `field` as the one at fault.
+    pub fn field_refused(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let detail = detail.into();
+        Error::FieldRefused {
+            code,
+            errors: vec![FieldError {
+                field: field.into(),
+                message: detail.clone(),
+            }],
+            detail,
+        }
+    }
+
     /// The stable machine code clients branch on (`tenant_not_found`,
     /// `version_conflict`, ...).
     pub fn code(&self) -> &'static str {
@@ -87,6 +113,7 @@ impl Error {
             Error::NotFound { code, .. }
             | Error::BadRequest { code, .. }
             | Error::Unprocessable { code, .. }
+            | Error::FieldRefused { code, .. }
             | Error::Conflict { code, .. }
             | Error::Gone { code, .. } => code,
             Error::Validation(_) => "validation_failed",

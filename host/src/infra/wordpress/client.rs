@@ -5,7 +5,14 @@
 //!
 //! Every request goes to `SITE/?rest_route=/wp/v2/...`, the form that works
 //! on every WordPress whatever its permalink setting (and behind a server
-//! without rewrite rules). A request may take [`REQUEST_TIMEOUT`].
+//! without rewrite rules). A request may take [`REQUEST_TIMEOUT`], and an
+//! answer at most [`MAX_BODY`] bytes. Where the client may connect is
+//! [`Egress`]'s rule (`egress.rs`).
+//!
+//! An error names the HTTP status and says in bbws's words what it means;
+//! it never quotes the remote's body, which goes to the log (shortened). Of
+//! a WordPress error only its `code` is named, and only when it is one of
+//! the WordPress core codes bbws knows ([`KNOWN_CODES`]).
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -13,9 +20,10 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
+use super::egress::{self, Egress};
 use super::wire::{
-    WpMenu, WpMenuItem, WpPlugin, WpPost, WpSiteInfo, check_slug, decode_entities, parse_menu,
-    parse_menu_item, parse_plugin, parse_post, slug_matches, str_field,
+    WpMenu, WpMenuItem, WpPlugin, WpPost, WpSiteInfo, check_slug, parse_menu, parse_menu_item,
+    parse_plugin, parse_post, slug_matches, str_field,
 };
 
 /// How long one request may take, connection included.
@@ -27,24 +35,122 @@ const PER_PAGE: usize = 100;
 /// Pages of a listing read at most (a server ignoring `page` ends there).
 const MAX_PAGES: usize = 50;
 
+/// The most of an answer bbws reads (1 MiB); a longer one is an error.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// How much of a remote body the log keeps.
+const LOGGED_BODY: usize = 512;
+
+/// WordPress core's error codes bbws names in its errors, each with what it
+/// means in bbws's words. Any other code is the remote's text, not named.
+pub const KNOWN_CODES: &[(&str, &str)] = &[
+    ("rest_not_logged_in", "the request was not authenticated"),
+    ("incorrect_password", "the Application Password is wrong"),
+    ("invalid_username", "there is no such user"),
+    ("invalid_email", "there is no user with that e-mail"),
+    (
+        "application_passwords_disabled",
+        "Application Passwords are disabled on this site",
+    ),
+    (
+        "application_passwords_disabled_for_user",
+        "Application Passwords are disabled for this user",
+    ),
+    ("rest_forbidden", "the user may not do this"),
+    ("rest_forbidden_context", "the user may not edit this"),
+    ("rest_cannot_view", "the user may not see this"),
+    ("rest_cannot_read", "the user may not read this"),
+    ("rest_cannot_create", "the user may not create this"),
+    ("rest_cannot_edit", "the user may not edit this"),
+    (
+        "rest_cannot_edit_others",
+        "the user may not edit others' content",
+    ),
+    ("rest_cannot_update", "the user may not update this"),
+    ("rest_cannot_delete", "the user may not delete this"),
+    ("rest_cannot_publish", "the user may not publish"),
+    (
+        "rest_cannot_assign_term",
+        "the user may not assign this term",
+    ),
+    ("rest_cannot_view_plugins", "the user may not list plugins"),
+    (
+        "rest_cannot_manage_plugins",
+        "the user may not manage plugins",
+    ),
+    (
+        "rest_cannot_activate_plugin",
+        "the user may not activate plugins",
+    ),
+    (
+        "rest_cannot_deactivate_plugin",
+        "the user may not deactivate plugins",
+    ),
+    ("rest_cannot_manage_menus", "the user may not manage menus"),
+    (
+        "rest_cannot_manage_options",
+        "the user may not change settings",
+    ),
+    ("rest_plugin_not_found", "there is no such plugin"),
+    ("rest_post_invalid_id", "there is no such page or post"),
+    ("rest_term_invalid", "there is no such menu or term"),
+    ("rest_post_exists", "the page or post exists already"),
+    ("rest_invalid_param", "a parameter is invalid"),
+    ("rest_missing_callback_param", "a parameter is missing"),
+    ("rest_invalid_json", "the request body is not valid JSON"),
+    ("rest_invalid_field", "a field is invalid"),
+    ("rest_invalid_stored_value", "a stored setting is invalid"),
+    ("rest_no_route", "the REST API has no such route"),
+    ("rest_cookie_invalid_nonce", "a cookie nonce was refused"),
+    ("menu_exists", "a menu of that name exists already"),
+    ("term_exists", "a term of that name exists already"),
+];
+
+/// The allow-listed code (bbws's own copy) and its meaning.
+fn known_code(code: &str) -> Option<(&'static str, &'static str)> {
+    KNOWN_CODES.iter().copied().find(|(c, _)| *c == code)
+}
+
+fn code_note(code: &Option<&'static str>) -> String {
+    match code.and_then(known_code) {
+        Some((code, meaning)) => format!(", {code}: {meaning}"),
+        None => String::new(),
+    }
+}
+
+fn status_text(status: &u16) -> String {
+    match StatusCode::from_u16(*status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("HTTP {status} {reason}"),
+        None => format!("HTTP {status}"),
+    }
+}
+
 /// What went wrong talking to a WordPress.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WpError {
     /// No answer: connection refused, DNS, TLS, timeout. Worth retrying.
     #[error("WordPress is unreachable: {0}")]
     Unreachable(String),
-    /// WordPress did not accept the credentials (HTTP 401).
+    /// The address is not one bbws connects to (see [`Egress`]). Not worth
+    /// retrying.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// WordPress did not accept the credentials (HTTP 401); its error code
+    /// when it is a known one ([`KNOWN_CODES`]).
     #[error(
-        "WordPress did not accept the credentials: {0}. Check the username and the Application Password (Users → Profile → Application Passwords)"
+        "WordPress did not accept the credentials (HTTP 401{}). Check the username and the Application Password (Users → Profile → Application Passwords)",
+        code_note(.code)
     )]
-    Unauthorized(String),
-    /// WordPress answered with an error: its HTTP status and its own error
-    /// `code` and `message`.
-    #[error("WordPress refused the request (HTTP {status}, {code}): {message}")]
+    Unauthorized { code: Option<&'static str> },
+    /// WordPress answered with an error: the HTTP status, and its error
+    /// `code` when it is a known one ([`KNOWN_CODES`]).
+    #[error("WordPress refused the request ({}{})", status_text(.status), code_note(.code))]
     Refused {
         status: u16,
-        code: String,
-        message: String,
+        code: Option<&'static str>,
     },
     /// A request bbws cannot make (bad URL, unknown option, missing page or
     /// plugin), or an answer that is not WordPress's.
@@ -59,6 +165,7 @@ pub struct WordPress {
     base: Url,
     username: String,
     password: String,
+    egress: Egress,
     client: reqwest::Client,
 }
 
@@ -74,9 +181,15 @@ impl std::fmt::Debug for WordPress {
 impl WordPress {
     /// A client of the WordPress at `url` (`https://example.com` or
     /// `https://example.com/blog/`; a trailing `wp-json/` or `index.php` is
-    /// dropped). Only checks the URL: [`check`](Self::check) proves the
-    /// credentials.
-    pub fn new(url: &str, username: &str, application_password: &str) -> Result<Self, WpError> {
+    /// dropped), connecting only where `egress` allows. Only checks the
+    /// URL's form: [`check_address`](Self::check_address) resolves it,
+    /// [`check`](Self::check) proves the credentials.
+    pub fn new(
+        url: &str,
+        username: &str,
+        application_password: &str,
+        egress: Egress,
+    ) -> Result<Self, WpError> {
         let base = base_url(url)?;
         if username.trim().is_empty() {
             return Err(WpError::Invalid("the WordPress username is empty".into()));
@@ -86,18 +199,29 @@ impl WordPress {
                 "the WordPress Application Password is empty".into(),
             ));
         }
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("bbws/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("bbws/", env!("CARGO_PKG_VERSION")));
+        let client = egress::guarded(builder, egress)
             .build()
             .map_err(|e| WpError::Invalid(format!("cannot build an HTTP client: {e}")))?;
         Ok(WordPress {
             base,
             username: username.trim().to_string(),
             password: application_password.trim().to_string(),
+            egress,
             client,
         })
+    }
+
+    /// Refuses the site's address if its host is, or resolves to, an
+    /// address bbws may not connect to ([`WpError::NotAllowed`]). Every
+    /// connection is checked again; this says so before anything is stored.
+    pub async fn check_address(&self) -> Result<(), WpError> {
+        egress::check(&self.base, self.egress)
+            .await
+            .map_err(|e| WpError::NotAllowed(format!("the WordPress URL's host {e}")))
     }
 
     /// The site's address as this client uses it.
@@ -114,7 +238,16 @@ impl WordPress {
         let user = str_field(&me, "username")
             .or_else(|| str_field(&me, "slug"))
             .unwrap_or_default();
-        let index = self.call(Method::GET, "/", &[], None).await?;
+        // Only what is read: the whole index describes every route, which
+        // on a site with many plugins runs past the answer's limit.
+        let index = self
+            .call(
+                Method::GET,
+                "/",
+                &[("_fields", "name,description,home,url,namespaces")],
+                None,
+            )
+            .await?;
         if index.get("namespaces").is_none() {
             return Err(self.not_wordpress("/"));
         }
@@ -234,6 +367,9 @@ impl WordPress {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Value, WpError> {
+        // reqwest connects to an IP literal without asking the resolver.
+        egress::check_literal(&self.base, self.egress)
+            .map_err(|e| WpError::NotAllowed(format!("the WordPress URL's host {e}")))?;
         let url = endpoint(&self.base, route, query);
         let mut request = self
             .client
@@ -248,14 +384,61 @@ impl WordPress {
             .await
             .map_err(|e| self.unreachable(&method, route, &e))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.unreachable(&method, route, &e))?;
+        let bytes = self.read_body(&method, route, response).await?;
         answer(self.base.as_str(), &method, route, status, &bytes)
     }
 
+    /// The body, chunk by chunk, refused past [`MAX_BODY`].
+    async fn read_body(
+        &self,
+        method: &Method,
+        route: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, WpError> {
+        let too_large = || {
+            tracing::warn!(wordpress = %self.base, %method, route, limit = MAX_BODY, "WordPress's answer is too large");
+            WpError::Invalid(format!(
+                "{} answered {method} {route} with more than 1 MiB: bbws reads at most {MAX_BODY} bytes of an answer",
+                self.base
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.unreachable(method, route, &e))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     fn unreachable(&self, method: &Method, route: &str, e: &reqwest::Error) -> WpError {
+        if let Some(refused) = egress::refusal_in(e) {
+            let what = if e.is_redirect() {
+                "WordPress redirected to an address bbws does not connect to:"
+            } else {
+                "the WordPress URL's host"
+            };
+            return WpError::NotAllowed(format!("{what} {refused}"));
+        }
+        if e.is_redirect() {
+            // The cause is bbws's own text (too many hops, not http(s)).
+            let cause = e.source().map_or_else(|| e.to_string(), error_chain);
+            return WpError::Invalid(format!(
+                "{} redirected {method} {route} where bbws does not follow: {cause}",
+                self.base
+            ));
+        }
         let what = if e.is_timeout() {
             format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
         } else {
@@ -278,7 +461,8 @@ impl WordPress {
     }
 }
 
-/// Interprets an answer: the JSON of a 2xx, else the error WordPress gave.
+/// Interprets an answer: the JSON of a 2xx, else the error WordPress gave,
+/// described in bbws's words (the body goes to the log).
 fn answer(
     base: &str,
     method: &Method,
@@ -289,48 +473,36 @@ fn answer(
     let json: Option<Value> = serde_json::from_slice(body).ok();
     if status.is_success() {
         return json.ok_or_else(|| {
+            tracing::warn!(wordpress = %base, %method, route, status = status.as_u16(), body = %log_excerpt(body), "WordPress answered without JSON");
             WpError::Invalid(format!(
-                "{base} answered {method} {route} with HTTP {} but no JSON ({}): is it a WordPress site with its REST API enabled?",
+                "{base} answered {method} {route} with HTTP {} but not with JSON: is it a WordPress site with its REST API enabled?",
                 status.as_u16(),
-                snippet(body)
             ))
         });
     }
-    let wp_error = json.as_ref().and_then(|j| {
-        let code = str_field(j, "code")?;
-        let mut message = strip_tags(&str_field(j, "message").unwrap_or_default());
-        // `rest_invalid_param` says which parameter is wrong in `data.params`.
-        if let Some(params) = j.pointer("/data/params").and_then(Value::as_object) {
-            let details: Vec<String> = params
-                .values()
-                .filter_map(Value::as_str)
-                .map(strip_tags)
-                .collect();
-            if !details.is_empty() {
-                message = format!("{message} ({})", details.join("; "));
-            }
+    let wp_code = json.as_ref().and_then(|j| str_field(j, "code"));
+    let code = wp_code.as_deref().and_then(known_code).map(|(c, _)| c);
+    match &wp_code {
+        Some(wp_code) => {
+            tracing::info!(wordpress = %base, %method, route, status = status.as_u16(), code = %wp_code, body = %log_excerpt(body), "WordPress refused a request")
         }
-        Some((code, message))
-    });
-    match (status, wp_error) {
-        (StatusCode::UNAUTHORIZED, Some((code, message))) => {
-            Err(WpError::Unauthorized(format!("{message} ({code})")))
+        None => {
+            tracing::warn!(wordpress = %base, %method, route, status = status.as_u16(), body = %log_excerpt(body), "WordPress answered an error without a WordPress error")
         }
-        (StatusCode::UNAUTHORIZED, None) => Err(WpError::Unauthorized(format!(
-            "HTTP 401 from {base} ({})",
-            snippet(body)
-        ))),
-        (_, Some((code, message))) => Err(WpError::Refused {
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(WpError::Unauthorized { code });
+    }
+    if wp_code.is_some() {
+        return Err(WpError::Refused {
             status: status.as_u16(),
             code,
-            message,
-        }),
-        (_, None) => Err(WpError::Invalid(format!(
-            "{base} answered {method} {route} with HTTP {} and no WordPress error ({}): is it a WordPress site with its REST API enabled?",
-            status.as_u16(),
-            snippet(body)
-        ))),
+        });
     }
+    Err(WpError::Invalid(format!(
+        "{base} answered {method} {route} with {} and no WordPress error: is it a WordPress site with its REST API enabled?",
+        status_text(&status.as_u16()),
+    )))
 }
 
 /// The site address a client works from: http(s), a host, no credentials,
@@ -383,29 +555,15 @@ fn endpoint(base: &Url, route: &str, query: &[(&str, &str)]) -> Url {
     url
 }
 
-/// WordPress's messages sometimes hold markup (`<strong>Error:</strong>`).
-fn strip_tags(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    decode_entities(out.trim())
-}
-
-/// The start of a body, on one line, for an error message.
-pub(super) fn snippet(body: &[u8]) -> String {
+/// The start of a remote body, on one line, for the log (never for a
+/// client).
+pub(super) fn log_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() {
         return "empty body".into();
     }
-    match text.char_indices().nth(120) {
+    match text.char_indices().nth(LOGGED_BODY) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text,
     }
@@ -459,10 +617,13 @@ mod tests {
                 "{bad:?} should be refused"
             );
         }
-        assert!(WordPress::new("javascript:alert(1)", "u", "p").is_err());
-        assert!(WordPress::new("https://example.com", " ", "p").is_err());
-        assert!(WordPress::new("https://example.com", "u", "").is_err());
-        assert!(WordPress::new("https://example.com", "u", "abcd efgh ijkl").is_ok());
+        let new = |url: &str, user: &str, password: &str| {
+            WordPress::new(url, user, password, Egress::PublicOnly)
+        };
+        assert!(new("javascript:alert(1)", "u", "p").is_err());
+        assert!(new("https://example.com", " ", "p").is_err());
+        assert!(new("https://example.com", "u", "").is_err());
+        assert!(new("https://example.com", "u", "abcd efgh ijkl").is_ok());
     }
 
     #[test]
@@ -483,87 +644,187 @@ mod tests {
         );
     }
 
-    #[test]
-    fn errors_keep_wordpress_code_and_message() {
-        let get = Method::GET;
-        let body = br#"{"code":"rest_not_logged_in","message":"You are not currently logged in.","data":{"status":401}}"#;
-        let err = answer(
-            "http://h/",
-            &get,
-            "/wp/v2/users/me",
-            StatusCode::UNAUTHORIZED,
-            body,
-        )
-        .unwrap_err();
-        assert_eq!(
-            err,
-            WpError::Unauthorized("You are not currently logged in. (rest_not_logged_in)".into())
-        );
-        assert!(err.to_string().contains("Application Password"), "{err}");
+    const SECRET: &str = "INTERNAL-ONLY-SECRET";
 
-        let body = br#"{"code":"menu_exists","message":"The menu name <strong>Main &amp; more</strong> conflicts.","data":{"status":400}}"#;
+    /// The error of an answer, checked never to hold the remote's secret.
+    #[track_caller]
+    fn refused(status: StatusCode, body: &str) -> WpError {
         let err = answer(
             "http://h/",
-            &get,
-            "/wp/v2/menus",
-            StatusCode::BAD_REQUEST,
-            body,
+            &Method::GET,
+            "/wp/v2/plugins",
+            status,
+            body.as_bytes(),
         )
         .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(SECRET), "{err:?}");
+        err
+    }
+
+    #[test]
+    fn errors_name_the_status_and_known_codes_never_the_body() {
+        // A known code is named, with bbws's meaning; the message is not.
+        let err = refused(
+            StatusCode::UNAUTHORIZED,
+            r#"{"code":"rest_not_logged_in","message":"INTERNAL-ONLY-SECRET","data":{"status":401}}"#,
+        );
         assert_eq!(
             err,
-            WpError::Refused {
-                status: 400,
-                code: "menu_exists".into(),
-                message: "The menu name Main & more conflicts.".into()
+            WpError::Unauthorized {
+                code: Some("rest_not_logged_in")
             }
         );
         assert_eq!(
             err.to_string(),
-            "WordPress refused the request (HTTP 400, menu_exists): The menu name Main & more conflicts."
+            "WordPress did not accept the credentials (HTTP 401, rest_not_logged_in: the request was not authenticated). Check the username and the Application Password (Users → Profile → Application Passwords)"
         );
-
-        let body = br#"{"code":"rest_invalid_param","message":"Invalid parameter(s): status","data":{"status":400,"params":{"status":"status is not one of publish, future, draft, pending, private."}}}"#;
-        let err = answer(
-            "http://h/",
-            &Method::POST,
-            "/wp/v2/pages",
-            StatusCode::BAD_REQUEST,
-            body,
-        )
-        .unwrap_err();
+        let err = refused(
+            StatusCode::FORBIDDEN,
+            r#"{"code":"rest_forbidden","message":"INTERNAL-ONLY-SECRET"}"#,
+        );
         assert_eq!(
             err.to_string(),
-            "WordPress refused the request (HTTP 400, rest_invalid_param): Invalid parameter(s): status (status is not one of publish, future, draft, pending, private.)"
+            "WordPress refused the request (HTTP 403 Forbidden, rest_forbidden: the user may not do this)"
         );
-
-        let err = answer(
-            "http://h/",
-            &get,
-            "/",
-            StatusCode::NOT_FOUND,
-            b"<html>Not Found</html>",
-        )
-        .unwrap_err();
-        assert!(
-            matches!(&err, WpError::Invalid(m) if m.contains("HTTP 404") && m.contains("Not Found")),
-            "{err}"
-        );
-        let err = answer(
-            "http://h/",
-            &get,
-            "/",
-            StatusCode::OK,
-            b"<html>a blog</html>",
-        )
-        .unwrap_err();
-        assert!(
-            matches!(&err, WpError::Invalid(m) if m.contains("no JSON")),
-            "{err}"
+        let err = refused(
+            StatusCode::BAD_REQUEST,
+            r#"{"code":"rest_invalid_param","message":"Invalid parameter(s): status","data":{"status":400,"params":{"status":"INTERNAL-ONLY-SECRET"}}}"#,
         );
         assert_eq!(
-            answer("http://h/", &get, "/", StatusCode::OK, b"[]"),
+            err,
+            WpError::Refused {
+                status: 400,
+                code: Some("rest_invalid_param")
+            }
+        );
+
+        // An unknown code is the remote's text: only the status is named.
+        let err = refused(
+            StatusCode::BAD_REQUEST,
+            r#"{"code":"INTERNAL-ONLY-SECRET","message":"INTERNAL-ONLY-SECRET"}"#,
+        );
+        assert_eq!(
+            err,
+            WpError::Refused {
+                status: 400,
+                code: None
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "WordPress refused the request (HTTP 400 Bad Request)"
+        );
+        let err = refused(
+            StatusCode::UNAUTHORIZED,
+            r#"{"code":"INTERNAL-ONLY-SECRET-code","message":"x"}"#,
+        );
+        assert_eq!(err, WpError::Unauthorized { code: None });
+        refused(StatusCode::UNAUTHORIZED, "INTERNAL-ONLY-SECRET");
+
+        // No JSON: the status, never the body.
+        let err = refused(
+            StatusCode::NOT_FOUND,
+            "<html>INTERNAL-ONLY-SECRET Not Found</html>",
+        );
+        assert!(
+            matches!(&err, WpError::Invalid(m) if m.contains("HTTP 404 Not Found") && m.contains("no WordPress error")),
+            "{err}"
+        );
+        let err = refused(StatusCode::OK, "INTERNAL-ONLY-SECRET");
+        assert!(
+            matches!(&err, WpError::Invalid(m) if m.contains("HTTP 200") && m.contains("not with JSON")),
+            "{err}"
+        );
+        refused(StatusCode::INTERNAL_SERVER_ERROR, &SECRET.repeat(100));
+        assert_eq!(
+            answer("http://h/", &Method::GET, "/", StatusCode::OK, b"[]"),
             Ok(json!([]))
+        );
+        // The log keeps a bounded excerpt, on one line.
+        let excerpt = log_excerpt("a\n b ".repeat(1000).as_bytes());
+        assert_eq!(excerpt.chars().count(), LOGGED_BODY + 1);
+        assert!(!excerpt.contains('\n'));
+        assert_eq!(log_excerpt(b" \n"), "empty body");
+    }
+
+    /// A loopback server answering every request with `response`.
+    async fn serve(response: String) -> String {
+        let (port, _) = super::super::egress::tests::serve(move |_, _| response.clone()).await;
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn answers_past_one_mebibyte_are_refused() {
+        let big = format!("[{}\"x\"]", "\"x\",".repeat(MAX_BODY / 4));
+        // With a length announced, and streamed without one.
+        let announced = serve(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{big}",
+                big.len()
+            ),
+        )
+        .await;
+        let streamed = serve(format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{big}"
+        ))
+        .await;
+        for url in [announced, streamed] {
+            let wp = WordPress::new(&url, "u", "p", Egress::AllowPrivate).unwrap();
+            let err = wp.plugins().await.unwrap_err();
+            assert!(
+                matches!(&err, WpError::Invalid(m) if m.contains("more than 1 MiB")),
+                "{url}: {err}"
+            );
+        }
+        let small = serve(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]".to_string(),
+        )
+        .await;
+        let wp = WordPress::new(&small, "u", "p", Egress::AllowPrivate).unwrap();
+        assert_eq!(wp.plugins().await, Ok(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn a_private_address_is_not_connected_to() {
+        let url = serve(
+            "HTTP/1.1 200 OK\r\ncontent-length: 20\r\nconnection: close\r\n\r\nINTERNAL-ONLY-SECRET".to_string(),
+        )
+        .await;
+        let wp = WordPress::new(&url, "u", "p", Egress::PublicOnly).unwrap();
+        for err in [
+            wp.plugins().await.unwrap_err(),
+            wp.check().await.unwrap_err(),
+            wp.check_address().await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, WpError::NotAllowed(m) if m.contains("127.0.0.1 is not a public address (loopback")),
+                "{err}"
+            );
+        }
+        let port = url.rsplit(':').next().unwrap();
+        let by_name = WordPress::new(
+            &format!("http://localhost:{port}"),
+            "u",
+            "p",
+            Egress::PublicOnly,
+        )
+        .unwrap();
+        for err in [
+            by_name.plugins().await.unwrap_err(),
+            by_name.check_address().await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, WpError::NotAllowed(m) if m.contains("localhost resolves to")),
+                "{err}"
+            );
+        }
+        // Allowed, the same server is reached (and its body still not quoted).
+        let open = WordPress::new(&url, "u", "p", Egress::AllowPrivate).unwrap();
+        open.check_address().await.unwrap();
+        let err = open.plugins().await.unwrap_err();
+        assert!(
+            matches!(&err, WpError::Invalid(m) if !m.contains(SECRET)),
+            "{err}"
         );
     }
 }

@@ -4,16 +4,20 @@
 //! template's plan ([`crate::domain::template::WpOperation`]).
 //!
 //! - `client.rs`: the REST client (address, auth, requests, [`WpError`]);
+//! - `egress.rs`: where the client may connect ([`Egress`]: public
+//!   addresses only, unless `--wordpress-allow-private`);
 //! - `plan.rs`: one plan operation executed through the REST API;
 //! - `wire.rs`: the JSON WordPress's REST API answers, as bbws reads it;
 //! - `simulated.rs`: the simulation, one JSON document per site.
 
 mod client;
+pub mod egress;
 mod plan;
 pub mod simulated;
 mod wire;
 
-pub use client::{REQUEST_TIMEOUT, WordPress, WpError};
+pub use client::{KNOWN_CODES, MAX_BODY, REQUEST_TIMEOUT, WordPress, WpError};
+pub use egress::Egress;
 pub use wire::{WpMenu, WpMenuItem, WpPlugin, WpPost, WpSiteInfo};
 
 /// An attached site's WordPress, as the services drive it.

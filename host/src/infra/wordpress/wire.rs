@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::{WpError, snippet};
+use super::client::{WpError, log_excerpt};
 
 /// What [`WordPress::check`](super::WordPress::check) learns about the site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,10 +142,8 @@ fn text_field(value: &Value, field: &str) -> String {
 
 pub(super) fn parse_post(value: &Value) -> Result<WpPost, WpError> {
     let id = value.get("id").and_then(Value::as_u64).ok_or_else(|| {
-        WpError::Invalid(format!(
-            "WordPress answered a page or post without an id: {}",
-            snippet(value.to_string().as_bytes())
-        ))
+        tracing::warn!(answer = %log_excerpt(value.to_string().as_bytes()), "WordPress answered a page or post without an id");
+        WpError::Invalid("WordPress answered a page or post without an id".into())
     })?;
     Ok(WpPost {
         id,

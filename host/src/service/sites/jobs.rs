@@ -63,6 +63,7 @@ fn provider_error(e: ProviderError) -> JobError {
 fn wp_error(e: WpError) -> JobError {
     match e {
         WpError::Unreachable(m) => JobError::Retry(format!("WordPress is unreachable: {m}")),
+        WpError::NotAllowed(m) => JobError::fail("url_not_allowed", m),
         other => JobError::fail("wordpress_refused", other.to_string()),
     }
 }
@@ -226,6 +227,7 @@ impl Sites<'_> {
             &site.url,
             site.wordpress_username.as_deref().unwrap_or_default(),
             &password,
+            self.cx.site_settings.wordpress_egress,
         )
         .map_err(wp_error)
     }
@@ -452,6 +454,7 @@ impl Sites<'_> {
                 Err(WpError::Unreachable(m)) => {
                     return Err(JobError::Retry(format!("WordPress is unreachable: {m}")));
                 }
+                Err(WpError::NotAllowed(m)) => return Err(JobError::fail("url_not_allowed", m)),
                 Err(e) => return Err(step_failed(i, op, e.to_string())),
             }
         }

@@ -28,7 +28,7 @@ use crate::domain::validate::Validator;
 use crate::domain::vulnerability::Feed;
 use crate::domain::{Tenant, TenantStatus, ids};
 use crate::infra::sites::SiteProvider;
-use crate::infra::wordpress::WordPress;
+use crate::infra::wordpress::{Egress, WordPress, WpError};
 use crate::policy::Resource;
 use crate::store::record::decode;
 use crate::store::{Condition, Index, Item, Query, TxOp, keys};
@@ -55,6 +55,9 @@ pub struct SiteSettings {
     /// How long the local provider's simulated provisioning, cloning and
     /// promotion take (zero in tests that do not care).
     pub provision_delay: Duration,
+    /// Where attached WordPress sites may be: public addresses only, unless
+    /// `--wordpress-allow-private`.
+    pub wordpress_egress: Egress,
 }
 
 impl SiteSettings {
@@ -66,6 +69,7 @@ impl SiteSettings {
             secrets: None,
             feed: Arc::new(Feed::empty()),
             provision_delay: Duration::ZERO,
+            wordpress_egress: Egress::PublicOnly,
         }
     }
 }
@@ -180,7 +184,14 @@ pub(crate) fn site_resource(id: Option<&str>, attributes: Vec<(String, String)>)
 }
 
 fn check_wordpress(v: &mut Validator, wp: &AttachWordPress) {
-    if WordPress::new(&wp.url, &wp.username, &wp.application_password).is_err()
+    // The form only: the address is checked once the caller is authorized.
+    if WordPress::new(
+        &wp.url,
+        &wp.username,
+        &wp.application_password,
+        Egress::PublicOnly,
+    )
+    .is_err()
         || !(wp.url.starts_with("http://") || wp.url.starts_with("https://"))
     {
         v.error("wordpress.url", "must be an http:// or https:// URL");
@@ -195,6 +206,11 @@ fn check_wordpress(v: &mut Validator, wp: &AttachWordPress) {
             "must be an Application Password (WordPress shows it once, as 24 characters in groups of four)",
         );
     }
+}
+
+/// 422 `url_not_allowed` on `wordpress.url`, from the client's refusal.
+pub(crate) fn url_not_allowed(detail: String) -> Error {
+    Error::field_refused("url_not_allowed", "wordpress.url", detail)
 }
 
 /// The tenant must be ACTIVE for anything that changes its sites.
@@ -330,6 +346,10 @@ impl Sites<'_> {
                 .check_placement(tenant_id, instance_id)
                 .await?;
         }
+        if let Some(wp) = &input.wordpress {
+            // Where bbws would connect, refused before anything is stored.
+            self.attachable(wp).await?;
+        }
         if let Some(t) = &input.template_id {
             // Unknown templates are refused now, not when the job runs.
             self.cx
@@ -406,6 +426,24 @@ impl Sites<'_> {
             resource: Site { version: 1, ..site },
             operation_id: op.operation_id,
         })
+    }
+
+    /// The client of a WordPress to attach, its address checked: 422
+    /// `url_not_allowed` when its host is, or resolves to, an address bbws
+    /// does not connect to.
+    async fn attachable(&self, wp: &AttachWordPress) -> Result<WordPress> {
+        let client = WordPress::new(
+            &wp.url,
+            &wp.username,
+            &wp.application_password,
+            self.cx.site_settings.wordpress_egress,
+        )
+        .map_err(|e| Error::invalid("wordpress.url", e.to_string()))?;
+        client.check_address().await.map_err(|e| match e {
+            WpError::NotAllowed(m) => url_not_allowed(m),
+            e => Error::invalid("wordpress.url", e.to_string()),
+        })?;
+        Ok(client)
     }
 
     pub async fn get(&self, caller: &Caller, tenant_id: &str, site_id: &str) -> Result<Site> {
@@ -500,11 +538,13 @@ impl Sites<'_> {
                     Error::invalid("wordpress", "this deployment has no secrets key")
                 })?;
             // New credentials must work before they replace the old ones.
-            let client = WordPress::new(&wp.url, &wp.username, &wp.application_password)
-                .map_err(|e| Error::invalid("wordpress.url", e.to_string()))?;
-            client.check().await.map_err(|e| Error::Unprocessable {
-                code: "wordpress_check_failed",
-                detail: format!("the new credentials do not work: {e}"),
+            let client = self.attachable(wp).await?;
+            client.check().await.map_err(|e| match e {
+                WpError::NotAllowed(m) => url_not_allowed(m),
+                e => Error::Unprocessable {
+                    code: "wordpress_check_failed",
+                    detail: format!("the new credentials do not work: {e}"),
+                },
             })?;
             let sealed = secrets.seal(wp.application_password.trim(), site_id);
             self.cx

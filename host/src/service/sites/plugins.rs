@@ -276,9 +276,15 @@ impl Plugins<'_> {
         let mut all: Vec<Plugin> = wp
             .plugins()
             .await
-            .map_err(|e| Error::Unprocessable {
-                code: "wordpress_unavailable",
-                detail: e.to_string(),
+            .map_err(|e| match e {
+                crate::infra::wordpress::WpError::NotAllowed(detail) => Error::Unprocessable {
+                    code: "url_not_allowed",
+                    detail,
+                },
+                e => Error::Unprocessable {
+                    code: "wordpress_unavailable",
+                    detail: e.to_string(),
+                },
             })?
             .into_iter()
             .map(|p| plugin_view(p, Vec::new()))
