@@ -273,7 +273,9 @@ fn cedar_policy_text(groups: bool) -> String {
         );
         permit(
             &format!("ancestor-role-{name}"),
-            actions(&|r| r == Requires::AncestorRole(role)),
+            // The check matrix carries no `suspendedAt`, where a suspension
+            // level reads as an ancestor role (the guest's own fallback).
+            actions(&|r| r == Requires::AncestorRole(role) || r == Requires::SuspensionLevel(role)),
             &format!(
                 "when {{ context has tenant && context.tenant has parent && context.tenant.parent in principal.{name} }}"
             ),
@@ -302,7 +304,9 @@ fn action_group(r: Requires) -> String {
         Requires::PlatformAdmin => "platform-admin-only".into(),
         Requires::SelfOrPlatformAdmin => "self".into(),
         Requires::Role(role) => format!("role-{}", role_name(role)),
-        Requires::AncestorRole(role) => format!("ancestor-role-{}", role_name(role)),
+        Requires::AncestorRole(role) | Requires::SuspensionLevel(role) => {
+            format!("ancestor-role-{}", role_name(role))
+        }
     }
 }
 

@@ -38,7 +38,9 @@ fn expected(rule: &Rule, caller: &Caller, resource_user: &str, grants: Option<Te
         Requires::PlatformAdmin => false,
         Requires::SelfOrPlatformAdmin => resource_user == ME,
         Requires::Role(min) => held.is_some_and(|h| h >= min),
-        Requires::AncestorRole(min) => caller
+        // No request here carries `suspendedAt`: a suspension level reads
+        // as an ancestor role (the level itself is checked below).
+        Requires::AncestorRole(min) | Requires::SuspensionLevel(min) => caller
             .roles
             .iter()
             .filter(|(_, inherited)| *inherited)
@@ -193,4 +195,95 @@ async fn the_default_policy_denies_actions_it_does_not_know() {
         matches!(&decision, Decision::Deny(r) if r.contains("tenant.explode")),
         "{decision:?}"
     );
+}
+
+/// A resume of `ten_…1` (under `ten_…c2`, under `ten_…0p`, under `ten_…0g`)
+/// suspended from `suspended_at`, by a caller holding `roles`, decided by the
+/// guest over that tree.
+async fn resume(guest: &Guest, suspended_at: &str, roles: &[(&str, TenantRole)]) -> Decision {
+    use bbws_host::domain::TenantStatus;
+    use bbws_host::runtime::ScopeTenant;
+    const CHAIN: [&str; 4] = [
+        "ten_00000000000000000000000000000001",
+        "ten_000000000000000000000000000000c2",
+        "ten_000000000000000000000000000000ab",
+        "ten_000000000000000000000000000000ff",
+    ];
+    let tenants = CHAIN
+        .iter()
+        .enumerate()
+        .map(|(i, id)| ScopeTenant {
+            id: (*id).into(),
+            organisation_name: format!("T{i}"),
+            status: if i == 0 {
+                TenantStatus::Suspended
+            } else {
+                TenantStatus::Active
+            },
+            parent_id: CHAIN.get(i + 1).map(|p| (*p).into()),
+            tier: "standard".into(),
+        })
+        .collect();
+    let mut req = request(
+        "tenant.resume",
+        &Caller {
+            platform_admin: false,
+            roles: vec![],
+        },
+        CHAIN[0],
+        None,
+    );
+    req.roles = roles
+        .iter()
+        .map(|&(tenant, role)| BindingInput {
+            tenant_id: tenant.into(),
+            role,
+            inherited: tenant != CHAIN[0],
+        })
+        .collect();
+    req.resource.attributes = vec![("suspendedAt".into(), suspended_at.into())];
+    guest
+        .runtime
+        .authorize(
+            &guest.pre,
+            &types::Request::from(&req),
+            Arc::new(Scope {
+                tenants,
+                ..Scope::default()
+            }),
+            Limits::default(),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_resume_needs_owner_at_the_level_the_suspension_came_from_or_above() {
+    let guest = Guest::load().await;
+    let (tenant, between, level, top) = (
+        "ten_00000000000000000000000000000001",
+        "ten_000000000000000000000000000000c2",
+        "ten_000000000000000000000000000000ab",
+        "ten_000000000000000000000000000000ff",
+    );
+    for (at, roles, allowed) in [
+        (level, vec![(level, Owner)], true),
+        (level, vec![(top, Owner)], true),
+        (level, vec![(level, Admin)], false),
+        // Owner of a tenant between, or of the tenant itself: below the suspension.
+        (level, vec![(between, Owner), (tenant, Owner)], false),
+        // The platform's suspension, and one from a tenant no longer above.
+        ("platform", vec![(top, Owner)], false),
+        (
+            "ten_0000000000000000000000000000dead",
+            vec![(top, Owner)],
+            false,
+        ),
+    ] {
+        let decision = resume(&guest, at, &roles).await;
+        assert_eq!(
+            matches!(decision, Decision::Allow(_)),
+            allowed,
+            "suspended at {at}, roles {roles:?}: {decision:?}"
+        );
+    }
 }

@@ -611,6 +611,51 @@ async fn another_tenants_owner_cannot_see_or_touch_extensions() {
     );
 }
 
+/// Authorization comes first: another tenant's owner cannot tell a version
+/// (or a kind) the tenant has from one it has not.
+#[tokio::test]
+async fn another_tenants_owner_activating_learns_nothing_of_the_versions() {
+    let app = spawn_app().await;
+    let (a, a_owner, _) = tenant_with_members(&app, "alpha").await;
+    let (_, b_owner, _) = tenant_with_members(&app, "beta").await;
+    let uploaded = app.activate_policy(&a_owner, &a, guests::ALLOW_ALL).await;
+    app.upload(&a_owner, &a, "policy", wasm(guests::DENY_ALL), false)
+        .await
+        .ok(201);
+    let before = app
+        .get(&a_owner, &format!("/v1/tenants/{a}/extensions"))
+        .await;
+    let activate = |kind: &str, version: String| {
+        let path = format!("/v1/tenants/{a}/extensions/{kind}/activate");
+        let (app, b_owner) = (&app, &b_owner);
+        async move { app.post(b_owner, &path, json!({"version": version})).await }
+    };
+    let missing = activate("policy", "0".repeat(64)).await;
+    let existing = activate("policy", uploaded.clone()).await;
+    let bad_kind = activate("bogus", uploaded).await;
+    missing.assert_problem(404, "tenant_not_found");
+    for res in [&existing, &bad_kind] {
+        assert_eq!(res.status, missing.status, "{res:#?}");
+        assert_eq!(res.body, missing.body, "{res:#?}");
+    }
+    for path in ["policy/rollback", "bogus/rollback"] {
+        app.post(
+            &b_owner,
+            &format!("/v1/tenants/{a}/extensions/{path}"),
+            json!({}),
+        )
+        .await
+        .assert_problem(404, "tenant_not_found");
+    }
+    app.delete(&b_owner, &format!("/v1/tenants/{a}/extensions/bogus"))
+        .await
+        .assert_problem(404, "tenant_not_found");
+    let after = app
+        .get(&a_owner, &format!("/v1/tenants/{a}/extensions"))
+        .await;
+    assert_eq!(after.ok(200), before.ok(200));
+}
+
 #[tokio::test]
 async fn a_viewer_cannot_manage_extensions() {
     let app = spawn_app().await;

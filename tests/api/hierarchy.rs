@@ -28,8 +28,13 @@ async fn snapshot(app: &TestApp, ids: &[&str]) -> Vec<Value> {
 }
 
 async fn move_to(app: &TestApp, id: &str, parent: &str) -> crate::helpers::Resp {
+    move_by(app, &app.admin, id, json!(parent)).await
+}
+
+/// `token` moves `id` under `parent` (a tenant id, or `null` for the top).
+async fn move_by(app: &TestApp, token: &str, id: &str, parent: Value) -> crate::helpers::Resp {
     app.post(
-        &app.admin,
+        token,
         &format!("/v1/tenants/{id}/move"),
         json!({"newParentTenantId": parent}),
     )
@@ -313,5 +318,238 @@ async fn two_crossing_moves_cannot_make_a_cycle() {
         let under_root = usize::from(ta["parentTenantId"] == root.as_str())
             + usize::from(tb["parentTenantId"] == root.as_str());
         assert_eq!(child_count(&app, &root).await, under_root);
+    }
+}
+
+async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> crate::helpers::Resp {
+    app.post_empty(token, &format!("/v1/tenants/{id}/{action}"))
+        .await
+}
+
+/// Issue 13: an owner of two siblings, one suspended by the platform, moved
+/// it under the other and then held an inherited owner role on it, which
+/// was enough to resume it. The move is refused now, and so is the resume.
+#[tokio::test]
+async fn a_suspended_tenants_owner_cannot_lift_the_suspension_by_moving_it() {
+    let app = spawn_app().await;
+    let p = app.tenant(&app.admin, "P", None).await;
+    let c1 = app.tenant(&app.admin, "C1", Some(&p)).await;
+    let c2 = app.tenant(&app.admin, "C2", Some(&p)).await;
+    let (o, owner) = app.member(&c1, "o@example.com", "owner").await;
+    app.assign(&c2, &o, "owner").await;
+    act(&app, &app.admin, &c1, "suspend").await.ok(200);
+    let before = snapshot(&app, &[&p, &c1, &c2]).await;
+
+    let res = move_by(&app, &owner, &c1, json!(c2)).await;
+    res.assert_problem(409, "tenant_not_active");
+    act(&app, &owner, &c1, "resume")
+        .await
+        .assert_problem(403, "policy_denied");
+
+    assert_eq!(snapshot(&app, &[&p, &c1, &c2]).await, before);
+    assert_eq!(before[1]["status"], "SUSPENDED");
+    assert_eq!(before[1]["parentTenantId"], p.as_str());
+    // The suspension is recorded with who made it, from which level.
+    let admin_id = app.get(&app.admin, "/v1/me").await.ok(200)["user"]["userId"].clone();
+    assert_eq!(
+        before[1]["suspendedBy"],
+        json!({"userId": admin_id, "tenantId": "platform"})
+    );
+    // The platform lifts it.
+    let resumed = act(&app, &app.admin, &c1, "resume").await;
+    assert_eq!(resumed.ok(200)["status"], "ACTIVE");
+    assert!(resumed.body.get("suspendedBy").is_none(), "{resumed:#?}");
+}
+
+#[tokio::test]
+async fn nothing_moves_into_out_of_or_as_a_held_tenant() {
+    let app = spawn_app().await;
+    let home = app.tenant(&app.admin, "Home", None).await;
+    let mover = app.tenant(&app.admin, "Mover", Some(&home)).await;
+    let parked = app.tenant(&app.admin, "Parked", None).await;
+    let suspended = app.tenant(&app.admin, "Suspended", None).await;
+    let under_suspended = app
+        .tenant(
+            &app.admin,
+            "Active, under a suspended one",
+            Some(&suspended),
+        )
+        .await;
+    let parked_mover = app.tenant(&app.admin, "Parked mover", Some(&home)).await;
+    let other = app.tenant(&app.admin, "Other", None).await;
+    act(&app, &app.admin, &parked, "park").await.ok(200);
+    act(&app, &app.admin, &suspended, "suspend").await.ok(200);
+    act(&app, &app.admin, &parked_mover, "park").await.ok(200);
+    let all = [
+        home.as_str(),
+        &mover,
+        &parked,
+        &suspended,
+        &under_suspended,
+        &parked_mover,
+        &other,
+    ];
+    let before = snapshot(&app, &all).await;
+
+    for (id, to) in [
+        // Under a parked tenant, a suspended one, or an active one below a suspended one.
+        (&mover, &parked),
+        (&mover, &suspended),
+        (&mover, &under_suspended),
+        // A parked tenant, and one out of a suspended subtree.
+        (&parked_mover, &other),
+        (&under_suspended, &other),
+    ] {
+        let res = move_to(&app, id, to).await;
+        res.assert_problem(409, "tenant_not_active");
+    }
+    // A suspended tenant, even by the platform admin, and even to the top.
+    move_by(&app, &app.admin, &suspended, json!(home))
+        .await
+        .assert_problem(409, "tenant_not_active");
+    move_by(&app, &app.admin, &parked_mover, Value::Null)
+        .await
+        .assert_problem(409, "tenant_not_active");
+    assert_eq!(snapshot(&app, &all).await, before);
+
+    // Once the parked tenant is back, the move goes through.
+    act(&app, &app.admin, &parked, "unpark").await.ok(200);
+    assert_eq!(
+        move_to(&app, &mover, &parked).await.ok(200)["parentTenantId"],
+        parked.as_str()
+    );
+}
+
+/// Who may lift a suspension depends on where it came from: a suspension
+/// made with an owner role on an ancestor is lifted from there or above,
+/// never by an owner between that ancestor and the tenant (who could be the
+/// suspended tenant's own owner, holding a role on a tenant above it).
+#[tokio::test]
+async fn a_suspension_is_lifted_only_from_the_level_it_came_from_or_above() {
+    let app = spawn_app().await;
+    let g = app.tenant(&app.admin, "Grandparent", None).await;
+    let p = app.tenant(&app.admin, "Parent", Some(&g)).await;
+    let c = app.tenant(&app.admin, "Child", Some(&p)).await;
+    let (g_owner_id, g_owner) = app.member(&g, "g@example.com", "owner").await;
+    let (_, p_owner) = app.member(&p, "p@example.com", "owner").await;
+    let (_, c_owner) = app.member(&c, "c@example.com", "owner").await;
+
+    // The grandparent's owner suspends the child: the parent's owner, below, cannot resume.
+    let suspended = act(&app, &g_owner, &c, "suspend").await;
+    assert_eq!(
+        suspended.ok(200)["suspendedBy"],
+        json!({"userId": g_owner_id, "tenantId": g})
+    );
+    for token in [&p_owner, &c_owner] {
+        act(&app, token, &c, "resume")
+            .await
+            .assert_problem(403, "policy_denied");
+    }
+    assert_eq!(
+        app.admin_read(&format!("/v1/tenants/{c}")).await["status"],
+        "SUSPENDED"
+    );
+    assert_eq!(
+        act(&app, &g_owner, &c, "resume").await.ok(200)["status"],
+        "ACTIVE"
+    );
+
+    // The parent's owner suspends it: the parent's owner, and the grandparent's, resume.
+    act(&app, &p_owner, &c, "suspend").await.ok(200);
+    assert_eq!(
+        act(&app, &g_owner, &c, "resume").await.ok(200)["status"],
+        "ACTIVE"
+    );
+    act(&app, &p_owner, &c, "suspend").await.ok(200);
+    assert_eq!(
+        act(&app, &p_owner, &c, "resume").await.ok(200)["status"],
+        "ACTIVE"
+    );
+
+    // The platform's suspension: no owner anywhere lifts it.
+    act(&app, &app.admin, &c, "suspend").await.ok(200);
+    for token in [&g_owner, &p_owner, &c_owner] {
+        act(&app, token, &c, "resume")
+            .await
+            .assert_problem(403, "policy_denied");
+    }
+    assert_eq!(
+        app.admin_read(&format!("/v1/tenants/{c}")).await["status"],
+        "SUSPENDED"
+    );
+}
+
+/// A suspended tenant's ancestors may still move, carrying it: that never
+/// brings it under someone who may lift the suspension from below.
+#[tokio::test]
+async fn moving_a_suspended_tenants_parent_gives_no_one_below_the_suspension_the_resume() {
+    let app = spawn_app().await;
+    let p = app.tenant(&app.admin, "P", None).await;
+    let c1 = app.tenant(&app.admin, "C1", Some(&p)).await;
+    let c2 = app.tenant(&app.admin, "C2", Some(&p)).await;
+    let d = app.tenant(&app.admin, "D", Some(&c1)).await;
+    let (_, p_owner) = app.member(&p, "p@example.com", "owner").await;
+    let (o, owner) = app.member(&c1, "o@example.com", "owner").await;
+    app.assign(&c2, &o, "owner").await;
+    let elsewhere = app.tenant(&app.admin, "Elsewhere", None).await;
+    app.assign(&elsewhere, &o, "owner").await;
+
+    act(&app, &p_owner, &d, "suspend").await.ok(200);
+    // O owns C1, D's parent, but the suspension came from P, above it.
+    act(&app, &owner, &d, "resume")
+        .await
+        .assert_problem(403, "policy_denied");
+    // Carrying D under C2 (still below P), or out of P's tree altogether, changes nothing.
+    move_to(&app, &c1, &c2).await.ok(200);
+    act(&app, &owner, &d, "resume")
+        .await
+        .assert_problem(403, "policy_denied");
+    move_by(&app, &owner, &c1, json!(elsewhere)).await.ok(200);
+    let res = act(&app, &owner, &d, "resume").await;
+    res.assert_problem(403, "policy_denied");
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no longer above"),
+        "{res:#?}"
+    );
+    let stored = app.admin_read(&format!("/v1/tenants/{d}")).await;
+    assert_eq!(stored["status"], "SUSPENDED");
+    assert_eq!(
+        act(&app, &app.admin, &d, "resume").await.ok(200)["status"],
+        "ACTIVE"
+    );
+}
+
+/// A move and a suspension of its new parent, raced: the move checks the
+/// parent's status in its conditional write, so a move that wins was
+/// written before the suspension (whose answer then counts the child).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_move_racing_a_suspension_of_its_new_parent_never_lands_under_it_after() {
+    let app = spawn_app().await;
+    for round in 0..8 {
+        let home = app.tenant(&app.admin, &format!("Home {round}"), None).await;
+        let target = app
+            .tenant(&app.admin, &format!("Target {round}"), None)
+            .await;
+        let t = app.tenant(&app.admin, "Mover", Some(&home)).await;
+        let (moved, suspended) = tokio::join!(
+            move_to(&app, &t, &target),
+            act(&app, &app.admin, &target, "suspend")
+        );
+        let suspended = suspended.ok(200).clone();
+        let stored = app.admin_read(&format!("/v1/tenants/{t}")).await;
+        if moved.status == 200 {
+            assert_eq!(
+                suspended["childCount"], 1,
+                "moved in after the suspension: {suspended}"
+            );
+            assert_eq!(stored["parentTenantId"], target.as_str());
+        } else {
+            moved.assert_problem(409, "tenant_not_active");
+            assert_eq!(stored["parentTenantId"], home.as_str());
+            assert_eq!(child_count(&app, &target).await, 0);
+        }
     }
 }

@@ -667,3 +667,109 @@ async fn the_data_directory_and_its_databases_are_the_owners_only() {
         assert_eq!(mode(&file), 0o600, "{file:?}");
     }
 }
+
+/// The tier raises the sandbox limits and is what the tenant pays for: a
+/// tenant's own admins and owners cannot change it, even to what it is.
+#[tokio::test]
+async fn a_tenants_admin_or_owner_cannot_change_its_tier() {
+    let app = spawn_app().await;
+    let id = app.tenant(&app.admin, "Pays standard", None).await;
+    let (_, admin) = app.member(&id, "admin@example.com", "admin").await;
+    let (_, owner) = app.member(&id, "owner@example.com", "owner").await;
+    let before = app.admin_read(&tenant_path(&id)).await;
+    for token in [&admin, &owner] {
+        for body in [
+            json!({"tier": "enterprise"}),
+            json!({"tier": "free"}),
+            json!({"tier": "standard"}),
+            json!({"organisationName": "Renamed too", "tier": "premium"}),
+        ] {
+            let res = app
+                .patch(token, &tenant_path(&id), body.clone(), None)
+                .await;
+            res.assert_problem(403, "policy_denied");
+            assert!(
+                res.body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("tenant.tier.set"),
+                "{body}: {res:#?}"
+            );
+        }
+    }
+    assert_eq!(app.admin_read(&tenant_path(&id)).await, before);
+    // Other fields are still theirs to change; the tier is the platform's.
+    app.patch(
+        &admin,
+        &tenant_path(&id),
+        json!({"organisationName": "Mine"}),
+        None,
+    )
+    .await
+    .ok(200);
+    let t = app
+        .patch(
+            &app.admin,
+            &tenant_path(&id),
+            json!({"tier": "premium"}),
+            None,
+        )
+        .await;
+    assert_eq!(t.ok(200)["tier"], "premium");
+}
+
+#[tokio::test]
+async fn a_child_gets_its_parents_tier_or_a_lower_one_never_a_higher_one() {
+    let app = spawn_app().await;
+    let parent = app
+        .post(
+            &app.admin,
+            "/v1/tenants",
+            json!({"organisationName": "Premium parent", "tier": "premium"}),
+        )
+        .await
+        .ok(201)["tenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, admin) = app.member(&parent, "padmin@example.com", "admin").await;
+    let child = |tier: Option<&str>| {
+        let mut body = json!({"organisationName": "Child", "parentTenantId": parent});
+        if let Some(tier) = tier {
+            body["tier"] = json!(tier);
+        }
+        body
+    };
+
+    // No tier: the parent's.
+    let inherited = app.post(&admin, "/v1/tenants", child(None)).await;
+    assert_eq!(inherited.ok(201)["tier"], "premium");
+    // The same or lower: as given.
+    for tier in ["premium", "standard", "free"] {
+        let created = app.post(&admin, "/v1/tenants", child(Some(tier))).await;
+        assert_eq!(created.ok(201)["tier"], tier);
+    }
+    let before = app.admin_read(&tenant_path(&parent)).await;
+    let tenants = app.all_tenants().await.len();
+    // Higher: refused, and nothing is created.
+    let res = app
+        .post(&admin, "/v1/tenants", child(Some("enterprise")))
+        .await;
+    res.assert_problem(403, "policy_denied");
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most its parent's (premium)"),
+        "{res:#?}"
+    );
+    assert_eq!(app.admin_read(&tenant_path(&parent)).await, before);
+    assert_eq!(app.all_tenants().await.len(), tenants);
+
+    // The platform admin gives what it likes.
+    let given = app
+        .post(&app.admin, "/v1/tenants", child(Some("enterprise")))
+        .await;
+    assert_eq!(given.ok(201)["tier"], "enterprise");
+    assert_eq!(app.admin_read(&tenant_path(&parent)).await["childCount"], 5);
+}

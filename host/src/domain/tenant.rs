@@ -16,6 +16,11 @@ pub struct Tenant {
     /// The status to return to on `resume` (set while SUSPENDED).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_from: Option<TenantStatus>,
+    /// Who suspended the tenant and from which level (set while
+    /// SUSPENDED): only a role at that level or above it lifts the
+    /// suspension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_by: Option<SuspendedBy>,
     pub parent_tenant_id: Option<String>,
     pub contact_email: Option<String>,
     pub tier: Tier,
@@ -39,6 +44,32 @@ pub struct Tenant {
     /// Incremented on every change; the ETag is its quoted value.
     #[serde(default)]
     pub version: u64,
+}
+
+/// The level a suspension was made from, in [`SuspendedBy::tenant_id`],
+/// when a platform admin made it.
+pub const PLATFORM_LEVEL: &str = "platform";
+
+/// Who suspended a tenant, and with a role on which tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuspendedBy {
+    pub user_id: String,
+    /// The ancestor whose `owner` role the suspension was made with (the
+    /// highest one the suspender holds it on), or `platform` for a platform
+    /// admin. Resuming needs `owner` on this tenant or above it; a
+    /// `platform` suspension only a platform admin lifts.
+    pub tenant_id: String,
+}
+
+impl SuspendedBy {
+    /// The level as the policy sees it: the resource attribute
+    /// `suspendedAt` of a lifecycle action on a suspended tenant.
+    pub fn level(by: Option<&SuspendedBy>) -> &str {
+        // A suspension recorded before levels were (none) counts as the
+        // platform's: the strictest reading, which a platform admin lifts.
+        by.map_or(PLATFORM_LEVEL, |b| b.tenant_id.as_str())
+    }
 }
 
 /// The active version of one extension kind, and what was active before.
@@ -132,8 +163,12 @@ impl TenantStatus {
     }
 }
 
-/// A commercial plan; later issues hang per-tier limits on it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A commercial plan; the sandbox limits hang on it. Ordered: `free` <
+/// `standard` < `premium` < `enterprise`. Only a platform admin sets one
+/// (`tenant.tier.set`); a child gets its parent's, or a lower one.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Free,
@@ -141,6 +176,17 @@ pub enum Tier {
     Standard,
     Premium,
     Enterprise,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Free => "free",
+            Tier::Standard => "standard",
+            Tier::Premium => "premium",
+            Tier::Enterprise => "enterprise",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +200,16 @@ mod tests {
         assert_eq!(Parked.apply(Unpark, None), Ok((Active, None)));
         assert_eq!(Parked.apply(Suspend, None), Ok((Suspended, Some(Parked))));
         assert_eq!(Suspended.apply(Resume, Some(Parked)), Ok((Parked, None)));
+    }
+
+    #[test]
+    fn tiers_are_ordered_from_free_to_enterprise() {
+        use super::Tier::*;
+        assert!(Free < Standard && Standard < Premium && Premium < Enterprise);
+        for t in [Free, Standard, Premium, Enterprise] {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json, t.as_str());
+        }
     }
 
     #[test]

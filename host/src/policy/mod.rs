@@ -86,6 +86,11 @@ pub struct Resource {
     pub attributes: Vec<(String, String)>,
 }
 
+/// The attribute a lifecycle action on a suspended tenant carries: the
+/// level the suspension was made from (an ancestor's id, or `platform`),
+/// which `tenant.resume` requires a role at or above.
+pub const SUSPENDED_AT: &str = "suspendedAt";
+
 impl Resource {
     /// A resource of `kind`, named by `id` when it has one yet.
     pub fn new(kind: &'static str, id: Option<&str>) -> Self {

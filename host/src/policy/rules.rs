@@ -19,8 +19,14 @@ pub enum Requires {
     /// At least this role on the tenant or one of its ancestors.
     Role(TenantRole),
     /// At least this role on a strict ancestor of the tenant: what a tenant
-    /// may not do to itself (lifting its own suspension).
+    /// may not do to itself (suspending itself).
     AncestorRole(TenantRole),
+    /// At least this role on the ancestor a suspension was made from (the
+    /// resource attribute `suspendedAt`), or on one above it; `platform`
+    /// there leaves it to platform admins. Without the attribute (the
+    /// tenant is not suspended, so the transition is refused anyway) it is
+    /// [`Requires::AncestorRole`].
+    SuspensionLevel(TenantRole),
 }
 
 /// One rule.

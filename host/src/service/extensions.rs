@@ -114,14 +114,7 @@ impl Extensions<'_> {
         bytes: &[u8],
         activate: bool,
     ) -> Result<ExtensionVersion> {
-        self.cx
-            .tenant_for(
-                caller,
-                "extension.manage",
-                tenant_id,
-                extension_resource(tenant_id),
-            )
-            .await?;
+        self.managed(caller, tenant_id).await?;
         let kind = parse_kind(kind)?;
         let info = self.cx.policies.runtime.validate(kind, bytes).await?;
         self.cx
@@ -197,24 +190,28 @@ impl Extensions<'_> {
         Ok(ExtensionsView { kinds })
     }
 
-    /// Changes one kind's slot on the tenant, conditionally on its version.
-    async fn change_slot(
-        &self,
-        caller: &Caller,
-        tenant_id: &str,
-        kind: &str,
-        change: impl Fn(&mut BTreeMap<String, ExtensionSlot>) -> Result<()>,
-    ) -> Result<Option<ExtensionSlot>> {
-        let kind = parse_kind(kind)?;
-        let read = self
-            .cx
+    /// Authorizes `extension.manage` on the tenant: the first thing every
+    /// change does, so that a caller who may not manage the tenant's
+    /// extensions learns nothing of them (a kind, a version) from the answer.
+    async fn managed(&self, caller: &Caller, tenant_id: &str) -> Result<Tenant> {
+        self.cx
             .tenant_for(
                 caller,
                 "extension.manage",
                 tenant_id,
                 extension_resource(tenant_id),
             )
-            .await?;
+            .await
+    }
+
+    /// Changes one kind's slot on the tenant `read` (as its authorization
+    /// read it), conditionally on its version.
+    async fn change_slot(
+        &self,
+        read: Tenant,
+        kind: Kind,
+        change: impl Fn(&mut BTreeMap<String, ExtensionSlot>) -> Result<()>,
+    ) -> Result<Option<ExtensionSlot>> {
         let tenant: Tenant = self
             .cx
             .tenants()
@@ -230,6 +227,7 @@ impl Extensions<'_> {
         kind: &str,
         version: &str,
     ) -> Result<Option<ExtensionSlot>> {
+        let read = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
         if self
             .cx
@@ -244,7 +242,7 @@ impl Extensions<'_> {
             ));
         }
         let slot = self
-            .change_slot(caller, tenant_id, kind, |ext| {
+            .change_slot(read, k, |ext| {
                 let slot = ext.entry(k.as_str().to_string()).or_default();
                 if slot.active != version {
                     if !slot.active.is_empty() {
@@ -266,8 +264,9 @@ impl Extensions<'_> {
         tenant_id: &str,
         kind: &str,
     ) -> Result<Option<ExtensionSlot>> {
+        let read = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
-        self.change_slot(caller, tenant_id, kind, |ext| {
+        self.change_slot(read, k, |ext| {
             let slot = ext
                 .get_mut(k.as_str())
                 .filter(|s| !s.history.is_empty())
@@ -290,8 +289,9 @@ impl Extensions<'_> {
         tenant_id: &str,
         kind: &str,
     ) -> Result<Option<ExtensionSlot>> {
+        let read = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
-        self.change_slot(caller, tenant_id, kind, |ext| {
+        self.change_slot(read, k, |ext| {
             ext.remove(k.as_str());
             Ok(())
         })
@@ -305,15 +305,7 @@ impl Extensions<'_> {
         kind: &str,
         input: DryRun,
     ) -> Result<DryRunResult> {
-        let tenant = self
-            .cx
-            .tenant_for(
-                caller,
-                "extension.manage",
-                tenant_id,
-                extension_resource(tenant_id),
-            )
-            .await?;
+        let tenant = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
         if k != Kind::Policy {
             return Err(Error::Unprocessable {

@@ -12,14 +12,14 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use crate::domain::operation::{Operation, OperationKind, ResourceKind, ResourceRef};
-use crate::domain::tenant::StatusAction;
+use crate::domain::tenant::{PLATFORM_LEVEL, StatusAction, SuspendedBy};
 use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
-use crate::domain::{Tenant, TenantStatus, Tier, ids};
-use crate::policy::Resource;
+use crate::domain::{Tenant, TenantRole, TenantStatus, Tier, ids};
+use crate::policy::{Resource, SUSPENDED_AT};
 use crate::store::record::{decode, encode};
 use crate::store::{Condition, Index, Item, Query, StoreError, TxOp, keys};
 
-use super::access::{MAX_DEPTH, tenant_not_found, tenant_resource};
+use super::access::{MAX_DEPTH, tenant_resource};
 use super::paging::Page;
 use super::{
     Caller, Error, PageRequest, RETRIES, Race, Result, Services, backoff, check_if_match, won,
@@ -39,7 +39,9 @@ pub struct CreateTenant {
     /// Creates a child of this tenant (needs admin on it).
     pub parent_tenant_id: Option<String>,
     pub contact_email: Option<String>,
-    /// Default `standard`.
+    /// A top-level tenant: default `standard`. A child: default its
+    /// parent's tier; a lower one may be given, a higher one only by a
+    /// platform admin (403 `policy_denied`, `tenant.tier.set`).
     pub tier: Option<Tier>,
     /// Provision the tenant's instance right away: an instance `main` of 2
     /// tasks in PROD (the answer carries it and its operation).
@@ -67,6 +69,8 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub contact_email: Option<Option<String>>,
+    /// Platform admins only (`tenant.tier.set`): anyone else sending it is
+    /// refused with 403 `policy_denied`, and nothing changes.
     pub tier: Option<Tier>,
     /// Plugin installs with a known vulnerability at or above this severity
     /// are refused (`LOW`, `MEDIUM`, `HIGH`, `CRITICAL`; default `HIGH`).
@@ -135,6 +139,13 @@ impl Tenants<'_> {
                 Some(pid) => {
                     let (parent, ancestors) =
                         self.parent_for(caller, pid, "parentTenantId").await?;
+                    if parent.status != TenantStatus::Active {
+                        return Err(Error::conflict(
+                            "parent_not_active",
+                            format!("the parent tenant is {}", parent.status.as_str()),
+                        ));
+                    }
+                    self.child_tier_allowed(caller, &parent, input.tier).await?;
                     if ancestors.len() + 2 > MAX_DEPTH {
                         return Err(Error::conflict(
                             "hierarchy_too_deep",
@@ -150,9 +161,16 @@ impl Tenants<'_> {
                 organisation_name: input.organisation_name.clone(),
                 status: TenantStatus::Active,
                 suspended_from: None,
+                suspended_by: None,
                 parent_tenant_id: input.parent_tenant_id.clone(),
                 contact_email: input.contact_email.as_deref().map(normalise_email),
-                tier: input.tier.unwrap_or_default(),
+                // A child inherits its parent's tier unless given one (the
+                // parent's write below is conditional on the version whose
+                // tier this is).
+                tier: input
+                    .tier
+                    .or(parent.as_ref().map(|p| p.tier))
+                    .unwrap_or_default(),
                 security_scan_threshold: None,
                 child_count: 0,
                 extensions: Default::default(),
@@ -367,6 +385,16 @@ impl Tenants<'_> {
             v.email("contactEmail", email);
         }
         v.finish().map_err(Error::Validation)?;
+        // The tier is commercial: only the platform sets it. Asked whenever
+        // the field is sent, whatever the current tier, so no read of it can
+        // race the write.
+        if let Some(tier) = input.tier {
+            let resource =
+                tenant_resource(id).with_attributes(vec![("tier".into(), tier.as_str().into())]);
+            self.cx
+                .authorize_on(caller, "tenant.tier.set", &read, resource)
+                .await?;
+        }
         self.change_tenant(read, if_match, |t| {
             if let Some(name) = &input.organisation_name {
                 t.organisation_name = name.clone();
@@ -394,10 +422,22 @@ impl Tenants<'_> {
         if_match: Option<u64>,
     ) -> Result<Tenant> {
         let name = format!("tenant.{}", action.as_str());
-        let read = self
-            .cx
-            .tenant_for(caller, &name, id, tenant_resource(id))
-            .await?;
+        let read = self.cx.live_tenant(id).await?;
+        // A suspended tenant's actions carry the level its suspension came
+        // from: `tenant.resume` needs a role there or above.
+        let mut resource = tenant_resource(id);
+        if read.status == TenantStatus::Suspended {
+            let level = SuspendedBy::level(read.suspended_by.as_ref());
+            resource = resource.with_attributes(vec![(SUSPENDED_AT.into(), level.into())]);
+        }
+        self.cx.authorize_on(caller, &name, &read, resource).await?;
+        let suspended_by = match action {
+            StatusAction::Suspend => Some(self.suspension_level(caller, &read).await?),
+            _ => None,
+        };
+        // What the resume was authorized against: a suspension that changed
+        // since (lifted and made again, from higher up) must be judged anew.
+        let authorized = read.suspended_by.clone();
         // The tenant's resources follow in a second step; the intent written
         // with the status change makes that step survive a crash in between.
         let intent = Services::follow_intent(id);
@@ -406,6 +446,12 @@ impl Tenants<'_> {
                 read,
                 if_match,
                 |t| {
+                    if action == StatusAction::Resume && t.suspended_by != authorized {
+                        return Err(Error::conflict(
+                            "concurrent_modification",
+                            "the tenant's suspension changed while this request ran; retry",
+                        ));
+                    }
                     let (status, from) = t.status.apply(action, t.suspended_from).map_err(|e| {
                         Error::conflict(
                             "invalid_transition",
@@ -418,6 +464,7 @@ impl Tenants<'_> {
                     })?;
                     t.status = status;
                     t.suspended_from = from;
+                    t.suspended_by = suspended_by.clone();
                     Ok(())
                 },
                 vec![intent],
@@ -428,6 +475,13 @@ impl Tenants<'_> {
         Ok(t)
     }
 
+    /// Re-parents a tenant. The tenant and every tenant above it must be
+    /// ACTIVE, and so must the new parent and every tenant above that (409
+    /// `tenant_not_active`): a suspended or parked tenant is not carried
+    /// anywhere, nothing is carried into or out of a held subtree. Each
+    /// tenant whose status was checked is in the move's transaction, written
+    /// or checked at the version read, so a suspension that lands meanwhile
+    /// fails the move, which then reads again.
     pub async fn move_tenant(
         &self,
         caller: &Caller,
@@ -435,21 +489,64 @@ impl Tenants<'_> {
         if_match: Option<u64>,
         input: MoveTenant,
     ) -> Result<Tenant> {
-        let tenant = self
-            .cx
-            .tenant_for(caller, "tenant.move", id, tenant_resource(id))
-            .await?;
-        check_if_match(if_match, tenant.version, "the tenant")?;
-        if input.new_parent_tenant_id == tenant.parent_tenant_id {
-            return Ok(tenant);
+        let mut read = Some(
+            self.cx
+                .tenant_for(caller, "tenant.move", id, tenant_resource(id))
+                .await?,
+        );
+        let mut race = Race::new("the tenants around the move");
+        loop {
+            let tenant = match read.take() {
+                Some(t) => t,
+                None => self.cx.live_tenant(id).await?,
+            };
+            check_if_match(if_match, tenant.version, "the tenant")?;
+            if input.new_parent_tenant_id == tenant.parent_tenant_id {
+                return Ok(tenant);
+            }
+            match self.try_move(caller, tenant, &input).await? {
+                Some(moved) => return Ok(moved),
+                None => race.lost().await?,
+            }
         }
-        let mut ops = Vec::new();
-        let new_parent = match &input.new_parent_tenant_id {
+    }
+
+    /// One attempt at a move: `None` when another write won a race with it.
+    async fn try_move(
+        &self,
+        caller: &Caller,
+        tenant: Tenant,
+        input: &MoveTenant,
+    ) -> Result<Option<Tenant>> {
+        let id = tenant.tenant_id.as_str();
+        let old_ancestors = self.cx.ancestors(&tenant).await?;
+        require_active(&tenant, "the tenant")?;
+        if old_ancestors
+            .iter()
+            .any(|a| a.status != TenantStatus::Active)
+        {
+            return Err(not_active(format!(
+                "a tenant above {id} is not ACTIVE; a tenant moves only while it and every tenant above it are ACTIVE"
+            )));
+        }
+        let mut moved = tenant.clone();
+        moved.parent_tenant_id = input.new_parent_tenant_id.clone();
+        moved.updated_at = self.cx.clock.now();
+        let mut ops = MoveOps::default();
+        ops.put(put_tenant(&moved)?);
+        let mut old_path = old_ancestors.into_iter();
+        if let Some(mut old) = old_path.next() {
+            old.child_count = old.child_count.saturating_sub(1);
+            ops.put(put_tenant(&old)?);
+        }
+        for a in old_path {
+            ops.check(&a);
+        }
+        match &input.new_parent_tenant_id {
             None => {
                 self.cx
                     .authorize_global(caller, "tenant.create", Resource::default())
                     .await?;
-                None
             }
             Some(pid) if pid == id => {
                 return Err(Error::conflict(
@@ -458,12 +555,19 @@ impl Tenants<'_> {
                 ));
             }
             Some(pid) => {
-                let (parent, ancestors) = self.parent_for(caller, pid, "newParentTenantId").await?;
+                let (mut parent, ancestors) =
+                    self.parent_for(caller, pid, "newParentTenantId").await?;
                 if ancestors.iter().any(|a| a.tenant_id == id) {
                     return Err(Error::conflict(
                         "hierarchy_cycle",
                         format!("{pid} is a descendant of {id}"),
                     ));
+                }
+                require_active(&parent, "the new parent")?;
+                if ancestors.iter().any(|a| a.status != TenantStatus::Active) {
+                    return Err(not_active(format!(
+                        "a tenant above {pid} is not ACTIVE; nothing moves under a tenant that is not ACTIVE or sits below one"
+                    )));
                 }
                 if ancestors.len() + 1 + self.subtree_height(&tenant).await? > MAX_DEPTH {
                     return Err(Error::conflict(
@@ -472,54 +576,28 @@ impl Tenants<'_> {
                     ));
                 }
                 // The path above the new parent must not change under us:
-                // two concurrent moves could otherwise form a cycle.
+                // two concurrent moves could otherwise form a cycle, and its
+                // statuses were just checked.
                 for a in &ancestors {
-                    ops.push(TxOp::check(
-                        keys::tenant(&a.tenant_id),
-                        Condition::Version(a.version),
-                    ));
+                    ops.check(a);
                 }
-                Some(parent)
+                parent.child_count += 1;
+                ops.put(put_tenant(&parent)?);
             }
-        };
-        if let Some(old) = &tenant.parent_tenant_id {
-            let mut old = self
-                .cx
-                .load::<Tenant>(&keys::tenant(old))
-                .await?
-                .ok_or_else(|| tenant_not_found(old))?;
-            old.child_count = old.child_count.saturating_sub(1);
-            // The old parent may also sit above the new one: its versioned
-            // write then stands in for the check.
-            let key = keys::tenant(&old.tenant_id);
-            ops.retain(|op| op.key() != &key);
-            ops.push(put_tenant(&old)?);
         }
-        if let Some(mut parent) = new_parent {
-            parent.child_count += 1;
-            ops.push(put_tenant(&parent)?);
-        }
-        let mut moved = tenant.clone();
-        moved.parent_tenant_id = input.new_parent_tenant_id.clone();
-        moved.updated_at = self.cx.clock.now();
-        ops.push(put_tenant(&moved)?);
-        match self.cx.store.transact(ops).await {
-            Ok(()) => Ok(Tenant {
+        match self.cx.store.transact(ops.0).await {
+            Ok(()) => Ok(Some(Tenant {
                 version: tenant.version + 1,
                 ..moved
-            }),
-            Err(StoreError::TransactionCancelled { failed })
-                if if_match.is_some() && failed.contains(&0) =>
-            {
-                Err(Error::VersionConflict("the tenant changed".into()))
-            }
+            })),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
     /// A tenant named in a body as the parent of another: it must exist for
-    /// the caller (else a field error, revealing nothing), allow children
-    /// from the caller, and be ACTIVE. Answers it and its ancestors.
+    /// the caller (else a field error, revealing nothing) and allow children
+    /// from the caller. Answers it and its ancestors.
     async fn parent_for(
         &self,
         caller: &Caller,
@@ -534,14 +612,63 @@ impl Tenants<'_> {
                 Error::NotFound { .. } => Error::invalid(field, format!("no tenant {pid}")),
                 e => e,
             })?;
-        if parent.status != TenantStatus::Active {
-            return Err(Error::conflict(
-                "parent_not_active",
-                format!("the parent tenant is {}", parent.status.as_str()),
-            ));
-        }
         let ancestors = self.cx.ancestors(&parent).await?;
         Ok((parent, ancestors))
+    }
+
+    /// A child's tier: its parent's, or lower, for whoever may create the
+    /// child; a higher one is the platform's to give (`tenant.tier.set`).
+    async fn child_tier_allowed(
+        &self,
+        caller: &Caller,
+        parent: &Tenant,
+        tier: Option<Tier>,
+    ) -> Result<()> {
+        let Some(tier) = tier.filter(|t| *t > parent.tier) else {
+            return Ok(());
+        };
+        let resource = Resource::new("tenant", None).with_attributes(vec![
+            ("tier".into(), tier.as_str().into()),
+            ("parentTier".into(), parent.tier.as_str().into()),
+        ]);
+        self.cx
+            .authorize_on(caller, "tenant.tier.set", parent, resource)
+            .await
+            .map_err(|e| match e {
+                Error::Forbidden(reason) => Error::Forbidden(format!(
+                    "a child's tier is at most its parent's ({}); a higher one only a platform admin gives ({reason})",
+                    parent.tier.as_str()
+                )),
+                e => e,
+            })
+    }
+
+    /// Who suspends, and from which level: `platform` for a platform admin,
+    /// else the highest ancestor of `tenant` the caller is owner on (the
+    /// rule, `owner` on an ancestor, just allowed it). The highest, so that
+    /// owners between that level and the tenant cannot lift it.
+    async fn suspension_level(&self, caller: &Caller, tenant: &Tenant) -> Result<SuspendedBy> {
+        let level = if caller.principal.is_platform_admin() {
+            None
+        } else {
+            self.cx
+                .ancestors(tenant)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|a| {
+                    caller
+                        .memberships
+                        .get(&a.tenant_id)
+                        .is_some_and(|r| *r >= TenantRole::Owner)
+                })
+        };
+        Ok(SuspendedBy {
+            user_id: caller.principal.user_id.clone(),
+            // No owner role above (it cannot be, once allowed): the
+            // strictest level.
+            tenant_id: level.map_or_else(|| PLATFORM_LEVEL.to_string(), |a| a.tenant_id),
+        })
     }
 
     /// Levels in the subtree rooted at `t` (1 for a leaf).
@@ -625,5 +752,41 @@ impl Tenants<'_> {
             }
         }
         Ok(false)
+    }
+}
+
+/// 409 `tenant_not_active`.
+fn not_active(detail: String) -> Error {
+    Error::conflict("tenant_not_active", detail)
+}
+
+/// `t` must be ACTIVE for a move; `what` names it in the answer.
+fn require_active(t: &Tenant, what: &str) -> Result<()> {
+    if t.status == TenantStatus::Active {
+        return Ok(());
+    }
+    Err(not_active(format!(
+        "{what} ({}) is {}; tenants move, and take children, only while ACTIVE",
+        t.tenant_id,
+        t.status.as_str()
+    )))
+}
+
+/// The writes of a move: one operation per tenant, a write (at the version
+/// read) standing in for a check of the same tenant.
+#[derive(Default)]
+struct MoveOps(Vec<TxOp>);
+
+impl MoveOps {
+    fn put(&mut self, op: TxOp) {
+        self.0.retain(|o| o.key() != op.key());
+        self.0.push(op);
+    }
+
+    fn check(&mut self, t: &Tenant) {
+        let key = keys::tenant(&t.tenant_id);
+        if !self.0.iter().any(|o| o.key() == &key) {
+            self.0.push(TxOp::check(key, Condition::Version(t.version)));
+        }
     }
 }
