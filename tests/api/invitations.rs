@@ -418,7 +418,16 @@ async fn an_existing_user_accepting_keeps_its_account_and_other_memberships() {
         .clone();
     assert_eq!(accepted["userId"], user.as_str());
     assert_eq!(accepted["userCreated"], false);
-    for token in [accepted["token"].as_str().unwrap(), old_token.as_str()] {
+    // No new credential for an account that has its own: it goes on with
+    // its own token, which now sees both tenants.
+    assert!(accepted.get("token").is_none(), "{accepted}");
+    assert!(accepted.get("tokenId").is_none(), "{accepted}");
+    let tokens = app
+        .walk(&app.admin, &format!("/v1/users/{user}/tokens"), 100)
+        .await;
+    assert_eq!(tokens.len(), 1, "{tokens:#?}");
+    {
+        let token = old_token.as_str();
         let me = app.get(token, "/v1/me").await.ok(200).clone();
         assert_eq!(me["user"]["userId"], user.as_str());
         let mut tenants: Vec<_> = me["memberships"]

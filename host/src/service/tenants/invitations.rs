@@ -50,9 +50,14 @@ pub struct Accepted {
     pub role: TenantRole,
     /// True when the acceptance created the user.
     pub user_created: bool,
-    /// A new API token for the user, shown this once.
-    pub token: String,
-    pub token_id: String,
+    /// A new API token for a user this acceptance created, shown this
+    /// once. An existing user gets none: the invitation's link must not
+    /// become a credential for an account that already has its own (a
+    /// platform admin's, say); it goes on with its own tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
 }
 
 fn invitation_resource(id: Option<&str>, role: Option<TenantRole>) -> Resource {
@@ -473,11 +478,16 @@ impl Invitations<'_> {
             .membership_for_invitee(&tenant, &user.user_id, &user.email, inv.role)
             .await?;
         ops.push(member_op);
-        let (issued, token_op) = self.cx.identity().new_token(
-            &user.user_id,
-            Some(format!("invitation {}", inv.invitation_id)),
-        )?;
-        ops.push(token_op);
+        let issued = if user_created {
+            let (issued, token_op) = self.cx.identity().new_token(
+                &user.user_id,
+                Some(format!("invitation {}", inv.invitation_id)),
+            )?;
+            ops.push(token_op);
+            Some(issued)
+        } else {
+            None
+        };
         inv.accepted_by = Some(user.user_id.clone());
         self.close_invitation(&mut inv, InvitationStatus::Accepted, ops)
             .await?;
@@ -488,8 +498,8 @@ impl Invitations<'_> {
             user_id: user.user_id,
             role: membership.role,
             user_created,
-            token: issued.token,
-            token_id: issued.token_id,
+            token_id: issued.as_ref().map(|i| i.token_id.clone()),
+            token: issued.map(|i| i.token),
         })
     }
 
