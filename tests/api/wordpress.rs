@@ -187,6 +187,8 @@ struct Internal {
     url: String,
     port: u16,
     asked: Arc<Mutex<Vec<String>>>,
+    /// The `Authorization` header of each request, in order.
+    credentials: Arc<Mutex<Vec<String>>>,
 }
 
 impl Internal {
@@ -194,16 +196,23 @@ impl Internal {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let asked = Arc::new(Mutex::new(Vec::new()));
-        let (route, log) = (Arc::new(route), asked.clone());
+        let credentials = Arc::new(Mutex::new(Vec::new()));
+        let (route, log, creds) = (Arc::new(route), asked.clone(), credentials.clone());
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let (route, log) = (route.clone(), log.clone());
+                let (route, log, creds) = (route.clone(), log.clone(), creds.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 16 * 1024];
                     let n = socket.read(&mut buf).await.unwrap_or(0);
                     let head = String::from_utf8_lossy(&buf[..n]).to_string();
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                     log.lock().unwrap().push(path.clone());
+                    if let Some(auth) = head.lines().find_map(|l| {
+                        l.strip_prefix("authorization: ")
+                            .or_else(|| l.strip_prefix("Authorization: "))
+                    }) {
+                        creds.lock().unwrap().push(auth.trim().to_string());
+                    }
                     let _ = socket.write_all(&route(&path)).await;
                     let _ = socket.shutdown().await;
                 });
@@ -213,6 +222,7 @@ impl Internal {
             url: format!("http://127.0.0.1:{port}"),
             port,
             asked,
+            credentials,
         }
     }
 
@@ -456,4 +466,75 @@ async fn what_a_wordpress_answers_is_never_quoted_to_the_caller() {
         assert_no_secret(status, &listed.body);
         assert!(internal.requests() >= 2, "{status}");
     }
+}
+
+/// The new password and the new URL are one conditional write: an update
+/// that loses its race to another (412) leaves the old password in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn new_credentials_that_lose_a_race_are_not_kept() {
+    // Proving credentials takes a while here, so a rename lands meanwhile.
+    let wp = Internal::start(|path| {
+        if path.contains("users/me") {
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        fake_wordpress(path)
+    })
+    .await;
+    let app = spawn_app_allowing_private().await;
+    let t = app.tenant(&app.admin, "Racing", None).await;
+    let site = app
+        .accepted(
+            &app.admin,
+            &format!("/v1/tenants/{t}/sites"),
+            attach("racing", &wp.url),
+        )
+        .await;
+    let op = app
+        .wait_operation(&app.admin, site["operationId"].as_str().unwrap())
+        .await;
+    assert_eq!(op["status"], "SUCCEEDED", "{op}");
+    let s = site["siteId"].as_str().unwrap().to_string();
+    let site_path = format!("/v1/tenants/{t}/sites/{s}");
+    let read = app.get(&app.admin, &site_path).await;
+    let etag = read.etag();
+
+    let new_password = "zzzz yyyy xxxx wwww vvvv uuuu";
+    let slow = app.patch(
+        &app.admin,
+        &site_path,
+        json!({"wordpress": {"url": format!("{}/blog", wp.url), "username": "admin", "applicationPassword": new_password}}),
+        Some(&etag),
+    );
+    let quick = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        app.patch(
+            &app.admin,
+            &site_path,
+            json!({"name": "renamed"}),
+            Some(&etag),
+        )
+        .await
+    };
+    let (slow, quick) = tokio::join!(slow, quick);
+    quick.ok(200);
+    slow.assert_problem(412, "version_conflict");
+    let now = app.get(&app.admin, &site_path).await.ok(200).clone();
+    assert_eq!(now["name"], "renamed");
+    assert_eq!(now["url"], read.body["url"]);
+
+    // The next call to WordPress uses the password the site had.
+    wp.credentials.lock().unwrap().clear();
+    app.get(&app.admin, &format!("{site_path}/plugins"))
+        .await
+        .ok(200);
+    let used = wp.credentials.lock().unwrap().clone();
+    let basic = |password: &str| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"))
+        )
+    };
+    assert!(!used.is_empty());
+    assert!(used.iter().all(|a| *a == basic(PASSWORD)), "{used:?}");
 }

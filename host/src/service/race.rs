@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::store::record::Versioned;
-use crate::store::{Condition, Item, Key, StoreError};
+use crate::store::{Condition, Item, Key, StoreError, TxOp};
 
 use super::{Error, Result, Services};
 
@@ -91,7 +91,22 @@ impl Services {
         what: &'static str,
         missing: impl Fn() -> Error,
         if_match: Option<u64>,
+        change: impl FnMut(&mut T) -> Result<()>,
+    ) -> Result<T> {
+        self.change_record_with(key, what, missing, if_match, change, Vec::new)
+            .await
+    }
+
+    /// [`change_record`](Self::change_record), writing `extra()` in the same
+    /// transaction as the record: both land, or neither does.
+    pub(crate) async fn change_record_with<T: Changeable>(
+        &self,
+        key: &Key,
+        what: &'static str,
+        missing: impl Fn() -> Error,
+        if_match: Option<u64>,
         mut change: impl FnMut(&mut T) -> Result<()>,
+        extra: impl Fn() -> Vec<TxOp>,
     ) -> Result<T> {
         let mut race = Race::new(what);
         loop {
@@ -99,10 +114,17 @@ impl Services {
             check_if_match(if_match, record.version(), what)?;
             change(&mut record)?;
             record.touch(self.clock.now());
-            let written = self
-                .store
-                .put(record.item()?, Condition::Version(record.version()))
-                .await;
+            let (item, condition) = (record.item()?, Condition::Version(record.version()));
+            let extra = extra();
+            let written = if extra.is_empty() {
+                self.store.put(item, condition).await
+            } else {
+                // Versions go up by one per write, in every store.
+                let next = record.version() + 1;
+                let mut ops = vec![TxOp::put(item, condition)];
+                ops.extend(extra);
+                self.store.transact(ops).await.map(|()| next)
+            };
             match won(written)? {
                 Some(version) => {
                     record.set_version(version);

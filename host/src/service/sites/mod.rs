@@ -526,6 +526,7 @@ impl Sites<'_> {
             .await?;
         require_active(&tenant)?;
         check_if_match(if_match, site.version, "the site")?;
+        let mut sealed = None;
         if let Some(wp) = &input.wordpress {
             if site.provider != "wordpress" {
                 return Err(Error::invalid(
@@ -546,29 +547,43 @@ impl Sites<'_> {
                     detail: format!("the new credentials do not work: {e}"),
                 },
             })?;
-            let sealed = secrets.seal(wp.application_password.trim(), site_id);
-            self.cx
-                .store
-                .put(
-                    Item::new(
-                        keys::site_credentials(site_id),
-                        serde_json::json!({ "applicationPassword": sealed }),
-                    ),
-                    Condition::None,
-                )
-                .await?;
+            sealed = Some(secrets.seal(wp.application_password.trim(), site_id));
         }
-        self.change(tenant_id, site_id, if_match, |s| {
-            if let Some(name) = &input.name {
-                s.name = name.clone();
-            }
-            if let Some(wp) = &input.wordpress {
-                s.url = wp.url.trim_end_matches('/').to_string();
-                s.wordpress_username = Some(wp.username.clone());
-            }
-            Ok(())
-        })
-        .await
+        // The new password and the site's new URL are one conditional
+        // write: a lost race (412, 409) leaves both as they were.
+        let credentials = || {
+            sealed
+                .iter()
+                .map(|sealed| {
+                    TxOp::put(
+                        Item::new(
+                            keys::site_credentials(site_id),
+                            serde_json::json!({ "applicationPassword": sealed }),
+                        ),
+                        Condition::None,
+                    )
+                })
+                .collect()
+        };
+        self.cx
+            .change_record_with(
+                &keys::site(tenant_id, site_id),
+                "the site",
+                || site_not_found(site_id),
+                if_match,
+                |s: &mut Site| {
+                    if let Some(name) = &input.name {
+                        s.name = name.clone();
+                    }
+                    if let Some(wp) = &input.wordpress {
+                        s.url = wp.url.trim_end_matches('/').to_string();
+                        s.wordpress_username = Some(wp.username.clone());
+                    }
+                    Ok(())
+                },
+                credentials,
+            )
+            .await
     }
 
     /// Marks a site with a new operation (conditional on the version read)
