@@ -256,6 +256,13 @@ async fn hostile_guests_fail_closed_each_with_its_own_error() {
             res.body["detail"].as_str().unwrap().contains(code),
             "{path}: {res:#?}"
         );
+        // And with the guest's error as a field a client can branch on.
+        assert_eq!(res.body["guestError"]["code"], code, "{path}: {res:#?}");
+        let component = res.body["guestError"]["component"].as_str().unwrap();
+        assert!(
+            component.len() == 64 && component.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{path}: {res:#?}"
+        );
 
         // The server keeps serving: another tenant, and this one after a reset.
         app.get(&other_owner, &format!("/v1/tenants/{other}"))
@@ -313,6 +320,8 @@ async fn a_parents_policy_binds_its_children() {
         res.body["detail"].as_str().unwrap().contains(&parent),
         "names the parent: {res:#?}"
     );
+    // A guest that decided is not a guest that failed.
+    assert!(res.body.get("guestError").is_none(), "{res:#?}");
     // The platform admin answers to the platform policy alone.
     app.get(&app.admin, &format!("/v1/tenants/{child}"))
         .await

@@ -25,6 +25,11 @@ pub struct Problem {
     /// The vulnerabilities found (with `security_scan_failed`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<crate::domain::vulnerability::Finding>,
+    /// With `policy_denied` when a policy guest failed rather than decided:
+    /// its error code (`guest_timeout`, `guest_limit`, `guest_trap`, ...)
+    /// and the component's hash.
+    #[serde(rename = "guestError", skip_serializing_if = "Option::is_none")]
+    pub guest_error: Option<crate::service::decisions::GuestFailure>,
 }
 
 impl Problem {
@@ -37,6 +42,7 @@ impl Problem {
             code: code.to_string(),
             errors: Vec::new(),
             findings: Vec::new(),
+            guest_error: None,
         }
     }
 
@@ -77,7 +83,7 @@ impl IntoResponse for Problem {
 pub fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Forbidden(_) | Error::GuestFailed { .. } => StatusCode::FORBIDDEN,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
         Error::Validation(_)
@@ -104,6 +110,10 @@ impl From<Error> for Problem {
             Error::ScanFailed { detail, findings } => Problem {
                 findings,
                 ..Problem::new(status, code, detail)
+            },
+            Error::GuestFailed { reason, guest } => Problem {
+                guest_error: Some(guest),
+                ..Problem::new(status, code, reason)
             },
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");

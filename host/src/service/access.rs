@@ -114,7 +114,7 @@ impl Services {
         } else if no_role && !admin {
             Err(tenant_not_found(&tenant.tenant_id))
         } else {
-            Err(Error::Forbidden(outcome.reason))
+            Err(outcome.denied())
         }
     }
 
@@ -151,7 +151,7 @@ impl Services {
         if outcome.allowed {
             Ok(())
         } else {
-            Err(Error::Forbidden(outcome.reason))
+            Err(outcome.denied())
         }
     }
 

@@ -17,6 +17,13 @@ pub enum Error {
     /// 403 `policy_denied`: the policy said no.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `policy_denied` too, because a policy guest failed (timed out,
+    /// trapped, passed a limit) and so denied: which guest, and how.
+    #[error("{reason}")]
+    GuestFailed {
+        reason: String,
+        guest: crate::service::decisions::GuestFailure,
+    },
     /// 404: the resource does not exist, or the caller may not know it does.
     #[error("{detail}")]
     NotFound { code: &'static str, detail: String },
@@ -109,7 +116,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthorized(_) => "unauthorized",
-            Error::Forbidden(_) => "policy_denied",
+            Error::Forbidden(_) | Error::GuestFailed { .. } => "policy_denied",
             Error::NotFound { code, .. }
             | Error::BadRequest { code, .. }
             | Error::Unprocessable { code, .. }

@@ -49,6 +49,31 @@ pub struct Records {
 pub struct Outcome {
     pub allowed: bool,
     pub reason: String,
+    /// Set when the denial came from a guest that failed, not decided.
+    pub guest_error: Option<GuestFailure>,
+}
+
+/// A policy guest that failed (and so denied): its error code and the
+/// component's hash, as a client sees them in `guestError`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct GuestFailure {
+    /// `guest_timeout`, `guest_limit`, `guest_trap`, `guest_load`, ...
+    pub code: String,
+    /// The sha256 of the component that failed.
+    pub component: String,
+}
+
+impl Outcome {
+    /// The error a denial is answered with.
+    pub fn denied(self) -> crate::service::Error {
+        match self.guest_error {
+            Some(guest) => crate::service::Error::GuestFailed {
+                reason: self.reason,
+                guest,
+            },
+            None => crate::service::Error::Forbidden(self.reason),
+        }
+    }
 }
 
 /// The policy engine: the runtime, the platform policy, and the log.
@@ -175,6 +200,7 @@ impl Policies {
         let mut outcome = Outcome {
             allowed: true,
             reason: String::new(),
+            guest_error: None,
         };
         for (source, hash) in sources {
             let started = Instant::now();
@@ -185,8 +211,12 @@ impl Policies {
             if let Err(e) = &result {
                 tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
             }
-            let (decision, reason, _) = answer(result);
+            let (decision, reason, failed) = answer(result);
             let allowed = decision == "allow";
+            let guest_error = failed.map(|code| GuestFailure {
+                code: code.to_string(),
+                component: hash.clone(),
+            });
             verdicts.push(Verdict {
                 source: source.clone(),
                 component: hash,
@@ -202,6 +232,7 @@ impl Policies {
                     } else {
                         format!("the policy of tenant {source} denies: {reason}")
                     },
+                    guest_error,
                 };
                 break;
             }
