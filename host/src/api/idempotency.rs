@@ -17,7 +17,7 @@
 //! never stored: its retry is refused with 409 `idempotency_secret_not_kept`.
 
 use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts as _, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -52,7 +52,6 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     let (mut parts, body) = req.into_parts();
-    use axum::extract::FromRequestParts as _;
     match Auth::from_request_parts(&mut parts, &state).await {
         Ok(auth) => {
             parts.extensions.insert(auth);

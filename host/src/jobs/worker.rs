@@ -199,15 +199,9 @@ impl Worker {
         chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(30))
     }
 
-    /// Receives jobs and runs up to `workers` at once, until the task is
-    /// aborted; sweeps every lease.
-    pub async fn run(self: Arc<Self>) {
-        let (_never, stop) = tokio::sync::watch::channel(false);
-        self.run_until(stop, Duration::ZERO).await;
-    }
-
-    /// Runs jobs until `stop` turns true, then takes no more and waits up
-    /// to `drain` for the running ones to finish. A job still running after
+    /// Receives jobs and runs up to `workers` at once, sweeping every lease,
+    /// until `stop` turns true (or its sender is dropped); then takes no
+    /// more and waits up to `drain` for the running ones to finish. A job still running after
     /// that is dropped mid-step: its lease runs out and another worker (or
     /// the next start) takes it up again, since every step checks state
     /// first.
