@@ -33,6 +33,7 @@ use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::{TenantRole, TenantStatus, Tier};
 use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::policy::{RULES, Requires};
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::{Policy, PolicyPre, types};
 use bbws_host::runtime::{
     HostState, Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash,
@@ -145,7 +146,13 @@ impl Wasm {
     /// The production call on an already converted request.
     fn decide(&self) -> types::Decision {
         self.runtime
-            .authorize(&self.pre, &self.wit, self.scope_arc.clone(), self.limits)
+            .authorize(
+                &self.pre,
+                &self.wit,
+                self.scope_arc.clone(),
+                self.limits,
+                &Origin::new("test", "test"),
+            )
             .expect("decides")
     }
 
@@ -157,6 +164,7 @@ impl Wasm {
                 &types::Request::from(&self.request),
                 Arc::new(self.scope.clone()),
                 self.limits,
+                &Origin::new("test", "test"),
             )
             .expect("decides")
     }
@@ -591,6 +599,7 @@ fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
                                     &types::Request::from(&req),
                                     Arc::new(scope.clone()),
                                     wasm.limits,
+                                    &Origin::new("test", "test"),
                                 )
                                 .expect("decides"),
                         );
@@ -1121,7 +1130,15 @@ fn template_plan(rt: &tokio::runtime::Runtime, n: usize) {
     };
     let plan = || {
         runtime
-            .template_plan(&pre, &spec, &site, params, scope.clone(), limits)
+            .template_plan(
+                &pre,
+                &spec,
+                &site,
+                params,
+                scope.clone(),
+                limits,
+                &Origin::new("test", "test"),
+            )
             .expect("plans within the limits")
             .expect("the parameters are valid")
     };

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use bbws_host::blobs::FsBlobs;
 use bbws_host::policy::Request as PolicyRequest;
 use bbws_host::runtime::HostState;
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::PolicyPre;
 use bbws_host::runtime::bindings::types::{Decision, Request};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, content_hash};
@@ -111,14 +112,14 @@ enum Host {
 }
 
 impl Host {
-    fn runtime(dir: &std::path::Path, n: usize) -> Self {
+    fn runtime(dir: &std::path::Path) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("tokio");
         let runtime = Runtime::new(
             RuntimeConfig {
-                cache_capacity: n,
+                cache_bytes: usize::MAX,
                 ..RuntimeConfig::default()
             },
             Arc::new(FsBlobs::new(dir)),
@@ -144,7 +145,13 @@ impl Host {
     ) -> Result<Decision, String> {
         match self {
             Host::Runtime(runtime, _) => runtime
-                .authorize(pre, req, scope.clone(), Limits::default())
+                .authorize(
+                    pre,
+                    req,
+                    scope.clone(),
+                    Limits::default(),
+                    &Origin::new("test", "test"),
+                )
                 .map_err(|e| e.to_string()),
             Host::Proposed(engine) => engine
                 .decide(pre, req, scope.clone(), Limits::default())
@@ -292,7 +299,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--from-artifacts") {
         let dir = std::path::PathBuf::from(&args[i + 1]);
         run(
-            || Host::runtime(&dir, n),
+            || Host::runtime(&dir),
             n,
             "restart: every component loaded from its stored artifact (fresh process)",
         );
@@ -325,7 +332,7 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     run(
-        || Host::runtime(dir.path(), n),
+        || Host::runtime(dir.path()),
         n,
         "compile: every component compiled from its bytes (artifacts stored)",
     );

@@ -127,6 +127,8 @@ struct Serve {
     instances: InstancesArgs,
     #[command(flatten)]
     events: EventsArgs,
+    #[command(flatten)]
+    guests: GuestArgs,
 }
 
 /// ECS events: how they arrive and which are synced.
@@ -311,6 +313,37 @@ impl SitesArgs {
     }
 }
 
+/// Where guests run and what they may hold (see `runtime/pool.rs`).
+#[derive(clap::Args)]
+struct GuestArgs {
+    /// Tenant guest calls running at once, on blocking threads off the
+    /// request threads; a tenant may hold half of them. Default: one per
+    /// core.
+    #[arg(long, env = "BBWS_GUEST_SLOTS")]
+    guest_slots: Option<usize>,
+    /// Guest time one request may spend, its tenant guests' waits for a
+    /// slot and runs together; past it, a policy denies with
+    /// `guest_budget` or `guest_busy`.
+    #[arg(long, env = "BBWS_GUEST_REQUEST_BUDGET", default_value = "100ms", value_parser = humantime::parse_duration)]
+    guest_request_budget: std::time::Duration,
+    /// Mebibytes of compiled guest code kept in memory (least recently
+    /// used out first); `bbws_guest_cache_bytes` in /metrics.
+    #[arg(long, env = "BBWS_GUEST_CACHE_MIB", default_value_t = 256)]
+    guest_cache_mib: usize,
+}
+
+impl GuestArgs {
+    fn spec(&self) -> bbws_host::runtime::RuntimeConfig {
+        let defaults = bbws_host::runtime::RuntimeConfig::default();
+        bbws_host::runtime::RuntimeConfig {
+            cache_bytes: self.guest_cache_mib << 20,
+            guest_slots: self.guest_slots.unwrap_or(defaults.guest_slots),
+            request_budget: self.guest_request_budget,
+            ..defaults
+        }
+    }
+}
+
 /// The listener's limits (see `serve.rs`).
 #[derive(clap::Args)]
 struct HttpArgs {
@@ -379,6 +412,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         sites: args.sites.spec(),
         instances: args.instances.spec(),
         events: args.events.spec(),
+        guests: args.guests.spec(),
     })
     .await?;
     match &running.bootstrap_token {

@@ -85,6 +85,8 @@ pub struct ServerConfig {
     /// ECS events: the secret of `POST /v1/events`, the environments
     /// synced, the SQS queue.
     pub events: EventsSpec,
+    /// Guests: the compiled cache's size, the guest pool, the request budget.
+    pub guests: RuntimeConfig,
 }
 
 /// How ECS events reach the server and what it syncs.
@@ -218,6 +220,7 @@ impl ServerConfig {
                 ..InstancesSpec::default()
             },
             events: EventsSpec::default(),
+            guests: RuntimeConfig::default(),
         }
     }
 }
@@ -420,7 +423,7 @@ async fn services_with(
     queue: Arc<dyn Queue>,
     sites: SiteSettings,
 ) -> anyhow::Result<Services> {
-    let runtime = Runtime::new(RuntimeConfig::default(), backends.blobs.clone())?;
+    let runtime = Runtime::new(config.runtime.clone(), backends.blobs.clone())?;
     let policies = Policies::start(runtime, backends.blobs, backends.decisions).await?;
     Ok(Services::new(
         backends.items,
@@ -454,6 +457,7 @@ pub async fn start_with_clock(
         ServiceConfig {
             invitation_ttl: config.invitation_ttl,
             auth_cache_ttl: config.auth_cache_ttl,
+            runtime: config.guests.clone(),
         },
         queue,
         sites,

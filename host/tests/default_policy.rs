@@ -14,6 +14,7 @@ use bbws_host::policy::{
 };
 use bbws_host::policy::{RULES, Requires, Rule};
 use bbws_host::runtime::HostState;
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::PolicyPre;
 use bbws_host::runtime::bindings::types::{self, Decision};
 use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, content_hash};
@@ -156,6 +157,7 @@ async fn the_default_policy_guest_enforces_the_rules_table() {
                             &types::Request::from(&req),
                             Arc::new(Scope::default()),
                             Limits::default(),
+                            &Origin::new("test", "test"),
                         )
                         .unwrap();
                     let allowed = matches!(decision, Decision::Allow(_));
@@ -189,6 +191,7 @@ async fn the_default_policy_denies_actions_it_does_not_know() {
             &types::Request::from(&request("tenant.explode", &owner, ME, None)),
             Arc::new(Scope::default()),
             Limits::default(),
+            &Origin::new("test", "test"),
         )
         .unwrap();
     assert!(
@@ -252,6 +255,7 @@ async fn resume(guest: &Guest, suspended_at: &str, roles: &[(&str, TenantRole)])
                 ..Scope::default()
             }),
             Limits::default(),
+            &Origin::new("test", "test"),
         )
         .unwrap()
 }

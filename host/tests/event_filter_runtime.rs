@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::EventFilterPre;
 use bbws_host::runtime::{
     EcsEvent, FilterOutcome, GuestError, HostState, Invalid, Kind, Limits, Runtime, RuntimeConfig,
@@ -57,6 +58,7 @@ fn filter(
         &event(detail_type),
         Arc::new(Scope::default()),
         limits,
+        &Origin::new("test", "test"),
     )
 }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use bbws_host::blobs::FsBlobs;
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::EventGatePre;
 use bbws_host::runtime::{
     DEFAULT_EVENT_FILTER, FilterOutcome, GateBatch, GateInput, GuestError, HostState, Invalid,
@@ -52,8 +53,14 @@ fn input(event: &str) -> GateInput {
 }
 
 fn gate(rt: &Runtime, pre: &EventGatePre<HostState>, input: &GateInput) -> FilterOutcome {
-    rt.gate_event(pre, input, Arc::new(Scope::default()), Limits::default())
-        .unwrap()
+    rt.gate_event(
+        pre,
+        input,
+        Arc::new(Scope::default()),
+        Limits::default(),
+        &Origin::new("test", "test"),
+    )
+    .unwrap()
 }
 
 fn drop(reason: &str) -> FilterOutcome {
@@ -188,7 +195,13 @@ async fn a_reason_over_the_output_limit_is_refused() {
     };
     let ec2 = input(&TASK_EVENT.replace("\"aws.ecs\"", "\"aws.ec2\""));
     let err = rt
-        .gate_event(&pre, &ec2, Arc::new(Scope::default()), small)
+        .gate_event(
+            &pre,
+            &ec2,
+            Arc::new(Scope::default()),
+            small,
+            &Origin::new("test", "test"),
+        )
         .unwrap_err();
     assert!(
         matches!(err, GuestError::OutputTooLarge { limit: 16, .. }),
@@ -267,7 +280,13 @@ async fn a_batch_gets_one_outcome_per_event_in_order_under_one_pattern() {
         ..GateBatch::default()
     };
     let outcomes = rt
-        .gate_events(&pre, &batch, Arc::new(Scope::default()), Limits::default())
+        .gate_events(
+            &pre,
+            &batch,
+            Arc::new(Scope::default()),
+            Limits::default(),
+            &Origin::new("test", "test"),
+        )
         .unwrap();
     assert_eq!(
         outcomes,
@@ -287,12 +306,24 @@ async fn a_batch_gets_one_outcome_per_event_in_order_under_one_pattern() {
         ..Limits::default()
     };
     let err = rt
-        .gate_events(&pre, &batch, Arc::new(Scope::default()), small)
+        .gate_events(
+            &pre,
+            &batch,
+            Arc::new(Scope::default()),
+            small,
+            &Origin::new("test", "test"),
+        )
         .unwrap_err();
     assert!(matches!(err, GuestError::OutputTooLarge { .. }), "{err:?}");
     let empty = GateBatch::default();
     let none = rt
-        .gate_events(&pre, &empty, Arc::new(Scope::default()), Limits::default())
+        .gate_events(
+            &pre,
+            &empty,
+            Arc::new(Scope::default()),
+            Limits::default(),
+            &Origin::new("test", "test"),
+        )
         .unwrap();
     assert!(none.is_empty());
 }

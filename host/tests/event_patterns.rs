@@ -50,6 +50,7 @@ use std::time::Duration;
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
 use bbws_host::blobs::FsBlobs;
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::{
     DEFAULT_EVENT_FILTER, FilterOutcome, GateInput, Limits, Runtime, RuntimeConfig, Scope,
     content_hash,
@@ -322,7 +323,13 @@ async fn gate_verdicts(pairs: &[Pair]) -> Vec<Result<Verdict, String>> {
                 pattern_json: Some(pair.pattern.clone()),
                 ..GateInput::default()
             };
-            match rt.gate_event(&pre, &input, Arc::new(Scope::default()), limits) {
+            match rt.gate_event(
+                &pre,
+                &input,
+                Arc::new(Scope::default()),
+                limits,
+                &Origin::new("test", "test"),
+            ) {
                 Ok(FilterOutcome::Accept) => Ok(Verdict::Match),
                 Ok(FilterOutcome::Drop(reason)) if reason == MISMATCH => Ok(Verdict::NoMatch),
                 Ok(FilterOutcome::Drop(reason)) if reason.starts_with(INVALID) => {

@@ -8,6 +8,7 @@ use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::TenantStatus;
 use bbws_host::domain::site::{Environment, SiteStatus};
 use bbws_host::policy::Request as PolicyRequest;
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::types;
 use bbws_host::runtime::bindings::{PolicyPre, types::Decision};
 use bbws_host::runtime::{
@@ -83,6 +84,7 @@ fn decide(
             &types::Request::from(&request(site_id)),
             Arc::new(scope),
             Limits::default(),
+            &Origin::new("test", "test"),
             &mut lookups,
         )
         .unwrap();

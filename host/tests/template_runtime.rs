@@ -12,6 +12,7 @@ use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::FieldError;
 use bbws_host::domain::site::{Environment, SiteStatus};
 use bbws_host::domain::template::{TemplateSpec, WpOperation, WpPage};
+use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::TemplatePre;
 use bbws_host::runtime::{
     GuestError, HostState, Kind, Limits, Runtime, RuntimeConfig, Scope, ScopeSite, content_hash,
@@ -75,6 +76,7 @@ fn plan(
         parameters,
         scope(),
         Limits::default(),
+        &Origin::new("test", "test"),
     )
     .unwrap()
 }
@@ -196,8 +198,15 @@ async fn parameter_problems_are_field_errors() {
     let pre = prepare(&rt, DEFAULT_TEMPLATE).await;
     let spec = template("business-basic");
     let validate = |params: &str| {
-        rt.template_validate(&pre, &spec, params, scope(), Limits::default())
-            .unwrap()
+        rt.template_validate(
+            &pre,
+            &spec,
+            params,
+            scope(),
+            Limits::default(),
+            &Origin::new("test", "test"),
+        )
+        .unwrap()
     };
     assert_eq!(
         validate("{}"),
@@ -244,7 +253,14 @@ async fn a_malformed_template_is_one_template_error() {
         "operations[0] (upsertPage): title: unknown placeholder {{who}} (not a parameter, site.name or site.environment)",
     )];
     let errors = rt
-        .template_validate(&pre, &spec, "{}", scope(), Limits::default())
+        .template_validate(
+            &pre,
+            &spec,
+            "{}",
+            scope(),
+            Limits::default(),
+            &Origin::new("test", "test"),
+        )
         .unwrap();
     assert_eq!(errors, expected);
     assert_eq!(
@@ -252,8 +268,14 @@ async fn a_malformed_template_is_one_template_error() {
         expected
     );
     let schema: serde_json::Value = serde_json::from_str(
-        &rt.template_schema(&pre, &spec, scope(), Limits::default())
-            .unwrap(),
+        &rt.template_schema(
+            &pre,
+            &spec,
+            scope(),
+            Limits::default(),
+            &Origin::new("test", "test"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(schema["not"], serde_json::json!({}));
@@ -314,6 +336,7 @@ async fn the_schema_is_derived_from_the_parameters() {
             &template("business-basic"),
             scope(),
             Limits::default(),
+            &Origin::new("test", "test"),
         )
         .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -368,6 +391,7 @@ async fn the_example_refuses_prod_without_confirmation() {
             r#"{"headline": "x", "contactEmail": "nobody", "sections": 6}"#,
             scope(),
             Limits::default(),
+            &Origin::new("test", "test"),
         )
         .unwrap();
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -387,7 +411,15 @@ async fn template_calls_run_under_the_limits() {
         ..Limits::default()
     };
     let err = rt
-        .template_plan(&pre, &spec, &site(Environment::Dev), params, scope(), small)
+        .template_plan(
+            &pre,
+            &spec,
+            &site(Environment::Dev),
+            params,
+            scope(),
+            small,
+            &Origin::new("test", "test"),
+        )
         .unwrap_err();
     assert!(
         matches!(err, GuestError::OutputTooLarge { limit: 200, .. }),
@@ -407,7 +439,14 @@ async fn template_calls_run_under_the_limits() {
         ..Limits::default()
     };
     let err = rt
-        .template_validate(&pre, &huge, params, scope(), tight)
+        .template_validate(
+            &pre,
+            &huge,
+            params,
+            scope(),
+            tight,
+            &Origin::new("test", "test"),
+        )
         .unwrap_err();
     assert!(matches!(err, GuestError::Limit("memory")), "{err:?}");
 
@@ -424,6 +463,7 @@ async fn template_calls_run_under_the_limits() {
                 memory_bytes: Limits::CEILING_MEMORY,
                 ..Limits::default()
             },
+            &Origin::new("test", "test"),
         )
         .unwrap_err();
     assert!(matches!(err, GuestError::Timeout(_)), "{err:?}");
@@ -466,4 +506,81 @@ async fn components_are_checked_cached_and_kept_to_their_world() {
     prepare(&second, DEFAULT_TEMPLATE).await;
     assert_eq!(second.stats().compiled.load(Relaxed), 0);
     assert_eq!(second.stats().artifacts_loaded.load(Relaxed), 1);
+}
+
+/// A guest's log line reaches the host's log at the guest's level, under
+/// the target `bbws::guest`, tagged with the tenant, the component and the
+/// world.
+#[tokio::test]
+async fn guest_log_lines_are_tagged_with_tenant_component_and_world() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let (rt, _dir) = runtime();
+    let pre = prepare(&rt, LANDING_PAGE).await;
+    let spec = TemplateSpec {
+        id: "tpl_00000000000000000000000000000002".into(),
+        name: "Landing page".into(),
+        body_json: "{}".into(),
+    };
+    let lines = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(lines.clone()),
+    );
+    let hash = content_hash(LANDING_PAGE);
+    let origin = Origin::new("ten_0000000000000000000000000000000a", hash.as_str());
+    let refused = tracing::subscriber::with_default(subscriber, || {
+        rt.template_plan(
+            &pre,
+            &spec,
+            &site(Environment::Prod),
+            r#"{"headline": "x", "contactEmail": "hi@acme.example", "sections": 1}"#,
+            scope(),
+            Limits::default(),
+            &origin,
+        )
+    });
+    assert!(matches!(refused, Ok(Err(_))), "{refused:?}");
+    let text = lines.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("refused to plan for PROD site"))
+        .unwrap_or_else(|| panic!("no guest line in:\n{text}"));
+    for part in [
+        " INFO ",
+        "bbws::guest",
+        "tenant=ten_0000000000000000000000000000000a",
+        &format!("component={hash}"),
+        "world=template",
+    ] {
+        assert!(line.contains(part), "{part:?} missing from {line:?}");
+    }
+}
+
+/// Log output captured in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
 }

@@ -35,10 +35,55 @@ async fn readyz(State(s): State<AppState>) -> Result<&'static str, Problem> {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, body = String)))]
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
-    )
+    let mut text = s.metrics.render();
+    runtime_metrics(&mut text, &s.services.policies().runtime);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// The WebAssembly runtime's figures: the compiled cache and the guest pool.
+fn runtime_metrics(out: &mut String, runtime: &crate::runtime::Runtime) {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let cache = runtime.cache_figures();
+    let pool = runtime.pool();
+    let gauges = [
+        (
+            "bbws_guest_cache_bytes",
+            "Bytes of compiled guest code kept in memory.",
+            cache.bytes as u64,
+        ),
+        (
+            "bbws_guest_cache_limit_bytes",
+            "The compiled cache's limit in bytes.",
+            cache.limit_bytes as u64,
+        ),
+        (
+            "bbws_guest_cache_entries",
+            "Compiled components kept in memory.",
+            cache.entries as u64,
+        ),
+        (
+            "bbws_guest_pool_slots",
+            "Blocking slots tenant guests run in at once.",
+            pool.size() as u64,
+        ),
+        (
+            "bbws_guest_pool_tenant_share",
+            "Slots one tenant may hold at once.",
+            pool.share() as u64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP bbws_guest_pool_refused_total Tenant guest calls refused: no slot within the request's budget.\n# TYPE bbws_guest_pool_refused_total counter\nbbws_guest_pool_refused_total {}",
+        pool.refused.load(Relaxed)
+    );
 }
 
 /// This API's OpenAPI 3.1 document.

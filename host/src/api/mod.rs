@@ -32,6 +32,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::runtime::pool::Budget;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::service::Services;
@@ -148,6 +150,10 @@ pub fn app(services: Services) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            guest_budget,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             idempotency::layer,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
@@ -157,6 +163,17 @@ pub fn app(services: Services) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Gives each request its guest budget: its tenant guest calls together
+/// (waits for a slot included) may take the runtime's `request_budget`.
+async fn guest_budget(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let total = state.services.policies().runtime.request_budget();
+    Budget::scope(Budget::new(total), next.run(req)).await
 }
 
 /// A page of a list.

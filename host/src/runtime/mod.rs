@@ -14,7 +14,7 @@
 //!   component imports the part its world allows (checked at upload,
 //!   [`Runtime::validate`]).
 //! - Components are named by the sha256 of their bytes. Each is compiled
-//!   once and kept in a bounded LRU, linked for its world (a policy, a
+//!   once and kept in an LRU bounded by the bytes of compiled code, linked for its world (a policy, a
 //!   template, an event filter or the platform's event gate; `WorldPre`);
 //!   its precompiled artifact is stored in the blob store keyed by hash and
 //!   engine fingerprint, with the artifact's own sha256 beside it: a
@@ -52,10 +52,10 @@ pub mod bindings;
 pub mod engine;
 pub mod host;
 pub mod limits;
+pub mod pool;
 mod validate;
 pub mod worlds;
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -68,14 +68,14 @@ use wasmtime::{Engine, Store, Trap};
 use crate::blobs::BlobStore;
 use bindings::{EventFilterPre, EventGatePre, Interfaces, PolicyPre, TemplatePre};
 pub use engine::{EngineSettings, EpochTicker};
-pub use host::{HostState, Looked, Lookups, Scope, ScopeInstance, ScopeSite, ScopeTenant};
+pub use host::{HostState, Looked, Lookups, Origin, Scope, ScopeInstance, ScopeSite, ScopeTenant};
 pub use limits::Limits;
 pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
 pub use worlds::event_filter::{EcsEvent, FilterOutcome};
 pub use worlds::event_gate::{DEFAULT_EVENT_FILTER, GateBatch, GateInput};
 
 /// Why a guest call failed. Every variant fails closed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GuestError {
     #[error("the guest ran past its {0:?} deadline")]
     Timeout(Duration),
@@ -93,6 +93,13 @@ pub enum GuestError {
     /// outcome per event).
     #[error("the guest broke its contract: {0}")]
     Contract(String),
+    /// No guest slot was free before the request's guest budget ran out
+    /// (the tenant's share of the pool was busy).
+    #[error("no guest slot was free within the request's guest budget")]
+    Busy,
+    /// The request had spent its guest budget before this call.
+    #[error("the request spent its guest budget of {0:?}")]
+    Budget(Duration),
 }
 
 impl GuestError {
@@ -106,6 +113,8 @@ impl GuestError {
             GuestError::Trap(_) => "guest_trap",
             GuestError::Load(_) => "guest_load",
             GuestError::Contract(_) => "guest_contract",
+            GuestError::Busy => "guest_busy",
+            GuestError::Budget(_) => "guest_budget",
         }
     }
 }
@@ -113,17 +122,25 @@ impl GuestError {
 /// How the runtime is set up.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// Compiled components kept in memory.
-    pub cache_capacity: usize,
+    /// Bytes of compiled code kept in memory (the cache of compiled
+    /// components, least recently used out first; the newest always stays).
+    pub cache_bytes: usize,
     /// The engine's settings.
     pub engine: EngineSettings,
+    /// Blocking slots tenant guests run in at once ([`pool::GuestPool`]);
+    /// one per core by default.
+    pub guest_slots: usize,
+    /// The guest time one request may spend ([`pool::Budget`]).
+    pub request_budget: Duration,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
-            cache_capacity: 512,
+            cache_bytes: 256 << 20,
             engine: EngineSettings::default(),
+            guest_slots: std::thread::available_parallelism().map_or(2, usize::from),
+            request_budget: pool::REQUEST_GUEST_BUDGET,
         }
     }
 }
@@ -132,11 +149,58 @@ impl Default for RuntimeConfig {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
-    compiled: Mutex<lru::LruCache<String, Prepared>>,
+    compiled: Mutex<Compiled>,
     blobs: Arc<dyn BlobStore>,
     fingerprint: String,
     _ticker: EpochTicker,
     stats: Stats,
+    pool: pool::GuestPool,
+    request_budget: Duration,
+}
+
+/// The cache of compiled components, bounded by the bytes of their code.
+struct Compiled {
+    entries: lru::LruCache<String, (Prepared, usize)>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Compiled {
+    fn new(limit: usize) -> Self {
+        Self {
+            entries: lru::LruCache::unbounded(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    fn get(&mut self, hash: &str) -> Option<&Prepared> {
+        self.entries.get(hash).map(|(p, _)| p)
+    }
+
+    /// Keeps `prepared`, then drops the least recently used entries while
+    /// the code kept is over the limit (never the one just put).
+    fn put(&mut self, hash: String, prepared: Prepared) {
+        let range = prepared.instance_pre().component().image_range();
+        let size = (range.end as usize).saturating_sub(range.start as usize);
+        if let Some((_, old)) = self.entries.put(hash, (prepared, size)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+        while self.bytes > self.limit && self.entries.len() > 1 {
+            if let Some((_, (_, size))) = self.entries.pop_lru() {
+                self.bytes -= size;
+            }
+        }
+    }
+}
+
+/// What the compiled cache holds now (for `/metrics`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheFigures {
+    pub entries: usize,
+    pub bytes: usize,
+    pub limit_bytes: usize,
 }
 
 /// A compiled component in the cache: linked, with its world's exports
@@ -221,13 +285,13 @@ impl Runtime {
         Ok(Arc::new(Self {
             engine,
             linker,
-            compiled: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(config.cache_capacity.max(1)).expect("nonzero"),
-            )),
+            compiled: Mutex::new(Compiled::new(config.cache_bytes)),
             blobs,
             fingerprint,
             _ticker: ticker,
             stats: Stats::default(),
+            pool: pool::GuestPool::new(config.guest_slots),
+            request_budget: config.request_budget,
         }))
     }
 
@@ -238,6 +302,26 @@ impl Runtime {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Where tenant guests run (off the async threads).
+    pub fn pool(&self) -> &pool::GuestPool {
+        &self.pool
+    }
+
+    /// The guest time one request may spend.
+    pub fn request_budget(&self) -> Duration {
+        self.request_budget
+    }
+
+    /// The compiled cache's entries and bytes.
+    pub fn cache_figures(&self) -> CacheFigures {
+        let c = self.compiled.lock();
+        CacheFigures {
+            entries: c.entries.len(),
+            bytes: c.bytes,
+            limit_bytes: c.limit,
+        }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -353,16 +437,19 @@ impl Runtime {
 
     /// Runs `call` (which instantiates and calls a guest) in a fresh store
     /// under `limits`: memory and table limiter, epoch deadline, host-call
-    /// budget; a failure is classified into a [`GuestError`]. What the guest
+    /// budget; its log lines tagged with `origin` and `world`; a failure is classified into a [`GuestError`]. What the guest
     /// looked up is added to `lookups`, whether or not the call succeeded.
     fn sandboxed<R>(
         &self,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
+        world: &'static str,
         lookups: &mut Lookups,
         call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, GuestError> {
         let mut store = self.new_store(scope, limits);
+        store.data_mut().origin = Some((origin.clone(), world));
         let started = Instant::now();
         let result = call(&mut store).map_err(|e| classify(e, &store, started));
         lookups.absorb(std::mem::take(&mut store.data_mut().lookups));

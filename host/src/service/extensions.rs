@@ -349,7 +349,7 @@ impl Extensions<'_> {
         let result = self
             .cx
             .policies
-            .run(&version, &input, Limits::for_tier(tenant.tier))
+            .run(&version, tenant_id, &input, Limits::for_tier(tenant.tier))
             .await;
         let duration_us = started.elapsed().as_micros() as u64;
         let (decision, reason, error) = answer(result);

@@ -53,6 +53,8 @@ pub struct ServiceConfig {
     /// How long a resolved bearer token is trusted without a store read
     /// (see [`identity::auth_cache`]); zero disables the cache.
     pub auth_cache_ttl: Duration,
+    /// The WebAssembly runtime: compiled cache, guest pool, request budget.
+    pub runtime: crate::runtime::RuntimeConfig,
 }
 
 impl Default for ServiceConfig {
@@ -60,6 +62,7 @@ impl Default for ServiceConfig {
         Self {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             auth_cache_ttl: Duration::from_secs(1),
+            runtime: crate::runtime::RuntimeConfig::default(),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! `log`: guest lines into the host's log, bounded in number and length.
+//! `log`: guest lines into the host's log, bounded in number and length,
+//! at the guest's level, tagged with the tenant, the component and the
+//! world.
 
 use super::HostState;
 use crate::runtime::bindings::bbws::platform::log;
@@ -16,7 +18,23 @@ impl log::Host for HostState {
             self.log_lines += 1;
             // Cut on a character boundary: guests choose the bytes.
             let message = &message[..message.floor_char_boundary(MAX_LINE)];
-            tracing::debug!(?level, %message, "guest log");
+            let (tenant, component, world) = match &self.origin {
+                Some((o, world)) => (o.tenant.as_str(), o.component.as_str(), *world),
+                None => ("", "", ""),
+            };
+            // The guest's level is the line's level; the target names it
+            // as a guest's (`BBWS_LOG=bbws::guest=warn` quiets them).
+            macro_rules! line {
+                ($level:ident) => {
+                    tracing::$level!(target: "bbws::guest", %tenant, %component, %world, %message)
+                };
+            }
+            match level {
+                log::Level::Debug => line!(debug),
+                log::Level::Info => line!(info),
+                log::Level::Warn => line!(warn),
+                log::Level::Error => line!(error),
+            }
         }
         Ok(())
     }

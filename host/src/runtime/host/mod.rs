@@ -125,10 +125,34 @@ pub struct HostState {
     pub host_calls: u32,
     /// Set when the guest asked for more memory or table than allowed.
     pub limit_hit: Option<&'static str>,
+    /// Linear-memory bytes of all the call's memories together.
+    pub memory_bytes: usize,
+    /// Table elements of all the call's tables together.
+    pub table_elements: usize,
     /// Log lines the guest wrote (at most 16 reach the host's log).
     pub log_lines: u32,
     /// What the guest looked up so far.
     pub lookups: Lookups,
+    /// Whose guest this is and its world, for its log lines.
+    pub origin: Option<(Arc<Origin>, &'static str)>,
+}
+
+/// Whose guest a call runs: the tenant it runs for (`platform` for the
+/// platform's own) and the component's sha256. Its log lines carry both,
+/// with the world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub tenant: String,
+    pub component: String,
+}
+
+impl Origin {
+    pub fn new(tenant: impl Into<String>, component: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            tenant: tenant.into(),
+            component: component.into(),
+        })
+    }
 }
 
 impl HostState {
@@ -138,8 +162,11 @@ impl HostState {
             limits,
             host_calls: 0,
             limit_hit: None,
+            memory_bytes: 0,
+            table_elements: 0,
             log_lines: 0,
             lookups: Lookups::default(),
+            origin: None,
         }
     }
 
@@ -191,29 +218,36 @@ impl HostState {
 }
 
 impl ResourceLimiter for HostState {
+    /// A memory's creation (from zero) or growth: refused when all the
+    /// call's memories together would pass the limit.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limits.memory_bytes {
+        let total = self.memory_bytes + desired.saturating_sub(current);
+        if total > self.limits.memory_bytes {
             self.limit_hit = Some("memory");
             return Ok(false);
         }
+        self.memory_bytes = total;
         Ok(true)
     }
 
+    /// The same for tables, counted in elements.
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limits.table_elements {
+        let total = self.table_elements + desired.saturating_sub(current);
+        if total > self.limits.table_elements {
             self.limit_hit = Some("table");
             return Ok(false);
         }
+        self.table_elements = total;
         Ok(true)
     }
 

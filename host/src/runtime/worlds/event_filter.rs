@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use crate::runtime::bindings::types;
-use crate::runtime::{GuestError, HostState, Limits, Lookups, Runtime, Scope, check_output};
+use crate::runtime::{
+    GuestError, HostState, Limits, Lookups, Origin, Runtime, Scope, check_output,
+};
 
 /// The world's generated code, in a module of its own: the WIT's
 /// world-level `use types.{...}` becomes type aliases there, which must not
@@ -84,6 +86,7 @@ impl Runtime {
         event: &EcsEvent,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<FilterOutcome, GuestError> {
         let event = types::EcsEvent {
             id: event.id.clone(),
@@ -92,10 +95,17 @@ impl Runtime {
             detail_json: event.detail_json.clone(),
             time_ms: event.time_ms,
         };
-        let outcome = self.sandboxed(scope, limits, &mut Lookups::default(), |store| {
-            pre.instantiate(&mut *store)?
-                .call_filter(store, tenant_id, &event)
-        })?;
+        let outcome = self.sandboxed(
+            scope,
+            limits,
+            origin,
+            "event-filter",
+            &mut Lookups::default(),
+            |store| {
+                pre.instantiate(&mut *store)?
+                    .call_filter(store, tenant_id, &event)
+            },
+        )?;
         FilterOutcome::from_guest(outcome, limits.output_bytes)
     }
 }

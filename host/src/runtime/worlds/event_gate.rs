@@ -14,7 +14,9 @@
 use std::sync::Arc;
 
 use crate::runtime::bindings::types;
-use crate::runtime::{FilterOutcome, GuestError, HostState, Limits, Lookups, Runtime, Scope};
+use crate::runtime::{
+    FilterOutcome, GuestError, HostState, Limits, Lookups, Origin, Runtime, Scope,
+};
 
 /// The world's generated code, in a module of its own like the other
 /// worlds' (its `use types.{...}` aliases must not meet the host-side
@@ -86,6 +88,7 @@ impl Runtime {
         batch: &GateBatch,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<Vec<FilterOutcome>, GuestError> {
         let input = types::GateBatch {
             events: batch.events.clone(),
@@ -93,9 +96,14 @@ impl Runtime {
             accepted_environments: batch.accepted_environments.clone(),
             pattern_json: batch.pattern_json.clone(),
         };
-        let outcomes = self.sandboxed(scope, limits, &mut Lookups::default(), |store| {
-            pre.instantiate(&mut *store)?.call_gate(store, &input)
-        })?;
+        let outcomes = self.sandboxed(
+            scope,
+            limits,
+            origin,
+            "event-gate",
+            &mut Lookups::default(),
+            |store| pre.instantiate(&mut *store)?.call_gate(store, &input),
+        )?;
         if outcomes.len() != batch.events.len() {
             return Err(GuestError::Contract(format!(
                 "the gate answered {} outcomes for {} events",
@@ -117,6 +125,7 @@ impl Runtime {
         input: &GateInput,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<FilterOutcome, GuestError> {
         let batch = GateBatch {
             events: vec![input.event_json.clone()],
@@ -124,7 +133,7 @@ impl Runtime {
             accepted_environments: input.accepted_environments.clone(),
             pattern_json: input.pattern_json.clone(),
         };
-        let mut outcomes = self.gate_events(pre, &batch, scope, limits)?;
+        let mut outcomes = self.gate_events(pre, &batch, scope, limits, origin)?;
         Ok(outcomes.remove(0))
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use crate::domain::TenantRole;
 use crate::policy::Request;
 use crate::runtime::bindings::types;
-use crate::runtime::{GuestError, HostState, Limits, Lookups, Runtime, Scope, check_output};
+use crate::runtime::{
+    GuestError, HostState, Limits, Lookups, Origin, Runtime, Scope, check_output,
+};
 
 /// The world's generated code, in a module of its own: the WIT's
 /// world-level `use types.{...}` becomes type aliases there, which must not
@@ -93,8 +95,9 @@ impl Runtime {
         request: &types::Request,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<types::Decision, GuestError> {
-        self.authorize_recording(pre, request, scope, limits, &mut Lookups::default())
+        self.authorize_recording(pre, request, scope, limits, origin, &mut Lookups::default())
     }
 
     /// [`Runtime::authorize`], adding to `lookups` what the guest looked up
@@ -106,9 +109,10 @@ impl Runtime {
         request: &types::Request,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
         lookups: &mut Lookups,
     ) -> Result<types::Decision, GuestError> {
-        let decision = self.sandboxed(scope, limits, lookups, |store| {
+        let decision = self.sandboxed(scope, limits, origin, "policy", lookups, |store| {
             pre.instantiate(&mut *store)?.call_authorize(store, request)
         })?;
         let reason = match &decision {

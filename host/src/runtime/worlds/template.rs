@@ -14,7 +14,7 @@ use crate::domain::FieldError;
 use crate::domain::template::{TemplateSpec, WpOperation, WpPage};
 use crate::runtime::bindings::types;
 use crate::runtime::{
-    GuestError, HostState, Limits, Lookups, Runtime, Scope, ScopeSite, check_output,
+    GuestError, HostState, Limits, Lookups, Origin, Runtime, Scope, ScopeSite, check_output,
 };
 
 /// The world's generated code, in a module of its own: the WIT's
@@ -58,12 +58,20 @@ impl Runtime {
         template: &TemplateSpec,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<String, GuestError> {
         let info = template_info(template);
-        let schema = self.sandboxed(scope, limits, &mut Lookups::default(), |store| {
-            pre.instantiate(&mut *store)?
-                .call_parameter_schema(store, &info)
-        })?;
+        let schema = self.sandboxed(
+            scope,
+            limits,
+            origin,
+            "template",
+            &mut Lookups::default(),
+            |store| {
+                pre.instantiate(&mut *store)?
+                    .call_parameter_schema(store, &info)
+            },
+        )?;
         check_output(schema.len(), limits.output_bytes)?;
         Ok(schema)
     }
@@ -77,18 +85,27 @@ impl Runtime {
         parameters_json: &str,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<Vec<FieldError>, GuestError> {
         let info = template_info(template);
-        let errors = self.sandboxed(scope, limits, &mut Lookups::default(), |store| {
-            pre.instantiate(&mut *store)?
-                .call_validate(store, &info, parameters_json)
-        })?;
+        let errors = self.sandboxed(
+            scope,
+            limits,
+            origin,
+            "template",
+            &mut Lookups::default(),
+            |store| {
+                pre.instantiate(&mut *store)?
+                    .call_validate(store, &info, parameters_json)
+            },
+        )?;
         field_errors(errors, limits)
     }
 
     /// The operations that apply `template` with `parameters_json` to
     /// `site`, in order; or the parameters' problems. The plan's strings
     /// together may take `limits.plan_bytes`.
+    #[allow(clippy::too_many_arguments)] // the plan's inputs, then the sandbox's
     pub fn template_plan(
         &self,
         pre: &TemplatePre<HostState>,
@@ -97,13 +114,21 @@ impl Runtime {
         parameters_json: &str,
         scope: Arc<Scope>,
         limits: Limits,
+        origin: &Arc<Origin>,
     ) -> Result<Result<Vec<WpOperation>, Vec<FieldError>>, GuestError> {
         let info = template_info(template);
         let site = site.to_wit();
-        let planned = self.sandboxed(scope, limits, &mut Lookups::default(), |store| {
-            pre.instantiate(&mut *store)?
-                .call_plan(store, &info, &site, parameters_json)
-        })?;
+        let planned = self.sandboxed(
+            scope,
+            limits,
+            origin,
+            "template",
+            &mut Lookups::default(),
+            |store| {
+                pre.instantiate(&mut *store)?
+                    .call_plan(store, &info, &site, parameters_json)
+            },
+        )?;
         match planned {
             Ok(operations) => {
                 check_output(

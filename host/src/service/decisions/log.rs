@@ -202,7 +202,7 @@ impl Decisions<'_> {
             let result = self
                 .cx
                 .policies
-                .run(&v.component, &record.input, limits)
+                .run(&v.component, &v.source, &record.input, limits)
                 .await;
             let (decision, reason, _) = answer(result);
             replayed.push(Verdict {

@@ -25,8 +25,9 @@ use crate::blobs::BlobStore;
 use crate::domain::{Tenant, ids};
 use crate::policy::Request;
 use crate::runtime::bindings::types;
+use crate::runtime::pool::Budget;
 use crate::runtime::{
-    GuestError, Limits, Lookups, Runtime, Scope, ScopeInstance, ScopeSite, ScopeTenant,
+    GuestError, Limits, Lookups, Origin, Runtime, Scope, ScopeInstance, ScopeSite, ScopeTenant,
 };
 use crate::store::{ItemStore, keys};
 
@@ -83,6 +84,8 @@ pub struct Policies {
     /// Where decision records are written and read back.
     pub decisions: Arc<dyn ItemStore>,
     platform_hash: String,
+    /// The platform policy's log tag.
+    platform_origin: Arc<Origin>,
     log: mpsc::Sender<DecisionRecord>,
 }
 
@@ -103,6 +106,7 @@ impl Policies {
             runtime,
             blobs,
             decisions,
+            platform_origin: Origin::new("platform", platform_hash.as_str()),
             platform_hash,
             log,
         }))
@@ -113,14 +117,23 @@ impl Policies {
     }
 
     /// Runs one component on a recorded input (a replay, a dry run).
+    /// `source` is whose component it is (a tenant id, or `platform`).
     pub async fn run(
         &self,
         hash: &str,
+        source: &str,
         input: &DecisionInput,
         limits: Limits,
     ) -> std::result::Result<types::Decision, GuestError> {
+        let account = input.scope.tenants.last().map(|t| t.id.as_str());
+        let origin = if hash == self.platform_hash {
+            self.platform_origin.clone()
+        } else {
+            Origin::new(source, hash)
+        };
         self.run_recording(
-            hash,
+            &origin,
+            account,
             &types::Request::from(&input.request),
             Arc::new(input.scope.clone()),
             limits,
@@ -129,15 +142,22 @@ impl Policies {
         .await
     }
 
-    /// [`Policies::run`], adding what the guest looked up to `lookups`.
+    /// [`Policies::run`] of `origin`'s component, adding what the guest
+    /// looked up to `lookups`.
+    /// The platform's policy runs inline (microseconds, and not tenant
+    /// code); any other component on the runtime's guest pool, in the
+    /// share of `account` (the root of the tenant's tree) and within the
+    /// current request's guest budget.
     async fn run_recording(
         &self,
-        hash: &str,
+        origin: &Arc<Origin>,
+        account: Option<&str>,
         request: &types::Request,
         scope: Arc<Scope>,
         limits: Limits,
         lookups: &mut Lookups,
     ) -> std::result::Result<types::Decision, GuestError> {
+        let hash = origin.component.as_str();
         let pre = match self.runtime.cached(hash) {
             Some(pre) => pre,
             None => {
@@ -145,8 +165,27 @@ impl Policies {
                 self.runtime.prepare(hash, &bytes).await?
             }
         };
-        self.runtime
-            .authorize_recording(&pre, request, scope, limits, lookups)
+        if hash == self.platform_hash {
+            return self
+                .runtime
+                .authorize_recording(&pre, request, scope, limits, origin, lookups);
+        }
+        let runtime = self.runtime.clone();
+        let request = request.clone();
+        let origin = origin.clone();
+        let budget = Budget::current_or(self.runtime.request_budget());
+        let (result, seen) = self
+            .runtime
+            .pool()
+            .run(account.unwrap_or(""), &budget, limits, move |limits| {
+                let mut seen = Lookups::default();
+                let result =
+                    runtime.authorize_recording(&pre, &request, scope, limits, &origin, &mut seen);
+                Ok((result, seen))
+            })
+            .await?;
+        lookups.absorb(seen);
+        result
     }
 
     /// Whether a decision on `chain` runs a tenant's own policy (which may
@@ -177,13 +216,13 @@ impl Policies {
             instances: records.instances,
         });
         let mut lookups = Lookups::default();
+        let account = chain.last().map(|t| t.tenant_id.as_str());
         let action = request.action.as_str();
         let limits = chain
             .first()
             .map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
         let mut verdicts = Vec::new();
-        let mut sources: Vec<(String, String)> =
-            vec![("platform".into(), self.platform_hash.clone())];
+        let mut sources = vec![self.platform_origin.clone()];
         if !platform_admin {
             for (i, t) in chain.iter().enumerate() {
                 // A tenant's own policy does not judge the management of its
@@ -193,7 +232,7 @@ impl Policies {
                     continue;
                 }
                 if let Some(active) = t.active_policy() {
-                    sources.push((t.tenant_id.clone(), active.to_string()));
+                    sources.push(Origin::new(t.tenant_id.as_str(), active));
                 }
             }
         }
@@ -202,11 +241,12 @@ impl Policies {
             reason: String::new(),
             guest_error: None,
         };
-        for (source, hash) in sources {
+        for origin in sources {
             let started = Instant::now();
             let result = self
-                .run_recording(&hash, &wit, scope.clone(), limits, &mut lookups)
+                .run_recording(&origin, account, &wit, scope.clone(), limits, &mut lookups)
                 .await;
+            let (source, hash) = (&origin.tenant, &origin.component);
             let took = started.elapsed();
             if let Err(e) = &result {
                 tracing::warn!(%source, component = %hash, code = e.code(), error = %e, "policy guest failed; denying");
@@ -219,7 +259,7 @@ impl Policies {
             });
             verdicts.push(Verdict {
                 source: source.clone(),
-                component: hash,
+                component: hash.clone(),
                 decision: decision.into(),
                 reason: reason.clone(),
                 duration_us: took.as_micros() as u64,

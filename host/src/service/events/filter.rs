@@ -12,9 +12,10 @@ use crate::domain::Tenant;
 use crate::domain::event::EcsEvent;
 use crate::domain::instance::Instance;
 use crate::runtime::bindings::{EventFilterPre, EventGatePre};
+use crate::runtime::pool::{Budget, REQUEST_GUEST_BUDGET};
 use crate::runtime::{
-    self, FilterOutcome, GateBatch, GateInput, GuestError, HostState, Limits, Runtime, Scope,
-    ScopeInstance,
+    self, FilterOutcome, GateBatch, GateInput, GuestError, HostState, Limits, Origin, Runtime,
+    Scope, ScopeInstance,
 };
 
 use super::{EventSettings, FilterComponent, FilterVerdict, Routes};
@@ -41,6 +42,8 @@ pub struct EventEngine {
     blobs: Arc<dyn BlobStore>,
     gate_hash: String,
     gate: EventGatePre<HostState>,
+    /// The gate's log tag.
+    gate_origin: Arc<Origin>,
     pub(super) routes: Routes,
     /// The queue events arrive on (`--events-queue`), for its dead letters.
     pub(super) queue: Option<Arc<dyn crate::jobs::Queue>>,
@@ -71,6 +74,7 @@ impl EventEngine {
             settings,
             runtime,
             blobs,
+            gate_origin: Origin::new(PLATFORM, gate_hash.as_str()),
             gate_hash,
             gate,
             routes: Routes::default(),
@@ -96,6 +100,7 @@ impl EventEngine {
             &probe,
             Arc::new(Scope::default()),
             Limits::default(),
+            &self.gate_origin,
         ) {
             Ok(FilterOutcome::Drop(reason)) if reason != NO_MATCH => {
                 Err(reason.trim_start_matches("event-gate: ").to_string())
@@ -142,20 +147,32 @@ impl EventEngine {
             (slot.active.as_str(), scope)
         });
         let mut judged = Vec::with_capacity(events.len());
+        let mut passed = Vec::new();
         for ((event, _), outcome) in events.iter().zip(gated) {
             let mut verdict = accept();
-            let dropped = match (
-                absorb(&mut verdict, PLATFORM, &self.gate_hash, outcome),
-                &filter,
-            ) {
-                (Some(dropped), _) => Some(dropped),
-                (None, Some((hash, scope))) => {
-                    self.tenant_judge(&mut verdict, tenant, hash, scope, event)
-                        .await
-                }
-                (None, None) => None,
-            };
+            let dropped = absorb(&mut verdict, PLATFORM, &self.gate_hash, outcome);
+            if dropped.is_none() && filter.is_some() {
+                passed.push((judged.len(), *event));
+            }
             judged.push(Judged { verdict, dropped });
+        }
+        if let (Some((hash, scope)), false) = (filter, passed.is_empty()) {
+            let wit: Vec<runtime::EcsEvent> = passed.iter().map(|(_, e)| wit_event(e)).collect();
+            let outcomes = self.tenant_judge(tenant, hash, scope, wit).await;
+            for ((at, _), outcome) in passed.into_iter().zip(outcomes) {
+                let j = &mut judged[at];
+                j.dropped =
+                    absorb(&mut j.verdict, &tenant.tenant_id, hash, outcome).map(|reason| {
+                        if reason.starts_with("the event filter") {
+                            reason
+                        } else {
+                            format!(
+                                "the event filter of tenant {} drops it: {reason}",
+                                tenant.tenant_id
+                            )
+                        }
+                    });
+            }
         }
         judged
     }
@@ -176,8 +193,13 @@ impl EventEngine {
             pattern_json: tenant.event_pattern.as_ref().map(|p| p.to_string()),
         };
         let call = |b: &GateBatch| {
-            self.runtime
-                .gate_events(&self.gate, b, Arc::new(Scope::default()), Limits::default())
+            self.runtime.gate_events(
+                &self.gate,
+                b,
+                Arc::new(Scope::default()),
+                Limits::default(),
+                &self.gate_origin,
+            )
         };
         let mut outcomes = Vec::with_capacity(texts.len());
         for chunk in chunks(texts, GATE_CHUNK_BYTES) {
@@ -199,49 +221,42 @@ impl EventEngine {
         outcomes
     }
 
-    /// Runs the tenant's own filter (component `hash`) on an event the gate
-    /// passed; the drop reason if it dropped the event (or failed).
+    /// Runs the tenant's own filter (component `hash`) on each event the
+    /// gate passed, each in a fresh instance under the tenant's limits: an
+    /// outcome per event, in order. The calls run together on the guest
+    /// pool, in the tenant's share, off the async threads.
     async fn tenant_judge(
         &self,
-        verdict: &mut FilterVerdict,
         tenant: &Tenant,
         hash: &str,
-        scope: &Arc<Scope>,
-        event: &EcsEvent,
-    ) -> Option<String> {
-        let outcome = match self.tenant_filter(hash).await {
-            Ok(pre) => {
-                let wit_event = runtime::EcsEvent {
-                    id: event.id.clone(),
-                    detail_type: event.detail_type.clone(),
-                    resources: event.resources.clone(),
-                    detail_json: event
-                        .raw
-                        .get("detail")
-                        .map(|d| d.to_string())
-                        .unwrap_or_default(),
-                    time_ms: event.time.timestamp_millis(),
-                };
-                self.runtime.filter_event(
-                    &pre,
-                    &tenant.tenant_id,
-                    &wit_event,
-                    scope.clone(),
-                    Limits::for_tier(tenant.tier),
-                )
-            }
-            Err(e) => Err(e),
+        scope: Arc<Scope>,
+        events: Vec<runtime::EcsEvent>,
+    ) -> Vec<Result<FilterOutcome, GuestError>> {
+        let n = events.len();
+        let pre = match self.tenant_filter(hash).await {
+            Ok(pre) => pre,
+            Err(e) => return failed(n, &e),
         };
-        absorb(verdict, &tenant.tenant_id, hash, outcome).map(|reason| {
-            if reason.starts_with("the event filter") {
-                reason
-            } else {
-                format!(
-                    "the event filter of tenant {} drops it: {reason}",
-                    tenant.tenant_id
-                )
-            }
-        })
+        let limits = Limits::for_tier(tenant.tier);
+        let runtime = self.runtime.clone();
+        let tenant_id = tenant.tenant_id.clone();
+        let origin = Origin::new(tenant_id.as_str(), hash);
+        // A batch's own budget, not a request's: waiting for the tenant's
+        // share of the pool is bounded; each call keeps its deadline.
+        let budget = Budget::new(REQUEST_GUEST_BUDGET.max(limits.deadline));
+        let ran = self
+            .runtime
+            .pool()
+            .run(&tenant.tenant_id, &budget, limits, move |_| {
+                Ok(events
+                    .iter()
+                    .map(|e| {
+                        runtime.filter_event(&pre, &tenant_id, e, scope.clone(), limits, &origin)
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await;
+        ran.unwrap_or_else(|e| failed(n, &e))
     }
 
     /// A tenant's filter: from the runtime's compiled cache, else loaded
@@ -253,6 +268,26 @@ impl EventEngine {
         let bytes = crate::service::decisions::component_bytes(self.blobs.as_ref(), hash).await?;
         self.runtime.prepare_event_filter(hash, &bytes).await
     }
+}
+
+/// The tenant filter's view of an event.
+fn wit_event(event: &EcsEvent) -> runtime::EcsEvent {
+    runtime::EcsEvent {
+        id: event.id.clone(),
+        detail_type: event.detail_type.clone(),
+        resources: event.resources.clone(),
+        detail_json: event
+            .raw
+            .get("detail")
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        time_ms: event.time.timestamp_millis(),
+    }
+}
+
+/// `n` copies of a failure (each event fails closed alike).
+fn failed(n: usize, e: &GuestError) -> Vec<Result<FilterOutcome, GuestError>> {
+    vec![Err(e.clone()); n]
 }
 
 /// `texts` in order, cut into runs of at most `bytes` of text (a longer

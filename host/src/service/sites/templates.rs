@@ -19,7 +19,8 @@ use crate::domain::site::Site;
 use crate::domain::template::{TemplateSpec, WpOperation};
 use crate::domain::validate::{MAX_NAME, Validator};
 use crate::domain::{FieldError, Tenant, ids};
-use crate::runtime::{Limits, Scope, ScopeSite, content_hash};
+use crate::runtime::pool::Budget;
+use crate::runtime::{Limits, Origin, Scope, ScopeSite, content_hash};
 use crate::store::record::{decode, encode};
 use crate::store::{Condition, Index, Item, Query, keys};
 
@@ -198,8 +199,8 @@ impl Templates<'_> {
         }
     }
 
-    /// Runs `call` on the tenant's template component (or the default), off
-    /// the async threads: a guest call is CPU work under its own deadline.
+    /// Runs `call` on the tenant's template component (or the default) on
+    /// the runtime's guest pool, off the async threads.
     async fn run_template<T: Send + 'static>(
         &self,
         tenant: Option<&Tenant>,
@@ -208,6 +209,7 @@ impl Templates<'_> {
             &crate::runtime::bindings::TemplatePre<crate::runtime::HostState>,
             Arc<Scope>,
             Limits,
+            &Arc<Origin>,
         ) -> std::result::Result<T, crate::runtime::GuestError>
         + Send
         + 'static,
@@ -218,9 +220,28 @@ impl Templates<'_> {
             .prepare_template(&guest.hash, &guest.bytes)
             .await
             .map_err(Self::guest_error)?;
-        tokio::task::spawn_blocking(move || call(&runtime, &pre, guest.scope, guest.limits))
+        // A call's own budget, not the request's: a plan is not on the hot
+        // path and may take its whole deadline, after waiting for a slot.
+        let budget = Budget::new(guest.limits.deadline * 2);
+        let account = guest
+            .scope
+            .tenants
+            .last()
+            .map_or("", |t| t.id.as_str())
+            .to_string();
+        let whose = guest
+            .scope
+            .tenants
+            .first()
+            .map_or("platform", |t| t.id.as_str());
+        let origin = Origin::new(whose, guest.hash.as_str());
+        let rt = runtime.clone();
+        runtime
+            .pool()
+            .run(&account, &budget, guest.limits, move |limits| {
+                call(&rt, &pre, guest.scope, limits, &origin)
+            })
             .await
-            .map_err(anyhow::Error::from)?
             .map_err(Self::guest_error)
     }
 
@@ -235,8 +256,8 @@ impl Templates<'_> {
         let (spec, view, parameters) =
             (spec.clone(), ScopeSite::from(site), parameters.to_string());
         let planned = self
-            .run_template(Some(tenant), move |rt, pre, scope, limits| {
-                rt.template_plan(pre, &spec, &view, &parameters, scope, limits)
+            .run_template(Some(tenant), move |rt, pre, scope, limits, origin| {
+                rt.template_plan(pre, &spec, &view, &parameters, scope, limits, origin)
             })
             .await?;
         planned.map_err(Error::Validation)
@@ -249,8 +270,8 @@ impl Templates<'_> {
     ) -> Result<serde_json::Value> {
         let spec = spec.clone();
         let text = self
-            .run_template(tenant, move |rt, pre, scope, limits| {
-                rt.template_schema(pre, &spec, scope, limits)
+            .run_template(tenant, move |rt, pre, scope, limits, origin| {
+                rt.template_schema(pre, &spec, scope, limits, origin)
             })
             .await?;
         Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
@@ -351,8 +372,8 @@ impl Templates<'_> {
         let spec = spec_of(&template);
         let check = spec.clone();
         let errors = self
-            .run_template(Some(&tenant), move |rt, pre, scope, limits| {
-                rt.template_validate(pre, &check, "{}", scope, limits)
+            .run_template(Some(&tenant), move |rt, pre, scope, limits, origin| {
+                rt.template_validate(pre, &check, "{}", scope, limits, origin)
             })
             .await?;
         if let Some(e) = errors.iter().find(|e| e.field == "template") {
@@ -416,8 +437,8 @@ impl Templates<'_> {
             None => return Err(not_found()),
         };
         let errors = self
-            .run_template(tenant.as_ref(), move |rt, pre, scope, limits| {
-                rt.template_validate(pre, &spec, &parameters, scope, limits)
+            .run_template(tenant.as_ref(), move |rt, pre, scope, limits, origin| {
+                rt.template_validate(pre, &spec, &parameters, scope, limits, origin)
             })
             .await?;
         Ok(Validation {
