@@ -15,7 +15,10 @@
 //! 4. the same decision under variants of the engine configuration (the
 //!    runtime's own `EngineSettings`, one knob changed at a time), to show
 //!    which settings matter for instantiation (`BBWS_BENCH_KNOBS=0` skips);
-//! 5. the criterion groups `decision/*` and `load/*`.
+//! 5. what running a tenant policy on the guest pool costs beside inline
+//!    (`BBWS_BENCH_POOL_SAMPLES`, default 20,000; `BBWS_BENCH_ONLY_POOL=1`
+//!    runs only this);
+//! 6. the criterion groups `decision/*` and `load/*`.
 //!
 //! `BBWS_PROFILE_LOOP=N` instead runs N production decisions and exits (for
 //! `perf record` or callgrind); with `BBWS_PROFILE_KEEP_RESIDENT=BYTES` (and
@@ -118,6 +121,7 @@ struct Wasm {
     scope: Scope,
     scope_arc: Arc<Scope>,
     limits: Limits,
+    origin: Arc<Origin>,
     _dir: tempfile::TempDir,
 }
 
@@ -139,6 +143,7 @@ impl Wasm {
             scope_arc: Arc::new(scope.clone()),
             scope,
             limits: Limits::default(),
+            origin: Origin::new("platform", content_hash(DEFAULT_POLICY)),
             _dir: dir,
         }
     }
@@ -151,7 +156,7 @@ impl Wasm {
                 &self.wit,
                 self.scope_arc.clone(),
                 self.limits,
-                &Origin::new("test", "test"),
+                &self.origin,
             )
             .expect("decides")
     }
@@ -164,7 +169,7 @@ impl Wasm {
                 &types::Request::from(&self.request),
                 Arc::new(self.scope.clone()),
                 self.limits,
-                &Origin::new("test", "test"),
+                &self.origin,
             )
             .expect("decides")
     }
@@ -599,7 +604,7 @@ fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
                                     &types::Request::from(&req),
                                     Arc::new(scope.clone()),
                                     wasm.limits,
-                                    &Origin::new("test", "test"),
+                                    &wasm.origin,
                                 )
                                 .expect("decides"),
                         );
@@ -1137,7 +1142,7 @@ fn template_plan(rt: &tokio::runtime::Runtime, n: usize) {
                 params,
                 scope.clone(),
                 limits,
-                &Origin::new("test", "test"),
+                &Origin::new("platform", "template"),
             )
             .expect("plans within the limits")
             .expect("the parameters are valid")
@@ -1155,6 +1160,74 @@ fn template_plan(rt: &tokio::runtime::Runtime, n: usize) {
             s.p99 / deadline.as_micros() as f64 * 100.0
         );
     }
+}
+
+/// What running a tenant's policy on the guest pool (off the request
+/// threads, as `Policies::decide` runs every component but the platform's)
+/// costs beside calling it inline: the same decision, awaited one after
+/// another from a two-worker runtime like the server's, inline against
+/// through `GuestPool::run` (a permit of the tenant's share, a slot, the
+/// hand-off to a blocking thread and back).
+fn pool_cost(wasm: &Wasm, n: usize) {
+    use bbws_host::runtime::pool::Budget;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let (runtime, pre, wit, scope, limits) = (
+        wasm.runtime.clone(),
+        wasm.pre.clone(),
+        wasm.wit.clone(),
+        wasm.scope_arc.clone(),
+        wasm.limits,
+    );
+    let origin = Origin::new("ten_bench", "bench");
+    let (inline, pooled) = rt.block_on(async move {
+        let mut inline = Vec::with_capacity(n);
+        let mut pooled = Vec::with_capacity(n);
+        for round in 0..2 * n {
+            let t = Instant::now();
+            if round % 2 == 0 {
+                black_box(
+                    runtime
+                        .authorize(&pre, &wit, scope.clone(), limits, &origin)
+                        .expect("decides"),
+                );
+                inline.push(t.elapsed().as_nanos() as u64);
+            } else {
+                let budget = Budget::new(Duration::from_millis(100));
+                let (rt2, pre2, wit2, scope2, origin2) = (
+                    runtime.clone(),
+                    pre.clone(),
+                    wit.clone(),
+                    scope.clone(),
+                    origin.clone(),
+                );
+                let d = runtime
+                    .pool()
+                    .run("ten_bench", &budget, limits, move |limits| {
+                        rt2.authorize(&pre2, &wit2, scope2, limits, &origin2)
+                    })
+                    .await
+                    .expect("decides");
+                black_box(d);
+                pooled.push(t.elapsed().as_nanos() as u64);
+            }
+        }
+        (inline, pooled)
+    });
+    let (inline, pooled) = (summarise(inline), summarise(pooled));
+    print_header("A tenant policy inline against on the guest pool (interleaved)");
+    let line = format!(
+        "  pool / inline: p50 {:.2}x, p99 {:.2}x; added at p50: {:.1} us",
+        pooled.p50 / inline.p50,
+        pooled.p99 / inline.p99,
+        pooled.p50 - inline.p50
+    );
+    print_row("inline (on the async thread)", inline);
+    print_row("guest pool (blocking slot)", pooled);
+    println!("{line}");
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -1210,6 +1283,10 @@ fn main() {
         return;
     }
 
+    if env_usize("BBWS_BENCH_ONLY_POOL", 0) != 0 {
+        pool_cost(&wasm, env_usize("BBWS_BENCH_POOL_SAMPLES", 20_000));
+        return;
+    }
     if env_usize("BBWS_BENCH_ONLY_KNOBS", 0) != 0 {
         knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
         return;
@@ -1255,6 +1332,7 @@ fn main() {
         if env_usize("BBWS_BENCH_KNOBS", 1) != 0 {
             knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
         }
+        pool_cost(&wasm, env_usize("BBWS_BENCH_POOL_SAMPLES", 20_000));
         println!();
     }
     decision_benches(&mut c, &wasm, &cedar, &groups);
