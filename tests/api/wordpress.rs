@@ -10,6 +10,7 @@
 //! secret stands for an internal service), checks again on every
 //! connection, and never quotes what a remote answered.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -472,14 +473,27 @@ async fn what_a_wordpress_answers_is_never_quoted_to_the_caller() {
 /// that loses its race to another (412) leaves the old password in use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn new_credentials_that_lose_a_race_are_not_kept() {
-    // Proving credentials takes a while here, so a rename lands meanwhile.
-    let wp = Internal::start(|path| {
-        if path.contains("users/me") {
-            std::thread::sleep(std::time::Duration::from_millis(400));
-        }
-        fake_wordpress(path)
-    })
-    .await;
+    // Once armed, proving credentials waits at WordPress until the rename
+    // has landed: the update with new credentials then loses its race.
+    let armed = Arc::new(AtomicBool::new(false));
+    let (arrived_tx, arrived_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let wp = {
+        let armed = armed.clone();
+        let arrived_tx = Mutex::new(arrived_tx);
+        Internal::start(move |path| {
+            if path.contains("users/me") && armed.load(Ordering::SeqCst) {
+                let _ = arrived_tx.lock().unwrap().send(());
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(std::time::Duration::from_secs(20));
+            }
+            fake_wordpress(path)
+        })
+        .await
+    };
     let app = spawn_app_allowing_private().await;
     let t = app.tenant(&app.admin, "Racing", None).await;
     let site = app
@@ -498,6 +512,7 @@ async fn new_credentials_that_lose_a_race_are_not_kept() {
     let read = app.get(&app.admin, &site_path).await;
     let etag = read.etag();
 
+    armed.store(true, Ordering::SeqCst);
     let new_password = "zzzz yyyy xxxx wwww vvvv uuuu";
     let slow = app.patch(
         &app.admin,
@@ -506,14 +521,22 @@ async fn new_credentials_that_lose_a_race_are_not_kept() {
         Some(&etag),
     );
     let quick = async {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        app.patch(
-            &app.admin,
-            &site_path,
-            json!({"name": "renamed"}),
-            Some(&etag),
-        )
+        let arrived = tokio::task::spawn_blocking(move || {
+            arrived_rx.recv_timeout(std::time::Duration::from_secs(20))
+        })
         .await
+        .unwrap();
+        assert!(arrived.is_ok(), "the update never proved its credentials");
+        let res = app
+            .patch(
+                &app.admin,
+                &site_path,
+                json!({"name": "renamed"}),
+                Some(&etag),
+            )
+            .await;
+        release_tx.send(()).unwrap();
+        res
     };
     let (slow, quick) = tokio::join!(slow, quick);
     quick.ok(200);

@@ -74,6 +74,18 @@ impl Limits {
         }
     }
 
+    /// The limits of the platform's own guests (the RBAC policy, the event
+    /// gate): not tenant code, so not a tenant tier's. They take
+    /// microseconds; the deadline is a backstop that a busy machine's
+    /// scheduling cannot reach, so the platform never denies a request
+    /// because a thread waited for a core.
+    pub fn platform() -> Self {
+        Self {
+            deadline: Duration::from_millis(250),
+            ..Self::default()
+        }
+    }
+
     /// The most memory any guest instance may have (the pooling slot size).
     pub const CEILING_MEMORY: usize = 32 << 20;
 }

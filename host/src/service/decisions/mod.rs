@@ -165,10 +165,16 @@ impl Policies {
                 self.runtime.prepare(hash, &bytes).await?
             }
         };
+        // The platform's policy runs inline, under the platform's limits.
         if hash == self.platform_hash {
-            return self
-                .runtime
-                .authorize_recording(&pre, request, scope, limits, origin, lookups);
+            return self.runtime.authorize_recording(
+                &pre,
+                request,
+                scope,
+                Limits::platform(),
+                origin,
+                lookups,
+            );
         }
         let runtime = self.runtime.clone();
         let request = request.clone();

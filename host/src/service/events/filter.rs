@@ -99,7 +99,7 @@ impl EventEngine {
             &self.gate,
             &probe,
             Arc::new(Scope::default()),
-            Limits::default(),
+            Limits::platform(),
             &self.gate_origin,
         ) {
             Ok(FilterOutcome::Drop(reason)) if reason != NO_MATCH => {
@@ -197,7 +197,7 @@ impl EventEngine {
                 &self.gate,
                 b,
                 Arc::new(Scope::default()),
-                Limits::default(),
+                Limits::platform(),
                 &self.gate_origin,
             )
         };
