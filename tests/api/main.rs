@@ -11,6 +11,7 @@ mod api_contract;
 mod bad_input;
 mod events;
 mod extensions;
+mod guest_pool;
 mod hierarchy;
 mod identity;
 mod instances;
