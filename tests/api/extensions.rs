@@ -614,10 +614,19 @@ async fn another_tenants_owner_cannot_see_or_touch_extensions() {
     let app = spawn_app().await;
     let (a, a_owner, _) = tenant_with_members(&app, "alpha").await;
     let (_, b_owner, _) = tenant_with_members(&app, "beta").await;
-    app.activate_policy(&a_owner, &a, guests::ALLOW_ALL).await;
+    let active = app.activate_policy(&a_owner, &a, guests::ALLOW_ALL).await;
     let base = format!("/v1/tenants/{a}");
     for res in [
         app.get(&b_owner, &format!("{base}/extensions")).await,
+        app.get(&b_owner, &format!("{base}/extensions/activations"))
+            .await,
+        app.get(&b_owner, &format!("{base}/extensions/policy/versions"))
+            .await,
+        app.delete(
+            &b_owner,
+            &format!("{base}/extensions/policy/versions/{active}"),
+        )
+        .await,
         app.get(&b_owner, &format!("{base}/decisions")).await,
         app.upload(&b_owner, &a, "policy", wasm(guests::DENY_ALL), true)
             .await,
@@ -638,6 +647,10 @@ async fn another_tenants_owner_cannot_see_or_touch_extensions() {
     ] {
         res.assert_problem(404, "tenant_not_found");
     }
+    let history = app
+        .walk(&a_owner, &format!("{base}/extensions/activations"), 10)
+        .await;
+    assert_eq!(history.len(), 1, "{history:?}");
     let list = app.get(&a_owner, &format!("{base}/extensions")).await;
     assert_eq!(
         list.ok(200)["kinds"][0]["versions"]
@@ -703,4 +716,215 @@ async fn a_viewer_cannot_manage_extensions() {
     app.get(&viewer, &format!("/v1/tenants/{t}/extensions"))
         .await
         .ok(200);
+}
+
+/// `path`'s component with a custom section carrying `n`: the same guest
+/// under another version (sha256).
+pub fn variant(path: &str, n: usize) -> Vec<u8> {
+    let mut bytes = wasm(path);
+    let (name, payload) = (b"bbws-test", n.to_string());
+    // Section id 0 (custom), its size, then the name's length and bytes:
+    // every length here is below 128, one byte of LEB128.
+    bytes.push(0);
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload.as_bytes());
+    bytes
+}
+
+/// Uploads `wasm` as a policy of `tenant`; answers its version.
+async fn upload_policy(app: &TestApp, token: &str, tenant: &str, wasm: Vec<u8>) -> String {
+    let res = app.upload(token, tenant, "policy", wasm, false).await;
+    res.ok(201)["version"].as_str().unwrap().to_string()
+}
+
+async fn activate(app: &TestApp, token: &str, tenant: &str, version: &str) -> Value {
+    app.post(
+        token,
+        &format!("/v1/tenants/{tenant}/extensions/policy/activate"),
+        json!({ "version": version }),
+    )
+    .await
+    .ok(200)
+    .clone()
+}
+
+/// The tenant record keeps the last 20 versions a rollback returns to;
+/// every activation, rollback and reset is kept beside it, one item each,
+/// and listed newest first.
+#[tokio::test]
+async fn the_tenant_keeps_twenty_rollback_targets_and_the_whole_history_beside_it() {
+    let app = spawn_app().await;
+    let (t, owner, viewer) = tenant_with_members(&app, "acme").await;
+    let a = upload_policy(&app, &owner, &t, wasm(guests::ALLOW_ALL)).await;
+    let b = upload_policy(&app, &owner, &t, variant(guests::ALLOW_ALL, 1)).await;
+    for i in 0..25 {
+        activate(&app, &owner, &t, if i % 2 == 0 { &a } else { &b }).await;
+    }
+    // Activating what is active changes nothing and records nothing.
+    activate(&app, &owner, &t, &a).await;
+
+    let record = app.admin_read(&format!("/v1/tenants/{t}")).await;
+    let slot = &record["extensions"]["policy"];
+    assert_eq!(slot["active"], a.as_str());
+    assert_eq!(slot["history"].as_array().unwrap().len(), 20, "{record}");
+    assert_eq!(record["activationCount"], 25, "{record}");
+    let list = app
+        .get(&owner, &format!("/v1/tenants/{t}/extensions"))
+        .await;
+    assert_eq!(list.ok(200)["kinds"][0]["history"], slot["history"]);
+
+    let history = format!("/v1/tenants/{t}/extensions/activations");
+    let all = app.walk(&viewer, &history, 7).await;
+    assert_eq!(all.len(), 25);
+    let sequences: Vec<u64> = all
+        .iter()
+        .map(|r| r["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=25).rev().collect::<Vec<u64>>());
+    let first = all.last().unwrap();
+    assert_eq!(first["action"], "activate");
+    assert_eq!(first["kind"], "policy");
+    assert_eq!(first["version"], a.as_str());
+    assert!(first["previous"].is_null(), "{first}");
+    assert!(first["by"].as_str().unwrap().starts_with("usr_"), "{first}");
+    assert_eq!(all[0]["version"], a.as_str());
+    assert_eq!(all[0]["previous"], b.as_str());
+
+    // Rollback still works, 20 steps back, each one recorded.
+    for step in 0..20 {
+        let slot = app
+            .post(
+                &owner,
+                &format!("/v1/tenants/{t}/extensions/policy/rollback"),
+                json!({}),
+            )
+            .await;
+        let want = if step % 2 == 0 { &b } else { &a };
+        assert_eq!(slot.ok(200)["active"], want.as_str(), "step {step}");
+    }
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/extensions/policy/rollback"),
+        json!({}),
+    )
+    .await
+    .assert_problem(409, "nothing_to_roll_back");
+    app.delete(&owner, &format!("/v1/tenants/{t}/extensions/policy"))
+        .await
+        .ok(200);
+    let newest = app.get(&viewer, &format!("{history}?limit=2")).await;
+    let newest = newest.ok(200);
+    assert_eq!(newest["items"][0]["sequence"], 46);
+    assert_eq!(newest["items"][0]["action"], "reset");
+    assert!(newest["items"][0]["version"].is_null(), "{newest}");
+    assert_eq!(newest["items"][1]["action"], "rollback");
+    assert!(newest["nextCursor"].is_string(), "{newest}");
+
+    // By kind; a kind that is none is a validation error.
+    let templates = app.get(&viewer, &format!("{history}?kind=template")).await;
+    assert_eq!(templates.ok(200)["items"], json!([]));
+    app.get(&viewer, &format!("{history}?kind=bogus"))
+        .await
+        .assert_problem(422, "validation_failed");
+}
+
+/// A free tenant keeps 10 versions of a kind: the 11th is refused until
+/// one is deleted. The active version cannot be; one a rollback would
+/// return to can, and leaves the rollback history.
+#[tokio::test]
+async fn a_free_tenant_keeps_ten_versions_of_a_kind_and_deletes_old_ones() {
+    let app = spawn_app().await;
+    let created = app
+        .post(
+            &app.admin,
+            "/v1/tenants",
+            json!({"organisationName": "frugal", "tier": "free"}),
+        )
+        .await;
+    let t = created.ok(201)["tenantId"].as_str().unwrap().to_string();
+    let (_, owner) = app.member(&t, "owner@frugal.example", "owner").await;
+    let mut versions = Vec::new();
+    for n in 0..10 {
+        versions.push(upload_policy(&app, &owner, &t, variant(guests::ALLOW_ALL, n)).await);
+    }
+    // The same bytes again are the same version, answered as stored.
+    let again = app
+        .upload(&owner, &t, "policy", variant(guests::ALLOW_ALL, 0), false)
+        .await;
+    assert_eq!(again.ok(201)["version"], versions[0].as_str());
+    let full = app
+        .upload(&owner, &t, "policy", variant(guests::ALLOW_ALL, 10), false)
+        .await;
+    full.assert_problem(409, "component_versions_full");
+    assert!(
+        full.body["detail"].as_str().unwrap().contains("10"),
+        "{full:#?}"
+    );
+
+    // Every version, a page at a time.
+    let listed = app
+        .walk(
+            &owner,
+            &format!("/v1/tenants/{t}/extensions/policy/versions"),
+            3,
+        )
+        .await;
+    let mut listed: Vec<String> = listed
+        .iter()
+        .map(|v| v["version"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let mut want = versions.clone();
+    want.sort();
+    assert_eq!(listed, want);
+
+    activate(&app, &owner, &t, &versions[0]).await;
+    activate(&app, &owner, &t, &versions[1]).await;
+    let version = |v: &str| format!("/v1/tenants/{t}/extensions/policy/versions/{v}");
+    app.delete(&owner, &version(&versions[1]))
+        .await
+        .assert_problem(409, "extension_version_active");
+    let deleted = app.delete(&owner, &version(&versions[0])).await;
+    assert_eq!(deleted.status, 204, "{deleted:#?}");
+    app.delete(&owner, &version(&versions[0]))
+        .await
+        .assert_problem(404, "extension_version_not_found");
+    app.delete(&owner, &version("junk"))
+        .await
+        .assert_problem(404, "extension_version_not_found");
+    app.delete(
+        &owner,
+        &format!("/v1/tenants/{t}/extensions/bogus/versions/{}", versions[2]),
+    )
+    .await
+    .assert_problem(404, "extension_kind_not_found");
+    // It left the rollback history, and cannot be activated again.
+    let list = app
+        .get(&owner, &format!("/v1/tenants/{t}/extensions"))
+        .await;
+    let policy = &list.ok(200)["kinds"][0];
+    assert_eq!(policy["history"], json!([]));
+    assert_eq!(policy["versions"].as_array().unwrap().len(), 9);
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/extensions/policy/rollback"),
+        json!({}),
+    )
+    .await
+    .assert_problem(409, "nothing_to_roll_back");
+    app.post(
+        &owner,
+        &format!("/v1/tenants/{t}/extensions/policy/activate"),
+        json!({"version": versions[0]}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+
+    // There is room again.
+    upload_policy(&app, &owner, &t, variant(guests::ALLOW_ALL, 10)).await;
+    app.upload(&owner, &t, "policy", variant(guests::ALLOW_ALL, 11), false)
+        .await
+        .assert_problem(409, "component_versions_full");
 }

@@ -96,6 +96,24 @@ async fn the_owner_of_one_tenant_can_neither_see_nor_touch_another() {
             format!("/v1/tenants/{a}/invitations/{inv}/cancel"),
             None,
         ),
+        (
+            "GET",
+            format!("/v1/tenants/{a}/extensions/activations"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/v1/tenants/{a}/extensions/policy/versions"),
+            None,
+        ),
+        (
+            "DELETE",
+            format!(
+                "/v1/tenants/{a}/extensions/policy/versions/{}",
+                "0".repeat(64)
+            ),
+            None,
+        ),
     ];
     for (method, path, body) in routes {
         let res = app.request(method, &path, Some(&b_token), body, &[]).await;

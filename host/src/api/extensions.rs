@@ -1,5 +1,6 @@
 //! `/v1/tenants/{tenantId}/extensions`: upload, list, activate, roll back,
-//! reset, dry-run.
+//! reset, dry-run; the versions of a kind (paged, deletable) and the
+//! history of activations (paged).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,13 +11,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, Params};
+use super::extract::{Auth, Body, PageQuery, Params};
+use super::{AppState, PageBody};
 use crate::domain::tenant::ExtensionSlot;
 use crate::runtime::MAX_COMPONENT_BYTES;
+use crate::service::PageRequest;
 use crate::service::extensions::{
-    Activate, DryRun, DryRunResult, ExtensionVersion, ExtensionsView,
+    Activate, Activation, DryRun, DryRunResult, ExtensionVersion, ExtensionsView,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,6 +29,85 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(activate))
         .routes(routes!(rollback))
         .routes(routes!(dry_run))
+        .routes(routes!(list_activations))
+        .routes(routes!(list_versions))
+        .routes(routes!(delete_version))
+}
+
+/// `?kind=&limit=&cursor=` of the activation history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivationsQuery {
+    /// Only this kind's (`policy`, `template`, `event-filter`).
+    pub kind: Option<String>,
+    /// 1..100, default 20.
+    pub limit: Option<usize>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Every change of an active version (activate, rollback, reset), newest
+/// first: who made it, when, from which version to which. The tenant
+/// record keeps only the last 20 versions a rollback returns to; this is
+/// the whole history.
+#[utoipa::path(get, path = "/v1/tenants/{tenantId}/extensions/activations", tag = "extensions",
+    params(("tenantId" = String, Path), ActivationsQuery),
+    responses((status = 200, body = PageBody<Activation>), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn list_activations(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Params(q): Params<ActivationsQuery>,
+) -> ApiResult<Json<PageBody<Activation>>> {
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    Ok(Json(
+        s.services
+            .extensions()
+            .activations(&caller, &id, q.kind.as_deref(), &page)
+            .await?
+            .into(),
+    ))
+}
+
+/// The uploaded versions of a kind, a page at a time, in version (sha256)
+/// order. A tenant keeps at most 10 per kind on the free tier, 50 on
+/// standard, 200 on premium and enterprise.
+#[utoipa::path(get, path = "/v1/tenants/{tenantId}/extensions/{kind}/versions", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path), PageQuery),
+    responses((status = 200, body = PageBody<ExtensionVersion>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+async fn list_versions(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind)): Path<(String, String)>,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<PageBody<ExtensionVersion>>> {
+    let page = q.request()?;
+    Ok(Json(
+        s.services
+            .extensions()
+            .list_versions(&caller, &id, &kind, &page)
+            .await?
+            .into(),
+    ))
+}
+
+/// Delete an uploaded version, making room under the cap. The active
+/// version is refused (409 `extension_version_active`); a version a
+/// rollback would return to leaves the rollback history.
+#[utoipa::path(delete, path = "/v1/tenants/{tenantId}/extensions/{kind}/versions/{version}", tag = "extensions",
+    params(("tenantId" = String, Path), ("kind" = String, Path), ("version" = String, Path, description = "the version's sha256")),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_version(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, kind, version)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    s.services
+        .extensions()
+        .delete_version(&caller, &id, &kind, &version)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `?activate=`.
@@ -41,10 +122,13 @@ pub struct UploadParams {
 
 /// Upload a component (`application/wasm`, at most 8 MiB). It is validated:
 /// a component, of the kind's world, importing only what that world allows.
+/// A version already uploaded is answered as stored. A tenant keeps at
+/// most 10 versions per kind on the free tier, 50 on standard, 200 on
+/// premium and enterprise: past that, 409 `component_versions_full`.
 #[utoipa::path(put, path = "/v1/tenants/{tenantId}/extensions/{kind}", tag = "extensions",
     params(("tenantId" = String, Path), ("kind" = String, Path, description = "policy, template or event-filter"), UploadParams),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
-    responses((status = 201, body = ExtensionVersion), (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ExtensionVersion), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 async fn upload(
     State(s): State<AppState>,
     Auth(caller): Auth,

@@ -36,6 +36,11 @@ pub struct Tenant {
     /// `event-filter`). Absent kinds use the platform default.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: BTreeMap<String, ExtensionSlot>,
+    /// How many times an extension's active version changed: the sequence
+    /// number of the latest activation record
+    /// (`GET .../extensions/activations`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub activation_count: u64,
     /// The tenant's EventBridge event pattern: only its events that match
     /// are synced (`PUT .../events/pattern`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,14 +77,31 @@ impl SuspendedBy {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The active version of one extension kind, and what was active before.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtensionSlot {
     /// sha256 of the active component.
     pub active: String,
-    /// Earlier active versions, most recent last (rollback pops it).
+    /// Earlier active versions, most recent last (rollback pops it): the
+    /// last [`ROLLBACK_DEPTH`] only. Every request reads the tenant record,
+    /// so the full history is kept beside it, one item per activation.
     pub history: Vec<String>,
+}
+
+/// How many earlier versions a kind's slot keeps for rollback.
+pub const ROLLBACK_DEPTH: usize = 20;
+
+impl ExtensionSlot {
+    /// Drops the oldest rollback targets beyond [`ROLLBACK_DEPTH`].
+    pub fn trim(&mut self) {
+        let over = self.history.len().saturating_sub(ROLLBACK_DEPTH);
+        self.history.drain(..over);
+    }
 }
 
 impl Tenant {
@@ -187,6 +209,16 @@ impl Tier {
             Tier::Enterprise => "enterprise",
         }
     }
+
+    /// How many uploaded versions a tenant of this tier keeps per extension
+    /// kind.
+    pub fn max_extension_versions(self) -> usize {
+        match self {
+            Tier::Free => 10,
+            Tier::Standard => 50,
+            Tier::Premium | Tier::Enterprise => 200,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +242,18 @@ mod tests {
             let json = serde_json::to_value(t).unwrap();
             assert_eq!(json, t.as_str());
         }
+    }
+
+    #[test]
+    fn a_slot_keeps_the_latest_rollback_targets() {
+        let mut slot = super::ExtensionSlot {
+            active: "now".into(),
+            history: (0..25).map(|i| i.to_string()).collect(),
+        };
+        slot.trim();
+        assert_eq!(slot.history.len(), super::ROLLBACK_DEPTH);
+        assert_eq!(slot.history.first().map(String::as_str), Some("5"));
+        assert_eq!(slot.history.last().map(String::as_str), Some("24"));
     }
 
     #[test]

@@ -1,6 +1,14 @@
 //! Extensions: tenants' WebAssembly components. Upload (validated, stored
-//! by content hash), list, activate, roll back, delete (back to the platform
-//! default) and dry-run. The decisions they take are in [`super::decisions`].
+//! by content hash, at most [`Tier::max_extension_versions`] per kind),
+//! list, activate, roll back, reset (back to the platform default), delete
+//! a version, and dry-run. The decisions they take are in
+//! [`super::decisions`].
+//!
+//! Every change of a kind's active version is recorded in an item of its
+//! own under the tenant ([`Activation`]), written in the same transaction as
+//! the tenant; the tenant record keeps only the last
+//! [`ROLLBACK_DEPTH`](crate::domain::tenant::ROLLBACK_DEPTH) versions a
+//! rollback returns to, since every request reads it.
 
 use std::collections::BTreeMap;
 
@@ -8,15 +16,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::Tenant;
 use crate::domain::tenant::ExtensionSlot;
+use crate::domain::{Tenant, Tier};
 use crate::policy::Request;
 use crate::runtime::{Kind, Limits, Scope};
-use crate::store::{Condition, Index, Item, Key, Query, keys};
+use crate::store::{Condition, Index, Item, Key, Query, TxOp, keys};
 
 use super::access::tenant_resource;
 use super::decisions::{DecisionInput, answer, scope_tenant};
-use super::{Caller, Error, Result, Services};
+use super::paging::Page;
+use super::tenants::put_tenant;
+use super::{Caller, Error, PageRequest, Race, Result, Services, won};
 
 /// The extensions of tenants.
 pub struct Extensions<'a> {
@@ -37,6 +47,26 @@ pub struct ExtensionVersion {
     pub uploaded_by: String,
 }
 
+/// One change of a kind's active version: an activation, a rollback or a
+/// reset. Kept, every one, beside the tenant record
+/// (`GET /v1/tenants/{tenantId}/extensions/activations`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Activation {
+    /// 1 for the tenant's first, one more for each after it.
+    pub sequence: u64,
+    pub kind: String,
+    /// `activate`, `rollback` or `reset` (back to the platform default).
+    pub action: String,
+    /// The version active after it; absent: the platform default.
+    pub version: Option<String>,
+    /// The version active before it; absent: the platform default.
+    pub previous: Option<String>,
+    pub at: DateTime<Utc>,
+    /// The user who made it.
+    pub by: String,
+}
+
 /// One kind's state on a tenant.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -44,8 +74,9 @@ pub struct KindView {
     pub kind: String,
     /// The active version; absent: the platform default.
     pub active: Option<String>,
-    /// Versions a rollback returns to, most recent last.
+    /// Versions a rollback returns to, most recent last: the last 20.
     pub history: Vec<String>,
+    /// Every uploaded version, oldest first (at most the tier's cap).
     pub versions: Vec<ExtensionVersion>,
 }
 
@@ -89,6 +120,49 @@ fn version_key(tenant_id: &str, kind: Kind, hash: &str) -> Key {
     keys::extension_version(tenant_id, kind.as_str(), hash)
 }
 
+/// The tenant's versions of `kind`, in sha256 order.
+fn versions_query(tenant_id: &str, kind: Kind) -> Query {
+    Query::new(Index::Primary, keys::tenant_pk(tenant_id))
+        .prefix(keys::extension_versions(kind.as_str()))
+}
+
+/// Where the count of the tenant's versions of `kind` is kept.
+fn versions_count(tenant_id: &str, kind: Kind) -> Key {
+    keys::count(tenant_id, &format!("extver#{}", kind.as_str()))
+}
+
+fn versions_full(tier: Tier, kind: Kind) -> Error {
+    Error::conflict(
+        "component_versions_full",
+        format!(
+            "a {} tenant keeps at most {} {} versions; delete one it no longer needs (DELETE .../extensions/{}/versions/{{version}})",
+            tier.as_str(),
+            tier.max_extension_versions(),
+            kind.as_str(),
+            kind.as_str()
+        ),
+    )
+}
+
+/// Whether `text` is shaped like a version (a sha256 in hex), so that junk
+/// never reaches a key.
+fn looks_like_version(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn version_not_found(kind: Kind, version: &str) -> Error {
+    Error::not_found(
+        "extension_version_not_found",
+        format!(
+            "no {} version {version} was uploaded to this tenant",
+            kind.as_str()
+        ),
+    )
+}
+
 fn parse_kind(kind: &str) -> Result<Kind> {
     Kind::parse(kind).ok_or_else(|| {
         Error::not_found(
@@ -106,6 +180,9 @@ fn extension_resource(tenant_id: &str) -> crate::policy::Resource {
 }
 
 impl Extensions<'_> {
+    /// Stores a validated version. One already uploaded is answered as it
+    /// was stored, and counts once; a new one past the tier's cap is 409
+    /// `component_versions_full`.
     pub async fn upload(
         &self,
         caller: &Caller,
@@ -114,8 +191,46 @@ impl Extensions<'_> {
         bytes: &[u8],
         activate: bool,
     ) -> Result<ExtensionVersion> {
-        self.managed(caller, tenant_id).await?;
+        let tenant = self.managed(caller, tenant_id).await?;
         let kind = parse_kind(kind)?;
+        let hash = crate::runtime::content_hash(bytes);
+        let key = version_key(tenant_id, kind, &hash);
+        let version = match self.cx.store.get(&key).await? {
+            // The same bytes: validated when they were stored.
+            Some(stored) => stored.decode()?,
+            None => {
+                self.store_version(caller, &tenant, kind, bytes, key)
+                    .await?
+            }
+        };
+        if activate {
+            self.activate(caller, tenant_id, kind.as_str(), &hash)
+                .await?;
+        }
+        Ok(version)
+    }
+
+    /// Validates and stores a new version under the tier's cap.
+    async fn store_version(
+        &self,
+        caller: &Caller,
+        tenant: &Tenant,
+        kind: Kind,
+        bytes: &[u8],
+        key: Key,
+    ) -> Result<ExtensionVersion> {
+        let tenant_id = tenant.tenant_id.as_str();
+        let cap = tenant.tier.max_extension_versions();
+        let counted = versions_count(tenant_id, kind);
+        let count = || {
+            self.cx
+                .count(counted.clone(), versions_query(tenant_id, kind))
+        };
+        // Refused before any work when full (a full tenant's uploads must
+        // not grow the blob store either).
+        if count().await?.n >= cap {
+            return Err(versions_full(tenant.tier, kind));
+        }
         let info = self.cx.policies.runtime.validate(kind, bytes).await?;
         self.cx
             .policies
@@ -132,34 +247,33 @@ impl Extensions<'_> {
             uploaded_at: self.cx.clock.now(),
             uploaded_by: caller.principal.user_id.clone(),
         };
-        let doc = serde_json::to_value(&version).map_err(anyhow::Error::from)?;
-        self.cx
-            .store
-            .put(
-                Item::new(version_key(tenant_id, kind, &info.hash), doc),
-                Condition::None,
-            )
-            .await?;
+        let item = Item::record(key.clone(), &version)?;
+        let mut race = Race::new("the tenant's extension versions");
+        let version = loop {
+            if let Some(stored) = self.cx.store.get(&key).await? {
+                break stored.decode()?;
+            }
+            let count = count().await?;
+            if count.n >= cap {
+                return Err(versions_full(tenant.tier, kind));
+            }
+            let ops = vec![
+                count.moved(1)?,
+                TxOp::put(item.clone(), Condition::NotExists),
+            ];
+            match won(self.cx.store.transact(ops).await)? {
+                Some(()) => break version,
+                None => race.lost().await?,
+            }
+        };
         tracing::info!(tenant = %tenant_id, kind = kind.as_str(), version = %info.hash, "extension uploaded");
-        if activate {
-            self.activate(caller, tenant_id, kind.as_str(), &info.hash)
-                .await?;
-        }
         Ok(version)
     }
 
+    /// Every version of `kind`, oldest first.
     async fn versions(&self, tenant_id: &str, kind: Kind) -> Result<Vec<ExtensionVersion>> {
-        let page = self
-            .cx
-            .store
-            .query(
-                Query::new(Index::Primary, keys::tenant_pk(tenant_id))
-                    .prefix(keys::extension_versions(kind.as_str()))
-                    .limit(1000),
-            )
-            .await?;
-        let mut versions: Vec<ExtensionVersion> = page
-            .items
+        let items = self.cx.items_all(versions_query(tenant_id, kind)).await?;
+        let mut versions: Vec<ExtensionVersion> = items
             .iter()
             .map(|i| i.decode())
             .collect::<std::result::Result<_, _>>()?;
@@ -167,16 +281,122 @@ impl Extensions<'_> {
         Ok(versions)
     }
 
+    /// `GET .../extensions/{kind}/versions`: a page of the uploaded
+    /// versions of `kind`, in version (sha256) order.
+    pub async fn list_versions(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ExtensionVersion>> {
+        self.read(caller, tenant_id).await?;
+        let kind = parse_kind(kind)?;
+        self.cx
+            .page(versions_query(tenant_id, kind), page, |item| {
+                Ok(Some(item.decode()?))
+            })
+            .await
+    }
+
+    /// `GET .../extensions/activations[?kind=]`: a page of the tenant's
+    /// activations, newest first.
+    pub async fn activations(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Activation>> {
+        self.read(caller, tenant_id).await?;
+        let kind = kind
+            .map(|k| {
+                Kind::parse(k).ok_or_else(|| {
+                    Error::invalid("kind", "must be policy, template or event-filter")
+                })
+            })
+            .transpose()?;
+        let query =
+            Query::new(Index::Primary, keys::tenant_pk(tenant_id)).prefix(keys::ACTIVATION_PREFIX);
+        self.cx
+            .page(query, page, |item| {
+                let a: Activation = item.decode()?;
+                Ok(kind.is_none_or(|k| a.kind == k.as_str()).then_some(a))
+            })
+            .await
+    }
+
+    /// Deletes an uploaded version: 404 `extension_version_not_found` if
+    /// there is none, 409 `extension_version_active` while it is active. A
+    /// version a rollback would return to leaves the rollback history in
+    /// the same transaction. The component's bytes stay (they are shared by
+    /// content hash, and recorded decisions replay on them).
+    pub async fn delete_version(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        kind: &str,
+        version: &str,
+    ) -> Result<()> {
+        let mut read = Some(self.managed(caller, tenant_id).await?);
+        let kind = parse_kind(kind)?;
+        if !looks_like_version(version) {
+            return Err(version_not_found(kind, version));
+        }
+        let key = version_key(tenant_id, kind, version);
+        let mut race = Race::new("the tenant's extension versions");
+        loop {
+            let mut tenant = match read.take() {
+                Some(t) => t,
+                None => self.cx.live_tenant(tenant_id).await?,
+            };
+            if self.cx.store.get(&key).await?.is_none() {
+                return Err(version_not_found(kind, version));
+            }
+            // The tenant is written (or checked) at the version read: an
+            // activation of this version that lands first makes this lose.
+            let mut guard =
+                TxOp::check(keys::tenant(tenant_id), Condition::Version(tenant.version));
+            if let Some(slot) = tenant.extensions.get_mut(kind.as_str()) {
+                if slot.active == version {
+                    return Err(Error::conflict(
+                        "extension_version_active",
+                        format!(
+                            "{version} is the active {} version; activate another or reset the kind first",
+                            kind.as_str()
+                        ),
+                    ));
+                }
+                let before = slot.history.len();
+                slot.history.retain(|v| v != version);
+                if slot.history.len() != before {
+                    tenant.updated_at = self.cx.clock.now();
+                    guard = put_tenant(&tenant)?;
+                }
+            }
+            let count = self
+                .cx
+                .count(
+                    versions_count(tenant_id, kind),
+                    versions_query(tenant_id, kind),
+                )
+                .await?;
+            let ops = vec![
+                guard,
+                TxOp::delete(key.clone(), Condition::Exists),
+                count.moved(-1)?,
+            ];
+            match won(self.cx.store.transact(ops).await)? {
+                Some(()) => break,
+                None => race.lost().await?,
+            }
+        }
+        tracing::info!(tenant = %tenant_id, kind = kind.as_str(), version, "extension version deleted");
+        Ok(())
+    }
+
     pub async fn list(&self, caller: &Caller, tenant_id: &str) -> Result<ExtensionsView> {
-        let tenant = self
-            .cx
-            .tenant_for(
-                caller,
-                "extension.read",
-                tenant_id,
-                extension_resource(tenant_id),
-            )
-            .await?;
+        let tenant = self.read(caller, tenant_id).await?;
         let mut kinds = Vec::new();
         for kind in [Kind::Policy, Kind::Template, Kind::EventFilter] {
             let slot = tenant.extensions.get(kind.as_str());
@@ -188,6 +408,19 @@ impl Extensions<'_> {
             });
         }
         Ok(ExtensionsView { kinds })
+    }
+
+    /// Authorizes `extension.read` on the tenant: the first thing every
+    /// read does.
+    async fn read(&self, caller: &Caller, tenant_id: &str) -> Result<Tenant> {
+        self.cx
+            .tenant_for(
+                caller,
+                "extension.read",
+                tenant_id,
+                extension_resource(tenant_id),
+            )
+            .await
     }
 
     /// Authorizes `extension.manage` on the tenant: the first thing every
@@ -205,17 +438,51 @@ impl Extensions<'_> {
     }
 
     /// Changes one kind's slot on the tenant `read` (as its authorization
-    /// read it), conditionally on its version.
+    /// read it), conditionally on its version, with `extra` in the same
+    /// transaction. A change of the active version is recorded as an
+    /// [`Activation`] of `action` there too; every slot's rollback history
+    /// is trimmed to its last 20.
     async fn change_slot(
         &self,
+        caller: &Caller,
         read: Tenant,
         kind: Kind,
+        action: &str,
+        extra: Vec<TxOp>,
         change: impl Fn(&mut BTreeMap<String, ExtensionSlot>) -> Result<()>,
     ) -> Result<Option<ExtensionSlot>> {
+        let active = |t: &Tenant| {
+            t.extensions
+                .get(kind.as_str())
+                .map(|s| s.active.clone())
+                .filter(|a| !a.is_empty())
+        };
+        let at = self.cx.clock.now();
         let tenant: Tenant = self
             .cx
             .tenants()
-            .change_tenant(read, None, |t| change(&mut t.extensions))
+            .change_tenant_tx(read, None, |t| {
+                let previous = active(t);
+                change(&mut t.extensions)?;
+                t.extensions.values_mut().for_each(ExtensionSlot::trim);
+                let mut ops = extra.clone();
+                let version = active(t);
+                if version != previous {
+                    t.activation_count += 1;
+                    let record = Activation {
+                        sequence: t.activation_count,
+                        kind: kind.as_str().to_string(),
+                        action: action.to_string(),
+                        version,
+                        previous,
+                        at,
+                        by: caller.principal.user_id.clone(),
+                    };
+                    let key = keys::activation(&t.tenant_id, record.sequence);
+                    ops.push(TxOp::put(Item::record(key, &record)?, Condition::NotExists));
+                }
+                Ok(ops)
+            })
             .await?;
         Ok(tenant.extensions.get(kind.as_str()).cloned())
     }
@@ -229,20 +496,18 @@ impl Extensions<'_> {
     ) -> Result<Option<ExtensionSlot>> {
         let read = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
-        if self
-            .cx
-            .store
-            .get(&version_key(tenant_id, k, version))
-            .await?
-            .is_none()
-        {
+        let key = version_key(tenant_id, k, version);
+        if !looks_like_version(version) || self.cx.store.get(&key).await?.is_none() {
             return Err(Error::invalid(
                 "version",
                 format!("no {kind} version {version} was uploaded to this tenant"),
             ));
         }
+        // The version must still be there when the switch lands (a delete
+        // may race it).
+        let still_there = vec![TxOp::check(key, Condition::Exists)];
         let slot = self
-            .change_slot(read, k, |ext| {
+            .change_slot(caller, read, k, "activate", still_there, |ext| {
                 let slot = ext.entry(k.as_str().to_string()).or_default();
                 if slot.active != version {
                     if !slot.active.is_empty() {
@@ -266,7 +531,7 @@ impl Extensions<'_> {
     ) -> Result<Option<ExtensionSlot>> {
         let read = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
-        self.change_slot(read, k, |ext| {
+        self.change_slot(caller, read, k, "rollback", Vec::new(), |ext| {
             let slot = ext
                 .get_mut(k.as_str())
                 .filter(|s| !s.history.is_empty())
@@ -291,7 +556,7 @@ impl Extensions<'_> {
     ) -> Result<Option<ExtensionSlot>> {
         let read = self.managed(caller, tenant_id).await?;
         let k = parse_kind(kind)?;
-        self.change_slot(read, k, |ext| {
+        self.change_slot(caller, read, k, "reset", Vec::new(), |ext| {
             ext.remove(k.as_str());
             Ok(())
         })

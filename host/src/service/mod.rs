@@ -20,6 +20,7 @@ pub mod instances;
 pub mod operations;
 pub mod outbox;
 pub mod paging;
+mod quota;
 mod race;
 pub mod sites;
 pub mod tenants;

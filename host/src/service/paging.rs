@@ -175,16 +175,23 @@ impl Services {
         &self,
         query: Query,
     ) -> Result<Vec<T>> {
+        let items = self.items_all(query).await?;
+        Ok(items
+            .iter()
+            .map(decode)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every item of a partition, a store page at a time (for bounded sets).
+    pub(crate) async fn items_all(&self, query: Query) -> Result<Vec<Item>> {
         let mut out = Vec::new();
         let mut after = None;
         loop {
             let page = self
                 .store
-                .query(query.clone().after(after).limit(1000))
+                .query(query.clone().after(after).limit(crate::store::MAX_PAGE))
                 .await?;
-            for item in &page.items {
-                out.push(decode(item)?);
-            }
+            out.extend(page.items);
             match page.next {
                 Some(c) => after = Some(c),
                 None => return Ok(out),

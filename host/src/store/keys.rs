@@ -18,6 +18,8 @@
 //! | cascade intent | `CASCADE` | tenant id | | |
 //! | follow intent (a tenant's resources follow its new status) | `FOLLOW` | tenant id | | |
 //! | extension version | `TENANT#{tid}` | `EXTVER#{kind}#{sha256}` | | |
+//! | extension activation (newest first) | `TENANT#{tid}` | `EXTACT#{u64::MAX - sequence, 20 digits}` | | |
+//! | count of a capped set (extension versions of a kind, templates) | `TENANT#{tid}` | `COUNT#{set}` | | |
 //! | decision record | `DECISIONS#{tid}` (or `#platform`) | decision id | `DECISIONS` / decision id | |
 //! | idempotency record | `IDEMPOTENCY#{sha256}` | `IDEMPOTENCY` | | |
 //! | bootstrap marker | `PLATFORM` | `BOOTSTRAP` | | |
@@ -176,6 +178,19 @@ pub fn extension_version(tenant_id: &str, kind: &str, hash: &str) -> Key {
         tenant_pk(tenant_id),
         format!("{}{hash}", extension_versions(kind)),
     )
+}
+/// The sort-key prefix of a tenant's activation records.
+pub const ACTIVATION_PREFIX: &str = "EXTACT#";
+/// Activation record `sequence` of a tenant: sorted newest first.
+pub fn activation(tenant_id: &str, sequence: u64) -> Key {
+    Key::new(
+        tenant_pk(tenant_id),
+        format!("{ACTIVATION_PREFIX}{:020}", u64::MAX - sequence),
+    )
+}
+/// The count of a tenant's capped set `set` (`extver#policy`, `templates`).
+pub fn count(tenant_id: &str, set: &str) -> Key {
+    Key::new(tenant_pk(tenant_id), format!("COUNT#{set}"))
 }
 /// Where a component's bytes live in the blob store.
 pub fn component_blob(hash: &str) -> String {

@@ -174,6 +174,7 @@ impl Tenants<'_> {
                 security_scan_threshold: None,
                 child_count: 0,
                 extensions: Default::default(),
+                activation_count: 0,
                 event_pattern: None,
                 created_at: now,
                 updated_at: now,
@@ -338,6 +339,22 @@ impl Tenants<'_> {
         mut change: impl FnMut(&mut Tenant) -> Result<()>,
         extra: Vec<TxOp>,
     ) -> Result<Tenant> {
+        self.change_tenant_tx(read, if_match, |t| {
+            change(t)?;
+            Ok(extra.clone())
+        })
+        .await
+    }
+
+    /// [`Services::change_tenant`], writing what `change` answers in the
+    /// same transaction as the tenant it changed: what goes with the change
+    /// may depend on the tenant as it was read on the round that won.
+    pub(crate) async fn change_tenant_tx(
+        &self,
+        read: Tenant,
+        if_match: Option<u64>,
+        mut change: impl FnMut(&mut Tenant) -> Result<Vec<TxOp>>,
+    ) -> Result<Tenant> {
         let id = read.tenant_id.clone();
         let mut read = Some(read);
         let mut race = Race::new("the tenant");
@@ -347,7 +364,7 @@ impl Tenants<'_> {
                 None => self.cx.live_tenant(&id).await?,
             };
             check_if_match(if_match, t.version, "the tenant")?;
-            change(&mut t)?;
+            let extra = change(&mut t)?;
             t.updated_at = self.cx.clock.now();
             let written = if extra.is_empty() {
                 self.cx
@@ -356,7 +373,7 @@ impl Tenants<'_> {
                     .await
             } else {
                 let mut ops = vec![put_tenant(&t)?];
-                ops.extend(extra.iter().cloned());
+                ops.extend(extra);
                 self.cx.store.transact(ops).await.map(|()| t.version + 1)
             };
             match won(written)? {
