@@ -312,6 +312,38 @@ async fn every_route_the_router_serves_is_real_and_described_by_the_openapi_docu
                 "{method} {path} {status} has no response schema: {op}"
             );
         }
+        // Every error is problem+json, and what every route of its kind can
+        // answer is documented: 400 for what does not decode, 401 without a
+        // token, 413 and 415 for a body.
+        for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
+            let media: Vec<&String> = response["content"]
+                .as_object()
+                .map(|c| c.keys().collect())
+                .unwrap_or_default();
+            assert_eq!(
+                media,
+                ["application/problem+json"],
+                "{method} {path} {status} is not documented as problem+json"
+            );
+        }
+        let open = op["security"].as_array().is_some_and(|s| {
+            s.iter()
+                .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+        });
+        let takes_input = op["parameters"].as_array().is_some_and(|p| !p.is_empty())
+            || op["requestBody"].is_object();
+        for (status, wanted) in [
+            ("400", takes_input),
+            ("401", !open),
+            ("413", op["requestBody"].is_object()),
+            ("415", op["requestBody"].is_object()),
+            ("503", true),
+        ] {
+            assert!(
+                !wanted || responses.contains_key(status),
+                "{method} {path} does not document {status}"
+            );
+        }
         let body = op["requestBody"]["content"].as_object();
         if let Some(body) = body {
             assert!(

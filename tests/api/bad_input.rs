@@ -380,3 +380,66 @@ async fn a_malformed_if_match_is_a_bad_request() {
     }
     f.assert_unchanged().await;
 }
+
+/// What a strict client (a fuzzer) sends and a hand-written one does not:
+/// a path parameter that is not UTF-8 once decoded, a body nested past any
+/// type's depth or not UTF-8, an array where an object goes, `null` for an
+/// object, an upload past its limit. Each is the problem+json the document
+/// lists for the route, and none changes anything.
+#[tokio::test]
+async fn what_a_fuzzer_sends_is_answered_as_the_document_says() {
+    let f = Fixture::new().await;
+    let app = &f.app;
+    let tenant = f.path();
+
+    app.get(&app.admin, "/v1/tenants/%FF%FE")
+        .await
+        .assert_problem(400, "invalid_path");
+
+    let deep = format!(
+        "{{\"organisationName\": {}{}}}",
+        "[".repeat(2000),
+        "]".repeat(2000)
+    );
+    let not_utf8 = b"{\"organisationName\": \"x\", \"note\": \"\xff\xfe\"}".to_vec();
+    for body in [deep.into_bytes(), not_utf8] {
+        app.raw_bytes("POST", "/v1/tenants", &app.admin, body, "application/json")
+            .await
+            .assert_problem(400, "malformed_json");
+    }
+
+    // serde reads a struct from an array of its fields in order: `[]` was
+    // an empty PATCH, and applied.
+    for body in ["[]", "[\"Renamed\"]", "\"Renamed\"", "null"] {
+        let res = app
+            .raw("PATCH", &tenant, &app.admin, body, "application/json")
+            .await;
+        assert_invalid(&res, "body");
+    }
+    let res = app
+        .post(
+            &app.admin,
+            "/v1/templates/blog/validate",
+            json!({"parameters": null}),
+        )
+        .await;
+    assert_invalid(&res, "parameters");
+
+    let oversize = vec![0u8; 9 * 1024 * 1024];
+    app.raw_bytes(
+        "PUT",
+        &format!("{tenant}/extensions/policy"),
+        &app.admin,
+        oversize,
+        "application/wasm",
+    )
+    .await
+    .assert_problem(413, "body_too_large");
+    let extensions = app.get(&app.admin, &format!("{tenant}/extensions")).await;
+    assert_eq!(
+        extensions.ok(200)["kinds"][0],
+        json!({"kind": "policy", "active": null, "history": [], "versions": []}),
+        "{extensions:#?}"
+    );
+    f.assert_unchanged().await;
+}

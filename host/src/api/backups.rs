@@ -1,12 +1,12 @@
 //! `/v1/tenants/{tenantId}/sites/{siteId}/backups`: take, list, restore.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, PageQuery, Params};
+use super::extract::{Auth, PageQuery, Params, Path};
 use super::{AppState, PageBody, accepted};
 use crate::domain::site::Site;
 use crate::service::sites::backups::Backup;

@@ -1,12 +1,12 @@
 //! `/v1/tenants/{tenantId}/decisions`: the decision log, and replay.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, PageQuery, Params};
+use super::extract::{Auth, PageQuery, Params, Path};
 use super::{AppState, PageBody};
 use crate::service::decisions::{DecisionRecord, Replay};
 

@@ -4,7 +4,7 @@
 //! event pattern.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params, parse_json, require_json};
+use super::extract::{Auth, Body, PageQuery, Params, Path, RawBody, parse_json, require_json};
 use super::{AppState, PageBody};
 use crate::domain::Tenant;
 use crate::jobs::DeadLetter;
@@ -52,7 +52,7 @@ pub struct IngestResults {
 async fn ingest(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<IngestResults>, Problem> {
     // An EventBridge API destination sends application/json.
     require_json(&headers)?;

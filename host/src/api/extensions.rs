@@ -3,8 +3,7 @@
 //! history of activations (paged).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params};
+use super::extract::{Auth, Body, PageQuery, Params, Path, RawBody};
 use super::{AppState, PageBody};
 use crate::domain::tenant::ExtensionSlot;
 use crate::runtime::MAX_COMPONENT_BYTES;
@@ -120,6 +119,12 @@ pub struct UploadParams {
     pub activate: bool,
 }
 
+/// A WebAssembly component, as its bytes (the body of an upload).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct WasmComponent(Vec<u8>);
+
 /// Upload a component (`application/wasm`, at most 8 MiB). It is validated:
 /// a component, of the kind's world, importing only what that world allows.
 /// A version already uploaded is answered as stored. A tenant keeps at
@@ -127,7 +132,7 @@ pub struct UploadParams {
 /// premium and enterprise: past that, 409 `component_versions_full`.
 #[utoipa::path(put, path = "/v1/tenants/{tenantId}/extensions/{kind}", tag = "extensions",
     params(("tenantId" = String, Path), ("kind" = String, Path, description = "policy, template or event-filter"), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    request_body(content = WasmComponent, content_type = "application/wasm"),
     responses((status = 201, body = ExtensionVersion), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 async fn upload(
     State(s): State<AppState>,
@@ -135,7 +140,7 @@ async fn upload(
     Path((id, kind)): Path<(String, String)>,
     Params(q): Params<UploadParams>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<ExtensionVersion>), Problem> {
     let wasm = headers
         .get(header::CONTENT_TYPE)

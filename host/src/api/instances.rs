@@ -1,7 +1,7 @@
 //! `/v1/tenants/{tenantId}/instances`: create, read, list, update, scale,
 //! status, sites and delete; and `/v1/gitops/sync`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, IfMatch, Params};
+use super::extract::{Auth, Body, IfMatch, Params, Path};
 use super::{AppState, PageBody, accepted, tagged};
 use crate::domain::instance::{Environment, Instance, InstanceHealth, InstanceStatus};
 use crate::domain::site::Site;

@@ -2,7 +2,7 @@
 //! `/v1/invitations/accept|decline` for the invitee (who has no token yet:
 //! the invitation token is the credential).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, Params};
+use super::extract::{Auth, Body, Params, Path};
 use super::idempotency::SecretAnswer;
 use super::{AppState, PageBody, tagged};
 use crate::domain::{Invitation, InvitationStatus};

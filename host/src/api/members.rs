@@ -1,17 +1,17 @@
 //! `/v1/tenants/{tenantId}/users`: a tenant's members and their roles.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params};
+use super::extract::{Auth, Body, PageQuery, Params, Path};
 use super::{AppState, PageBody, tagged};
 use crate::domain::Membership;
-use crate::service::tenants::members::{AssignRole, BulkMembers, BulkResults};
+use crate::service::tenants::members::{AssignRole, BulkMemberResults, BulkMembers};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -72,12 +72,12 @@ async fn remove_member(
 #[utoipa::path(post, path = "/v1/tenants/{tenantId}/users/bulk", tag = "members",
     params(("tenantId" = String, Path)),
     request_body = BulkMembers,
-    responses((status = 200, body = BulkResults), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = BulkMemberResults), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn bulk_members(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
     Body(input): Body<BulkMembers>,
-) -> ApiResult<Json<BulkResults>> {
+) -> ApiResult<Json<BulkMemberResults>> {
     Ok(Json(s.services.members().bulk(&caller, &id, input).await?))
 }

@@ -4,6 +4,7 @@
 
 mod backups;
 mod decisions;
+pub mod document;
 pub mod error;
 mod events;
 mod extensions;
@@ -77,29 +78,35 @@ impl Modify for BearerAuth {
 
 /// Every route, with its OpenAPI description.
 fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(tenants::router())
-        .merge(members::router())
-        .merge(invitations::router())
-        .merge(users::router())
-        .merge(outbox::router())
-        .merge(policy::router())
-        .merge(extensions::router())
-        .merge(decisions::router())
-        .merge(sites::router())
-        .merge(instances::router())
-        .merge(events::router())
-        .merge(backups::router())
-        .merge(plugins::router())
-        .merge(templates::router())
-        .merge(operations::router())
-        .merge(jobs::router())
-        .merge(health::router())
+    [
+        tenants::router(),
+        members::router(),
+        invitations::router(),
+        users::router(),
+        outbox::router(),
+        policy::router(),
+        extensions::router(),
+        decisions::router(),
+        sites::router(),
+        instances::router(),
+        events::router(),
+        backups::router(),
+        plugins::router(),
+        templates::router(),
+        operations::router(),
+        jobs::router(),
+        health::router(),
+    ]
+    .into_iter()
+    .fold(
+        OpenApiRouter::with_openapi(ApiDoc::openapi()),
+        document::merge_checked,
+    )
 }
 
 /// The OpenAPI 3.1 document, as served at `/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+pub fn openapi() -> String {
+    document::complete(routes().into_openapi())
 }
 
 /// Every route the app serves, as (method, path template), from the same
@@ -135,7 +142,7 @@ pub fn app(services: Services) -> Router {
     let state = AppState {
         services,
         metrics: Arc::new(metrics::Metrics::default()),
-        openapi: Arc::new(doc.to_json().expect("the OpenAPI document serialises")),
+        openapi: Arc::new(document::complete(doc)),
     };
     router
         .fallback(|| async {

@@ -1,12 +1,12 @@
 //! `/v1/operations/{operationId}`: asynchronous work, of any resource.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiResult, Problem};
-use super::extract::Auth;
+use super::extract::{Auth, Path};
 use crate::domain::operation::Operation;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -2,14 +2,14 @@
 //! uninstall, in bulk. A bulk request reports each item as the single
 //! request would have answered it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params};
+use super::extract::{Auth, Body, PageQuery, Params, Path};
 use super::{AppState, PageBody};
 use crate::service::sites::plugins::{
     BulkOutcome, BulkPlugins, InstallPlugin, Plugin, UpdatePlugin,
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The outcome of one bulk item.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct BulkItem {
+pub struct BulkPluginResult {
     /// `install`, `update` or `uninstall`.
     pub action: String,
     pub slug: String,
@@ -43,11 +43,11 @@ pub struct BulkItem {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct BulkResult {
-    pub results: Vec<BulkItem>,
+pub struct BulkPluginResults {
+    pub results: Vec<BulkPluginResult>,
 }
 
-impl From<BulkOutcome> for BulkItem {
+impl From<BulkOutcome> for BulkPluginResult {
     fn from(o: BulkOutcome) -> Self {
         use crate::service::sites::plugins::BulkAction;
         // The status each single request answers on success.
@@ -58,7 +58,7 @@ impl From<BulkOutcome> for BulkItem {
         };
         let action = o.action.as_str().to_string();
         match o.outcome {
-            Ok(plugin) => BulkItem {
+            Ok(plugin) => BulkPluginResult {
                 action,
                 slug: o.slug,
                 status: ok.as_u16(),
@@ -67,7 +67,7 @@ impl From<BulkOutcome> for BulkItem {
             },
             Err(e) => {
                 let p = Problem::from(e);
-                BulkItem {
+                BulkPluginResult {
                     action,
                     slug: o.slug,
                     status: p.status,
@@ -154,19 +154,19 @@ async fn uninstall_plugin(
 /// Install, update and uninstall in one request; each item reported.
 #[utoipa::path(post, path = "/v1/tenants/{tenantId}/sites/{siteId}/plugins/bulk", tag = "plugins",
     params(("tenantId" = String, Path), ("siteId" = String, Path)), request_body = BulkPlugins,
-    responses((status = 200, body = BulkResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = BulkPluginResults), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn bulk_plugins(
     State(s): State<AppState>,
     Auth(caller): Auth,
     Path((tenant_id, site_id)): Path<(String, String)>,
     Body(input): Body<BulkPlugins>,
-) -> ApiResult<axum::Json<BulkResult>> {
+) -> ApiResult<axum::Json<BulkPluginResults>> {
     let outcomes = s
         .services
         .plugins()
         .bulk(&caller, &tenant_id, &site_id, input)
         .await?;
-    Ok(axum::Json(BulkResult {
-        results: outcomes.into_iter().map(BulkItem::from).collect(),
+    Ok(axum::Json(BulkPluginResults {
+        results: outcomes.into_iter().map(BulkPluginResult::from).collect(),
     }))
 }

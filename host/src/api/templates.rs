@@ -1,7 +1,7 @@
 //! `/v1/templates` (the catalogue), tenant templates, and templates on
 //! sites: validate, preview, apply.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, Params};
+use super::extract::{Auth, Body, Params, Path};
 use super::{AppState, PageBody, accepted, tagged};
 use crate::domain::site::Site;
 use crate::service::sites::templates::{

@@ -1,7 +1,7 @@
 //! `/v1/tenants`: create, list, read, update, lifecycle, hierarchy, delete.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, IfMatch, PageQuery, Params};
+use super::extract::{Auth, Body, IfMatch, PageQuery, Params, Path};
 use super::{AppState, PageBody, tagged};
 use crate::domain::tenant::StatusAction;
 use crate::domain::{Tenant, TenantStatus};
@@ -67,9 +67,10 @@ async fn create_tenant(
     Ok(tagged(StatusCode::CREATED, t.tenant.version, &t))
 }
 
-/// The tenants the caller may see.
+/// The tenants the caller may see (with `parentTenantId`, that tenant's
+/// children: 404 if the caller cannot see it).
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(ListTenants),
-    responses((status = 200, body = PageBody<Tenant>), (status = 422, body = Problem)))]
+    responses((status = 200, body = PageBody<Tenant>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_tenants(
     State(s): State<AppState>,
     Auth(caller): Auth,

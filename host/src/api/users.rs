@@ -1,6 +1,6 @@
 //! `/v1/users`, their tokens, and `/v1/me`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiResult, Problem};
-use super::extract::{Auth, Body, PageQuery, Params};
+use super::extract::{Auth, Body, PageQuery, Params, Path};
 use super::idempotency::SecretAnswer;
 use super::{AppState, PageBody, tagged};
 use crate::domain::User;

@@ -1,8 +1,18 @@
 //! Field validation that collects every problem before answering, so a
 //! client sees all of them at once (`errors[]` of a 422).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
+
+/// An optional field that, when sent, is a `T`: with `#[serde(default,
+/// deserialize_with = "present")]`, leaving it out is `None` and `null`
+/// is read as a `T` (refused as a wrong type unless `T` takes it), not
+/// as "left out". For fields whose schema says they are an object.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
 
 /// One invalid field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]

@@ -85,7 +85,10 @@ pub struct CreateSite {
     pub instance_id: Option<String>,
     /// A template to apply once the site is up (platform or tenant template).
     pub template_id: Option<String>,
-    /// Parameters for that template.
+    /// Parameters for that template: a JSON object (`null` is refused:
+    /// leave it out for none).
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
+    #[schema(value_type = Object)]
     pub template_parameters: Option<serde_json::Value>,
     /// Attach an existing WordPress instead of provisioning one.
     pub wordpress: Option<AttachWordPress>,

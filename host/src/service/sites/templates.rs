@@ -88,7 +88,8 @@ pub struct CatalogueEntry {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateParameters {
-    #[serde(default)]
+    /// A JSON object (`null` is refused: leave it out for none).
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
     #[schema(value_type = Object)]
     pub parameters: Option<serde_json::Value>,
 }

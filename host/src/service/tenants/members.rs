@@ -47,7 +47,7 @@ pub struct BulkMembers {
 /// What happened to one user of a bulk request.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct BulkResult {
+pub struct BulkMemberResult {
     pub user_id: String,
     /// `assigned`, `unchanged` or `removed`.
     pub outcome: &'static str,
@@ -57,8 +57,8 @@ pub struct BulkResult {
 
 /// The answer to a bulk request.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BulkResults {
-    pub results: Vec<BulkResult>,
+pub struct BulkMemberResults {
+    pub results: Vec<BulkMemberResult>,
 }
 
 /// Entries one bulk request may carry (each is a write; a transaction holds 100).
@@ -172,7 +172,7 @@ impl Members<'_> {
         caller: &Caller,
         tenant_id: &str,
         input: BulkMembers,
-    ) -> Result<BulkResults> {
+    ) -> Result<BulkMemberResults> {
         if input.assign.len() + input.remove.len() > MAX_BULK {
             return Err(Error::invalid(
                 "assign",
@@ -197,7 +197,7 @@ impl Members<'_> {
         };
         self.change_members(caller, tenant_id, input, action)
             .await
-            .map(|results| BulkResults { results })
+            .map(|results| BulkMemberResults { results })
     }
 
     /// Every membership change goes through here: validate everything, ask
@@ -209,7 +209,7 @@ impl Members<'_> {
         tenant_id: &str,
         input: BulkMembers,
         action: &str,
-    ) -> Result<Vec<BulkResult>> {
+    ) -> Result<Vec<BulkMemberResult>> {
         // Authorize visibility first, so another tenant's caller learns nothing from validation.
         let tenant = self
             .cx
@@ -308,7 +308,7 @@ impl Members<'_> {
             } else {
                 final_owners.remove(a.user_id.as_str());
             }
-            results.push(BulkResult {
+            results.push(BulkMemberResult {
                 user_id: a.user_id.clone(),
                 outcome: if previous.map(|m| m.role) == Some(a.role) {
                     "unchanged"
@@ -335,7 +335,7 @@ impl Members<'_> {
         for u in &input.remove {
             let previous = &current[u];
             final_owners.remove(u.as_str());
-            results.push(BulkResult {
+            results.push(BulkMemberResult {
                 user_id: u.clone(),
                 outcome: "removed",
                 role: None,
