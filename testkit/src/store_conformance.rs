@@ -609,6 +609,28 @@ pub async fn queries_order_filter_and_page(store: &Arc<dyn ItemStore>, ns: &str)
         &sorted[3..],
         "continuing after a cursor whose item was deleted meanwhile"
     );
+
+    // A cursor is a position in one partition: resuming a query of another
+    // partition from it is refused, as is one whose index key names another
+    // partition than its table key, and nothing of either partition is
+    // answered.
+    let sibling_cursor = Cursor {
+        index_key: Key::new(&sibling, "A#1"),
+        table_key: Key::new(&sibling, "A#1"),
+    };
+    let mismatched = Cursor {
+        index_key: Key::new(&p, "A#1"),
+        table_key: Key::new(&sibling, "A#1"),
+    };
+    for cursor in [sibling_cursor, mismatched] {
+        assert!(
+            matches!(
+                store.query(all().after(Some(cursor.clone()))).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "a query of {p} resumed from {cursor:?}"
+        );
+    }
 }
 
 /// Queries of both secondary indexes: an index partition gathers items from

@@ -177,6 +177,141 @@ async fn the_tenant_list_shows_only_the_callers_tenants() {
     assert!(!seen.contains(&a) && !seen.contains(&a_child));
 }
 
+/// A member's list is its memberships and what lies below them, found
+/// from the memberships: each tenant once (a role on a parent and on its
+/// child), in one order across pages, whatever the platform holds besides.
+/// The list used to walk every tenant on the platform and answer a short
+/// page once it had read ten pages' worth, so a member of one tenant among
+/// many got an empty first page.
+#[tokio::test]
+async fn a_members_tenant_list_follows_its_memberships_not_the_platforms_size() {
+    let app = spawn_app().await;
+    for i in 0..60 {
+        app.tenant(&app.admin, &format!("Bystander {i}"), None)
+            .await;
+    }
+    let x = app.tenant(&app.admin, "Xray", None).await;
+    let x_child = app.tenant(&app.admin, "Xray Child", Some(&x)).await;
+    let x_grandchild = app
+        .tenant(&app.admin, "Xray Grandchild", Some(&x_child))
+        .await;
+    let y = app.tenant(&app.admin, "Yankee", None).await;
+    let y_child = app.tenant(&app.admin, "Yankee Child", Some(&y)).await;
+    let (user, token) = app.member(&x_child, "member@example.com", "viewer").await;
+    // A second role, above the first: nothing is listed twice.
+    app.assign(&x, &user, "operator").await;
+    app.assign(&y_child, &user, "viewer").await;
+
+    let first = app.get(&token, "/v1/tenants?limit=5").await;
+    let ids: Vec<&str> = first.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenantId"].as_str().unwrap())
+        .collect();
+    let mut want = vec![
+        x.as_str(),
+        x_child.as_str(),
+        x_grandchild.as_str(),
+        y_child.as_str(),
+    ];
+    want.sort();
+    assert_eq!(ids, want, "one page, in id order: {first:#?}");
+    assert!(first.body.get("nextCursor").is_none(), "{first:#?}");
+
+    let walked: Vec<String> = app
+        .walk(&token, "/v1/tenants", 1)
+        .await
+        .iter()
+        .map(|t| t["tenantId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(walked, want, "a page at a time, the same list");
+
+    app.post_empty(&app.admin, &format!("/v1/tenants/{x_grandchild}/suspend"))
+        .await
+        .ok(200);
+    let suspended = app.get(&token, "/v1/tenants?status=SUSPENDED").await;
+    assert_eq!(
+        suspended.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["tenantId"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        [x_grandchild.as_str()]
+    );
+}
+
+/// A cursor names the keys it resumes after, and a client can send any:
+/// one that another list handed out, or one rewritten to name another
+/// tenant's partition, is 400 `invalid_cursor`, never a page of that
+/// partition (on the embedded store and on DynamoDB alike).
+#[tokio::test]
+async fn a_cursor_from_another_tenants_list_or_forged_for_it_is_refused() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let a = app.tenant(&app.admin, A_NAME, None).await;
+    let b = app.tenant(&app.admin, "Bravo", None).await;
+    let (_, a_token) = app.member(&a, "alpha-owner@example.com", "owner").await;
+    let (_, b_token) = app.member(&b, "bravo-owner@example.com", "owner").await;
+    app.member(&a, "alpha-two@example.com", "viewer").await;
+    app.member(&b, "bravo-two@example.com", "viewer").await;
+    let cursor_of = |res: &crate::helpers::Resp| -> String {
+        res.body["nextCursor"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a next page: {res:#?}"))
+            .to_string()
+    };
+    let a_page = app
+        .get(&a_token, &format!("/v1/tenants/{a}/users?limit=1"))
+        .await;
+    let a_cursor = cursor_of(&a_page);
+    let b_page = app
+        .get(&b_token, &format!("/v1/tenants/{b}/users?limit=1"))
+        .await;
+    let b_cursor = cursor_of(&b_page);
+
+    // B's cursor on A's list, by A's owner and by the admin.
+    for token in [&a_token, &app.admin] {
+        app.get(
+            token,
+            &format!("/v1/tenants/{a}/users?limit=1&cursor={b_cursor}"),
+        )
+        .await
+        .assert_problem(400, "invalid_cursor");
+    }
+    // A's cursor rewritten to name B's partition, on A's list.
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decoded: Value = serde_json::from_slice(&engine.decode(&a_cursor).unwrap()).unwrap();
+    let b_keys: Value = serde_json::from_slice(&engine.decode(&b_cursor).unwrap()).unwrap();
+    let mut forged = decoded.clone();
+    forged["i"]["pk"] = b_keys["i"]["pk"].clone();
+    forged["t"]["pk"] = b_keys["t"]["pk"].clone();
+    let forged = engine.encode(serde_json::to_vec(&forged).unwrap());
+    let res = app
+        .get(
+            &a_token,
+            &format!("/v1/tenants/{a}/users?limit=1&cursor={forged}"),
+        )
+        .await;
+    res.assert_problem(400, "invalid_cursor");
+    assert!(!res.body.to_string().contains("bravo"), "{res:#?}");
+    // The tenant list's cursor is no members list's.
+    app.get(
+        &app.admin,
+        &format!("/v1/tenants?limit=1&cursor={a_cursor}"),
+    )
+    .await
+    .assert_problem(400, "invalid_cursor");
+    // Its own cursor still works.
+    app.get(
+        &a_token,
+        &format!("/v1/tenants/{a}/users?limit=1&cursor={a_cursor}"),
+    )
+    .await
+    .ok(200);
+}
+
 #[tokio::test]
 async fn a_user_cannot_create_a_child_under_someone_elses_tenant() {
     let app = spawn_app().await;

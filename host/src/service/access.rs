@@ -66,18 +66,6 @@ impl Services {
         Ok(chain)
     }
 
-    /// The caller's roles bearing on `tenant`: on it, and on its ancestors.
-    pub(crate) async fn bindings(
-        &self,
-        caller: &Caller,
-        tenant: &Tenant,
-    ) -> Result<Vec<RoleBinding>> {
-        if caller.memberships.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(bindings_in(caller, &self.chain(tenant).await?))
-    }
-
     /// Asks the policies whether `caller` may do `action` on `tenant`.
     pub(crate) async fn authorize_on(
         &self,

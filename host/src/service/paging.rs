@@ -37,12 +37,18 @@ impl PageRequest {
         }
         let cursor = match cursor {
             None => None,
-            Some(text) => Some(Cursor::decode(text).ok_or_else(|| Error::BadRequest {
-                code: "invalid_cursor",
-                detail: "the cursor is not one this API handed out".into(),
-            })?),
+            Some(text) => Some(Cursor::decode(text).ok_or_else(invalid_cursor)?),
         };
         Ok(Self { limit, cursor })
+    }
+}
+
+/// 400 `invalid_cursor`: a cursor that does not decode, or that another
+/// list handed out.
+pub(crate) fn invalid_cursor() -> Error {
+    Error::BadRequest {
+        code: "invalid_cursor",
+        detail: "the cursor is not one this list handed out".into(),
     }
 }
 
@@ -83,6 +89,11 @@ impl<T> Walk<'_, T> {
             let Some(after) = self.after.take() else {
                 return Ok(None);
             };
+            if let Some(cursor) = &after
+                && !self.query.resumes_from(cursor)
+            {
+                return Err(invalid_cursor());
+            }
             if self.rounds == MAX_ROUNDS {
                 self.after = Some(after);
                 return Ok(None);
@@ -154,11 +165,6 @@ pub(crate) async fn page_in<T>(
 }
 
 impl Services {
-    /// Starts a walk of `query` from the request's cursor.
-    pub(crate) fn walk<T>(&self, query: Query, req: &PageRequest) -> Walk<'_, T> {
-        walk_in(self.store.as_ref(), query, req)
-    }
-
     /// One page of `query`, keeping what `keep` maps to `Some`.
     pub(crate) async fn page<T>(
         &self,

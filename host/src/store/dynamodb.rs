@@ -769,6 +769,13 @@ impl ItemStore for DynamoStore {
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
         let limit = query.limit.clamp(1, MAX_PAGE);
+        if let Some(after) = &query.after
+            && !query.resumes_from(after)
+        {
+            return Err(StoreError::Invalid(
+                "a query resumed from a position in another partition".into(),
+            ));
+        }
         let now = now_unix();
         let (pk_attr, sk_attr) = index_attrs(query.index);
         let mut x = Expr::default();

@@ -250,6 +250,20 @@ pub struct Query {
 }
 
 impl Query {
+    /// Whether `cursor` is a position in the partition this query reads. A
+    /// cursor carries the keys it resumes after, and a client can send any:
+    /// one from another list (another tenant's, say) is refused, so no
+    /// backend starts a query of one partition from a key in another.
+    pub fn resumes_from(&self, cursor: &Cursor) -> bool {
+        let index = &cursor.index_key;
+        index.pk == self.pk
+            && self
+                .sk_prefix
+                .as_ref()
+                .is_none_or(|prefix| index.sk.starts_with(prefix.as_str()))
+            && (self.index != Index::Primary || cursor.table_key == *index)
+    }
+
     pub fn new(index: Index, pk: impl Into<String>) -> Self {
         Self {
             index,

@@ -355,6 +355,13 @@ impl ItemStore for SqliteStore {
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
         let limit = query.limit.clamp(1, MAX_PAGE);
+        if let Some(after) = &query.after
+            && !query.resumes_from(after)
+        {
+            return Err(StoreError::Invalid(
+                "a query resumed from a position in another partition".into(),
+            ));
+        }
         let sql = query_sql(
             query.index,
             query.sk_prefix.is_some(),

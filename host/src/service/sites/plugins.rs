@@ -291,11 +291,11 @@ impl Plugins<'_> {
             .collect();
         all.sort_by(|a, b| a.slug.cmp(&b.slug));
         // Keyset paging over slugs: the cursor is the last slug answered.
-        let after = page
-            .cursor
-            .as_ref()
-            .map(|c| c.table_key.sk.clone())
-            .unwrap_or_default();
+        let after = match &page.cursor {
+            None => String::new(),
+            Some(c) if c.table_key.pk == site_id => c.table_key.sk.clone(),
+            Some(_) => return Err(crate::service::paging::invalid_cursor()),
+        };
         let mut items: Vec<Plugin> = all.into_iter().filter(|p| p.slug > after).collect();
         let next_cursor = if items.len() > page.limit {
             items.truncate(page.limit);

@@ -17,7 +17,7 @@ use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
 use crate::domain::{Tenant, TenantRole, TenantStatus, Tier, ids};
 use crate::policy::{Resource, SUSPENDED_AT};
 use crate::store::record::{decode, encode};
-use crate::store::{Condition, Index, Item, Query, StoreError, TxOp, keys};
+use crate::store::{Condition, Cursor, Index, Item, Query, StoreError, TxOp, keys};
 
 use super::access::{MAX_DEPTH, tenant_resource};
 use super::paging::Page;
@@ -285,16 +285,65 @@ impl Tenants<'_> {
                 next_cursor: None,
             });
         }
-        let mut walk = self
-            .cx
-            .walk(Query::new(Index::Gsi1, keys::ALL_TENANTS), page);
-        while let Some(item) = walk.next().await? {
-            let t: Tenant = decode(&item)?;
-            if keep_status(&t) && !self.cx.bindings(caller, &t).await?.is_empty() {
-                walk.keep(t);
+        self.visible_to_member(caller, keep_status, page).await
+    }
+
+    /// The tenants a member sees, a page at a time in tenant id order (the
+    /// admin's order, and the same cursors): each tenant it holds a role on
+    /// and their descendants, found from its memberships through the
+    /// children index. The cost follows what the caller can see, not how
+    /// many tenants the platform has: the member of one tenant among
+    /// 100,000 reads that one.
+    async fn visible_to_member(
+        &self,
+        caller: &Caller,
+        keep: impl Fn(&Tenant) -> bool,
+        page: &PageRequest,
+    ) -> Result<Page<Tenant>> {
+        let after = match &page.cursor {
+            None => None,
+            Some(c) if c.index_key.pk == keys::ALL_TENANTS => Some(c.index_key.sk.as_str()),
+            Some(_) => return Err(super::paging::invalid_cursor()),
+        };
+        let mut level = Vec::new();
+        for tenant_id in caller.memberships.keys() {
+            if let Some(item) = self.cx.store.get(&keys::tenant(tenant_id)).await? {
+                level.push(decode::<Tenant>(&item)?);
             }
         }
-        Ok(walk.finish())
+        // A role applies to the descendants: walk down from each membership,
+        // a level at a time (trees are at most MAX_DEPTH deep), once per
+        // tenant even where one membership lies below another.
+        let mut visible = std::collections::BTreeMap::new();
+        for _ in 0..MAX_DEPTH {
+            let mut next = Vec::new();
+            for t in level {
+                if visible.contains_key(&t.tenant_id) {
+                    continue;
+                }
+                if t.child_count > 0 {
+                    next.extend(self.children_of(&t.tenant_id).await?);
+                }
+                visible.insert(t.tenant_id.clone(), t);
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        let mut items: Vec<Tenant> = visible
+            .into_values()
+            .filter(|t| after.is_none_or(|a| t.tenant_id.as_str() > a) && keep(t))
+            .take(page.limit + 1)
+            .collect();
+        let more = items.len() > page.limit;
+        items.truncate(page.limit);
+        let next_cursor = more
+            .then(|| items.last())
+            .flatten()
+            .and_then(|t| Cursor::after(Index::Gsi1, &tenant_item(t).ok()?))
+            .map(|c| c.encode());
+        Ok(Page { items, next_cursor })
     }
 
     pub async fn children(
