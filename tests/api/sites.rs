@@ -1182,3 +1182,106 @@ async fn a_job_that_keeps_failing_is_retried_with_backoff_then_dead_lettered() {
         .await
         .assert_problem(403, "policy_denied");
 }
+
+/// A tenant's templates are bounded and paged: the catalogue comes a page
+/// at a time (the platform's, then the tenant's), a tenant keeps at most
+/// 100 templates (409 `templates_full`, and a delete frees a place), and
+/// each parameter schema is asked of a guest once, then served from the
+/// cache (`bbws_template_schemas_total` in `/metrics`). Another tenant's
+/// owner can delete none of them.
+#[tokio::test]
+async fn tenant_templates_are_capped_paged_deletable_and_their_schemas_cached() {
+    let app = spawn_app().await;
+    let t = app.tenant(&app.admin, "Templater", None).await;
+    let other = app.tenant(&app.admin, "Other", None).await;
+    let (_, other_owner) = app.member(&other, "other@example.com", "owner").await;
+    let body = |i: usize| {
+        json!({"name": format!("Page {i}"), "body": {"parameters": {}, "operations": [
+            {"op": "upsertPage", "slug": format!("p{i}"), "title": "T", "content": "<p>x</p>", "status": "publish"}
+        ]}})
+    };
+    let mut own = Vec::new();
+    for i in 0..100 {
+        let res = app
+            .post(&app.admin, &format!("/v1/tenants/{t}/templates"), body(i))
+            .await;
+        own.push(res.ok(201)["templateId"].as_str().unwrap().to_string());
+    }
+    app.post(&app.admin, &format!("/v1/tenants/{t}/templates"), body(100))
+        .await
+        .assert_problem(409, "templates_full");
+
+    let walked = app
+        .walk(&app.admin, &format!("/v1/templates?tenantId={t}"), 7)
+        .await;
+    let platform = app.walk(&app.admin, "/v1/templates", 100).await;
+    let (_, asked) = template_schemas(&app).await;
+    let tenant_ids: Vec<&str> = walked
+        .iter()
+        .filter(|e| e["scope"] == "tenant")
+        .map(|e| e["templateId"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = own.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(tenant_ids, want, "every template once, in id order");
+    assert_eq!(walked.len(), platform.len() + 100);
+    assert!(walked.iter().all(|e| e["parameterSchema"].is_object()));
+    // The same listing again asks no guest.
+    app.walk(&app.admin, &format!("/v1/templates?tenantId={t}"), 7)
+        .await;
+    let (cached, asked_again) = template_schemas(&app).await;
+    assert_eq!(asked_again, asked, "the second listing asked a guest");
+    assert!(cached >= 100, "{cached}");
+
+    // A delete frees a place; another tenant's owner sees 404.
+    let victim = &own[0];
+    app.request(
+        "DELETE",
+        &format!("/v1/tenants/{t}/templates/{victim}"),
+        Some(&other_owner),
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(404, "tenant_not_found");
+    let res = app
+        .request(
+            "DELETE",
+            &format!("/v1/tenants/{t}/templates/{victim}"),
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 204, "{res:#?}");
+    app.request(
+        "DELETE",
+        &format!("/v1/tenants/{t}/templates/{victim}"),
+        Some(&app.admin),
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(404, "template_not_found");
+    app.post(&app.admin, &format!("/v1/tenants/{t}/templates"), body(100))
+        .await
+        .ok(201);
+}
+
+/// `bbws_template_schemas_total` from `/metrics`: (from the cache, from a guest).
+async fn template_schemas(app: &crate::helpers::TestApp) -> (u64, u64) {
+    let res = app.request("GET", "/metrics", None, None, &[]).await;
+    let text = res.body.as_str().unwrap().to_string();
+    let count = |source: &str| -> u64 {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "bbws_template_schemas_total{{source=\"{source}\"}} "
+                ))
+            })
+            .unwrap_or_else(|| panic!("no {source} count in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    (count("cache"), count("guest"))
+}

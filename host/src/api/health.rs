@@ -37,6 +37,9 @@ async fn readyz(State(s): State<AppState>) -> Result<&'static str, Problem> {
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut text = s.metrics.render();
     runtime_metrics(&mut text, &s.services.policies().runtime);
+    text.push_str(&super::metrics::render_schemas(
+        s.services.template_schema_counts(),
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

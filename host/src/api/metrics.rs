@@ -91,6 +91,17 @@ impl Metrics {
     }
 }
 
+/// The template catalogue's parameter schemas, `(from the cache, from a
+/// guest)`, in exposition text.
+pub fn render_schemas((cached, computed): (u64, u64)) -> String {
+    format!(
+        "# HELP bbws_template_schemas_total Parameter schemas the template catalogue listed, by where each came from.\n\
+         # TYPE bbws_template_schemas_total counter\n\
+         bbws_template_schemas_total{{source=\"cache\"}} {cached}\n\
+         bbws_template_schemas_total{{source=\"guest\"}} {computed}\n"
+    )
+}
+
 /// Middleware: times each request under its route template (never the raw
 /// path, so ids do not blow up the label space).
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {

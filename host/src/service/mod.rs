@@ -85,6 +85,8 @@ pub struct Services {
     instance_settings: Option<Arc<instances::InstanceSettings>>,
     /// The events pipeline (`None`: a tool that takes no events).
     events: Option<Arc<events::filter::EventEngine>>,
+    /// Templates' parameter schemas, by component and template.
+    template_schemas: Arc<sites::templates::SchemaCache>,
 }
 
 /// An authenticated caller: the principal and its direct memberships.
@@ -117,6 +119,7 @@ impl Services {
             site_settings: Arc::new(site_settings),
             instance_settings: None,
             events: None,
+            template_schemas: Default::default(),
         }
     }
 
@@ -191,6 +194,12 @@ impl Services {
 
     pub fn idempotency(&self) -> idempotency::Idempotency<'_> {
         idempotency::Idempotency { cx: self }
+    }
+
+    /// How the catalogue's parameter schemas came so far: `(from the
+    /// cache, from a guest)`.
+    pub fn template_schema_counts(&self) -> (u64, u64) {
+        self.template_schemas.counts()
     }
 
     /// The policy engine (its runtime and the platform policy).

@@ -7,9 +7,18 @@
 //! template into a plan of [`WpOperation`]s; the host runs the plan against
 //! the site (see [`super::jobs`]). Preview runs the guest and nothing
 //! else.
+//!
+//! A tenant keeps at most [`MAX_TEMPLATES`]. The catalogue is paged, and
+//! each entry's parameter schema comes from a [`SchemaCache`] keyed by the
+//! template component and the template, so a listing asks a guest only for
+//! what it has not seen.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,11 +31,12 @@ use crate::domain::{FieldError, Tenant, ids};
 use crate::runtime::pool::Budget;
 use crate::runtime::{Limits, Origin, Scope, ScopeSite, content_hash};
 use crate::store::record::{decode, encode};
-use crate::store::{Condition, Index, Item, Query, keys};
+use crate::store::{Condition, Cursor, Index, Item, Key, Query, TxOp, keys};
 
 use super::super::access::tenant_resource;
 use super::super::decisions::scope_tenant;
-use super::super::{Caller, Error, Result, Services};
+use super::super::paging::{Page, invalid_cursor};
+use super::super::{Caller, Error, PageRequest, Race, Result, Services, won};
 use super::{Accepted, put_site, require_active, require_settled, site_resource};
 
 /// The template catalogue and templates' use on sites.
@@ -36,6 +46,50 @@ pub struct Templates<'a> {
 
 /// The largest template body.
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+
+/// The most templates a tenant keeps.
+pub const MAX_TEMPLATES: usize = 100;
+
+/// How many parameter schemas the catalogue keeps.
+const SCHEMA_CACHE: usize = 1024;
+
+/// The partition a catalogue cursor names while it is among the platform's
+/// templates (no item has it: the platform's templates are built in).
+const PLATFORM_PAGE: &str = "PLATFORMTEMPLATES";
+
+/// Parameter schemas by (whose component, template component, template),
+/// the last two by sha256. The platform's default component is pure, so its
+/// schemas are shared (`whose` is empty); a tenant's own component runs
+/// with that tenant's scope and may answer from it, so its schemas are the
+/// tenant's alone, even where another tenant uploaded the same bytes. Each
+/// key is asked of a guest once while it stays in the cache.
+pub struct SchemaCache {
+    schemas: Mutex<lru::LruCache<(String, String, String), serde_json::Value>>,
+    cached: AtomicU64,
+    computed: AtomicU64,
+}
+
+impl Default for SchemaCache {
+    fn default() -> Self {
+        Self {
+            schemas: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(SCHEMA_CACHE).expect("a capacity"),
+            )),
+            cached: AtomicU64::new(0),
+            computed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl SchemaCache {
+    /// `(from the cache, from a guest)`: how the schemas listed so far came.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.cached.load(Ordering::Relaxed),
+            self.computed.load(Ordering::Relaxed),
+        )
+    }
+}
 
 /// A tenant's own template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -127,6 +181,51 @@ fn description_of(spec: &TemplateSpec) -> String {
         .unwrap_or_default()
 }
 
+/// The sha256 of the platform's default template component.
+fn default_template_hash() -> &'static str {
+    static HASH: LazyLock<String> =
+        LazyLock::new(|| content_hash(super::catalogue::DEFAULT_TEMPLATE));
+    &HASH
+}
+
+/// The tenant's active template component, if any.
+fn active_template(tenant: Option<&Tenant>) -> Option<String> {
+    tenant.and_then(|t| t.extensions.get("template").map(|s| s.active.clone()))
+}
+
+/// The cursor just after the last of `items`, a platform template.
+fn platform_cursor(items: &[CatalogueEntry]) -> Option<String> {
+    let last = Key::new(PLATFORM_PAGE, &items.last()?.template_id);
+    Some(
+        Cursor {
+            index_key: last.clone(),
+            table_key: last,
+        }
+        .encode(),
+    )
+}
+
+fn templates_full() -> Error {
+    Error::conflict(
+        "templates_full",
+        format!(
+            "a tenant keeps at most {MAX_TEMPLATES} templates; delete one it no longer needs (DELETE /v1/tenants/{{tenantId}}/templates/{{templateId}})"
+        ),
+    )
+}
+
+fn template_not_found(id: &str) -> Error {
+    Error::not_found("template_not_found", format!("no template {id}"))
+}
+
+/// Where the count of a tenant's templates is kept, and what it counts.
+fn templates_count(tenant_id: &str) -> (Key, Query) {
+    (
+        keys::count(tenant_id, "templates"),
+        Query::new(Index::Primary, keys::templates_of(tenant_id)),
+    )
+}
+
 fn parameters_text(p: &Option<serde_json::Value>) -> Result<String> {
     match p {
         None => Ok("{}".into()),
@@ -150,8 +249,7 @@ impl Templates<'_> {
         let mut limits = tenant.map_or_else(Limits::default, |t| Limits::for_tier(t.tier));
         // Plans are not on the request's hot path: give a cold instance room.
         limits.deadline = limits.deadline.max(Duration::from_millis(100));
-        let active = tenant.and_then(|t| t.extensions.get("template").map(|s| s.active.clone()));
-        let (hash, bytes) = match active {
+        let (hash, bytes) = match active_template(tenant) {
             Some(hash) => {
                 let bytes = self
                     .cx
@@ -164,7 +262,10 @@ impl Templates<'_> {
             }
             None => {
                 let bytes = super::catalogue::DEFAULT_TEMPLATE;
-                (content_hash(bytes), Arc::new(bytes.to_vec()))
+                (
+                    default_template_hash().to_string(),
+                    Arc::new(bytes.to_vec()),
+                )
             }
         };
         Ok(Guest {
@@ -264,27 +365,64 @@ impl Templates<'_> {
         planned.map_err(Error::Validation)
     }
 
+    /// The parameter schema of `spec` under the tenant's template
+    /// component: from the cache, else from the guest (and then cached).
     async fn schema_of(
         &self,
         tenant: Option<&Tenant>,
         spec: &TemplateSpec,
     ) -> Result<serde_json::Value> {
+        let cache = &self.cx.template_schemas;
+        let (whose, component) = match active_template(tenant) {
+            Some(hash) => (
+                tenant.map(|t| t.tenant_id.clone()).unwrap_or_default(),
+                hash,
+            ),
+            None => (String::new(), default_template_hash().to_string()),
+        };
+        let template = content_hash(&serde_json::to_vec(spec).map_err(anyhow::Error::from)?);
+        let key = (whose, component, template);
+        if let Some(schema) = cache.schemas.lock().get(&key) {
+            cache.cached.fetch_add(1, Ordering::Relaxed);
+            return Ok(schema.clone());
+        }
         let spec = spec.clone();
         let text = self
             .run_template(tenant, move |rt, pre, scope, limits, origin| {
                 rt.template_schema(pre, &spec, scope, limits, origin)
             })
             .await?;
-        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        cache.computed.fetch_add(1, Ordering::Relaxed);
+        let schema = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        cache.schemas.lock().put(key, schema.clone());
+        Ok(schema)
+    }
+
+    /// The catalogue entry of a platform template.
+    async fn platform_entry(
+        &self,
+        tenant: Option<&Tenant>,
+        spec: &TemplateSpec,
+    ) -> Result<CatalogueEntry> {
+        Ok(CatalogueEntry {
+            template_id: spec.id.clone(),
+            name: spec.name.clone(),
+            description: description_of(spec),
+            scope: "platform".into(),
+            tenant_id: None,
+            parameter_schema: self.schema_of(tenant, spec).await?,
+        })
     }
 
     /// `GET /v1/templates[?tenantId=]`: the platform's templates, and with
-    /// `tenantId` that tenant's too (for whoever may read its sites).
+    /// `tenantId` that tenant's too (for whoever may read its sites), a
+    /// page at a time: the platform's first, then the tenant's by id.
     pub async fn list(
         &self,
         caller: &Caller,
         tenant_id: Option<&str>,
-    ) -> Result<Vec<CatalogueEntry>> {
+        page: &PageRequest,
+    ) -> Result<Page<CatalogueEntry>> {
         let tenant = match tenant_id {
             Some(tid) => Some(
                 self.cx
@@ -293,38 +431,68 @@ impl Templates<'_> {
             ),
             None => None,
         };
-        let mut out = Vec::new();
-        for spec in super::catalogue::platform_templates() {
-            out.push(CatalogueEntry {
-                template_id: spec.id.clone(),
-                name: spec.name.clone(),
-                description: description_of(&spec),
-                scope: "platform".into(),
-                tenant_id: None,
-                parameter_schema: self.schema_of(tenant.as_ref(), &spec).await?,
+        let platform = super::catalogue::platform_templates();
+        // Where the page starts: among the platform's templates (after the
+        // one the cursor names), or among the tenant's (after its cursor).
+        let (skip, tenant_cursor) = match &page.cursor {
+            None => (0, None),
+            Some(c) if c.index_key.pk == PLATFORM_PAGE => (
+                platform
+                    .iter()
+                    .position(|t| t.id == c.index_key.sk)
+                    .map(|i| i + 1)
+                    .ok_or_else(invalid_cursor)?,
+                None,
+            ),
+            // A position among a tenant's templates needs that tenant.
+            Some(_) if tenant.is_none() => return Err(invalid_cursor()),
+            Some(c) => (platform.len(), Some(c.clone())),
+        };
+        let mut items = Vec::new();
+        for spec in platform.iter().skip(skip) {
+            if items.len() == page.limit {
+                let next_cursor = platform_cursor(&items);
+                return Ok(Page { items, next_cursor });
+            }
+            items.push(self.platform_entry(tenant.as_ref(), spec).await?);
+        }
+        let Some(tenant) = &tenant else {
+            return Ok(Page {
+                items,
+                next_cursor: None,
+            });
+        };
+        let query = Query::new(Index::Primary, keys::templates_of(&tenant.tenant_id));
+        if items.len() == page.limit {
+            // Full of the platform's: another page if the tenant has any.
+            let more = !self.cx.store.query(query.limit(1)).await?.items.is_empty();
+            let next_cursor = platform_cursor(&items).filter(|_| more);
+            return Ok(Page { items, next_cursor });
+        }
+        let rest = PageRequest {
+            limit: page.limit - items.len(),
+            cursor: tenant_cursor,
+        };
+        let own = self
+            .cx
+            .page(query, &rest, |item| {
+                Ok(Some(decode::<TenantTemplate>(item)?))
+            })
+            .await?;
+        for t in own.items {
+            items.push(CatalogueEntry {
+                parameter_schema: self.schema_of(Some(tenant), &spec_of(&t)).await?,
+                template_id: t.template_id,
+                name: t.name,
+                description: t.description,
+                scope: "tenant".into(),
+                tenant_id: Some(t.tenant_id),
             });
         }
-        if let Some(tenant) = &tenant {
-            let own: Vec<TenantTemplate> = self
-                .cx
-                .query_all(Query::new(
-                    Index::Primary,
-                    keys::templates_of(&tenant.tenant_id),
-                ))
-                .await?;
-            for t in own {
-                let spec = spec_of(&t);
-                out.push(CatalogueEntry {
-                    template_id: t.template_id.clone(),
-                    name: t.name.clone(),
-                    description: t.description.clone(),
-                    scope: "tenant".into(),
-                    tenant_id: Some(t.tenant_id.clone()),
-                    parameter_schema: self.schema_of(Some(tenant), &spec).await?,
-                });
-            }
-        }
-        Ok(out)
+        Ok(Page {
+            items,
+            next_cursor: own.next_cursor,
+        })
     }
 
     /// Adds a tenant template. Its body must be one the tenant's template
@@ -350,15 +518,12 @@ impl Templates<'_> {
             v.error("description", "must be at most 2000 characters");
         }
         v.finish().map_err(Error::Validation)?;
-        let tenant = self
-            .cx
-            .tenant_for(
-                caller,
-                "extension.manage",
-                tenant_id,
-                tenant_resource(tenant_id),
-            )
-            .await?;
+        let tenant = self.managed(caller, tenant_id).await?;
+        let (counted, members) = templates_count(tenant_id);
+        let count = || self.cx.count(counted.clone(), members.clone());
+        if count().await?.n >= MAX_TEMPLATES {
+            return Err(templates_full());
+        }
         let template = TenantTemplate {
             template_id: ids::new_id("tpl"),
             tenant_id: tenant_id.into(),
@@ -385,11 +550,65 @@ impl Templates<'_> {
             encode(&template)?,
         )
         .with_gsi1(keys::TEMPLATE_IDS, &template.template_id);
-        self.cx.store.put(item, Condition::NotExists).await?;
+        let mut race = Race::new("the tenant's templates");
+        loop {
+            let count = count().await?;
+            if count.n >= MAX_TEMPLATES {
+                return Err(templates_full());
+            }
+            let ops = vec![
+                count.moved(1)?,
+                TxOp::put(item.clone(), Condition::NotExists),
+            ];
+            match won(self.cx.store.transact(ops).await)? {
+                Some(()) => break,
+                None => race.lost().await?,
+            }
+        }
         Ok(TenantTemplate {
             version: 1,
             ..template
         })
+    }
+
+    /// The tenant, if `caller` may manage its templates (`extension.manage`).
+    async fn managed(&self, caller: &Caller, tenant_id: &str) -> Result<Tenant> {
+        self.cx
+            .tenant_for(
+                caller,
+                "extension.manage",
+                tenant_id,
+                tenant_resource(tenant_id),
+            )
+            .await
+    }
+
+    /// `DELETE /v1/tenants/{tenantId}/templates/{templateId}`: one of the
+    /// tenant's templates (a platform one is not the tenant's to delete:
+    /// 404). An apply already accepted that has yet to plan fails with
+    /// `template_not_found`.
+    pub async fn delete(&self, caller: &Caller, tenant_id: &str, template_id: &str) -> Result<()> {
+        self.managed(caller, tenant_id).await?;
+        if !ids::looks_like("tpl", template_id) {
+            return Err(template_not_found(template_id));
+        }
+        let key = keys::template(tenant_id, template_id);
+        let (counted, members) = templates_count(tenant_id);
+        let mut race = Race::new("the tenant's templates");
+        loop {
+            let Some(template) = self.cx.load::<TenantTemplate>(&key).await? else {
+                return Err(template_not_found(template_id));
+            };
+            let count = self.cx.count(counted.clone(), members.clone()).await?;
+            let ops = vec![
+                TxOp::delete(key.clone(), Condition::Version(template.version)),
+                count.moved(-1)?,
+            ];
+            match won(self.cx.store.transact(ops).await)? {
+                Some(()) => return Ok(()),
+                None => race.lost().await?,
+            }
+        }
     }
 
     /// `POST /v1/templates/{id}/validate`: a platform template with the
@@ -400,8 +619,7 @@ impl Templates<'_> {
         template_id: &str,
         input: TemplateParameters,
     ) -> Result<Validation> {
-        let not_found =
-            || Error::not_found("template_not_found", format!("no template {template_id}"));
+        let not_found = || template_not_found(template_id);
         let parameters = parameters_text(&input.parameters)?;
         let (spec, tenant) = match super::catalogue::platform_templates()
             .into_iter()
@@ -467,9 +685,10 @@ impl Templates<'_> {
                 vec![("templateId".into(), template_id.into())],
             )
             .await?;
-        let spec = self.find(tenant_id, template_id).await?.ok_or_else(|| {
-            Error::not_found("template_not_found", format!("no template {template_id}"))
-        })?;
+        let spec = self
+            .find(tenant_id, template_id)
+            .await?
+            .ok_or_else(|| template_not_found(template_id))?;
         Ok((tenant, site, spec))
     }
 
