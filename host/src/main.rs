@@ -106,6 +106,11 @@ struct Serve {
     /// How long an invitation stays valid (`2s`, `15m`, `7d`).
     #[arg(long, env = "BBWS_INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
     invitation_ttl: std::time::Duration,
+    /// How long the decision log keeps a record (`30d`, `90d`, `12h`; at
+    /// least an hour). Each record holds the decision's whole input, about
+    /// 1 KiB per authorized request.
+    #[arg(long, env = "BBWS_DECISION_RETENTION", default_value = "30d", value_parser = parse_retention)]
+    decision_retention: std::time::Duration,
     /// How long a resolved bearer token is trusted before the store is
     /// asked again (`0s` disables). This bounds how late another replica's
     /// token revocation or role change takes effect here.
@@ -344,6 +349,16 @@ impl GuestArgs {
     }
 }
 
+/// A decision-log retention: a duration of at least an hour (a shorter one
+/// would drop records before anyone could read them back).
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(3600) {
+        return Err(format!("{text} is under an hour"));
+    }
+    Ok(d)
+}
+
 /// The listener's limits (see `serve.rs`).
 #[derive(clap::Args)]
 struct HttpArgs {
@@ -405,6 +420,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         blobs: args.storage.blobs.clone(),
         data_dir: args.storage.data_dir,
         invitation_ttl: args.invitation_ttl,
+        decision_retention: args.decision_retention,
         auth_cache_ttl: args.auth_cache_ttl,
         bootstrap_token: args.bootstrap_token,
         aws: None,
@@ -455,4 +471,31 @@ async fn replay(id: &str, storage: &Storage) -> anyhow::Result<()> {
         anyhow::bail!("the replay answered differently from the record");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_retention_is_a_duration_of_an_hour_or_more() {
+        assert_eq!(
+            parse_retention("90d"),
+            Ok(std::time::Duration::from_secs(90 * 24 * 3600))
+        );
+        assert_eq!(
+            parse_retention("1h"),
+            Ok(std::time::Duration::from_secs(3600))
+        );
+        assert!(
+            parse_retention("59m")
+                .unwrap_err()
+                .contains("under an hour")
+        );
+        assert!(parse_retention("soon").is_err());
+        let serve =
+            |args: &[&str]| Cli::try_parse_from([&["bbws", "serve"], args].concat()).map(|_| ());
+        assert!(serve(&["--decision-retention", "7d"]).is_ok());
+        assert!(serve(&["--decision-retention", "5m"]).is_err());
+    }
 }

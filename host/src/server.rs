@@ -66,6 +66,8 @@ pub struct ServerConfig {
     pub http: crate::serve::HttpSpec,
     pub data_dir: PathBuf,
     pub invitation_ttl: Duration,
+    /// How long decision records are kept.
+    pub decision_retention: Duration,
     /// How long a resolved bearer token is trusted without a store read.
     pub auth_cache_ttl: Duration,
     /// Use this secret as the bootstrap admin token instead of a random one.
@@ -205,6 +207,7 @@ impl ServerConfig {
             http: crate::serve::HttpSpec::default(),
             data_dir: data_dir.into(),
             invitation_ttl: ServiceConfig::default().invitation_ttl,
+            decision_retention: ServiceConfig::default().decision_retention,
             auth_cache_ttl: ServiceConfig::default().auth_cache_ttl,
             bootstrap_token: None,
             store: StoreSpec::default(),
@@ -424,7 +427,13 @@ async fn services_with(
     sites: SiteSettings,
 ) -> anyhow::Result<Services> {
     let runtime = Runtime::new(config.runtime.clone(), backends.blobs.clone())?;
-    let policies = Policies::start(runtime, backends.blobs, backends.decisions).await?;
+    let policies = Policies::start(
+        runtime,
+        backends.blobs,
+        backends.decisions,
+        config.decision_retention,
+    )
+    .await?;
     Ok(Services::new(
         backends.items,
         clock,
@@ -458,6 +467,7 @@ pub async fn start_with_clock(
             invitation_ttl: config.invitation_ttl,
             auth_cache_ttl: config.auth_cache_ttl,
             runtime: config.guests.clone(),
+            decision_retention: config.decision_retention,
         },
         queue,
         sites,

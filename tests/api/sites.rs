@@ -1285,3 +1285,52 @@ async fn template_schemas(app: &crate::helpers::TestApp) -> (u64, u64) {
     };
     (count("cache"), count("guest"))
 }
+
+/// A site keeps its newest 10 backups: each one completed past that removes
+/// the oldest, record and bytes (a restore of it is 404). A backup can be
+/// deleted, once; another tenant's owner can delete none.
+#[tokio::test]
+async fn a_site_keeps_its_newest_ten_backups_and_one_can_be_deleted() {
+    let app = spawn_app().await;
+    let t = app.tenant(&app.admin, "Keeper", None).await;
+    let other = app.tenant(&app.admin, "Other", None).await;
+    let (_, other_owner) = app.member(&other, "other@example.com", "owner").await;
+    let s = app.site(&app.admin, &t, "blog").await;
+    let backups = format!("{}/backups", site_path(&t, &s));
+    let mut taken = Vec::new();
+    for _ in 0..12 {
+        let b = app.accepted(&app.admin, &backups, json!({})).await;
+        taken.push(b["backupId"].as_str().unwrap().to_string());
+    }
+    let kept: Vec<String> = app
+        .walk(&app.admin, &backups, 100)
+        .await
+        .iter()
+        .map(|b| b["backupId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept, taken[2..], "the newest ten, oldest first");
+    app.post(
+        &app.admin,
+        &format!("{backups}/{}/restore", taken[0]),
+        json!({}),
+    )
+    .await
+    .assert_problem(404, "backup_not_found");
+
+    let victim = format!("{backups}/{}", taken[5]);
+    app.delete(&other_owner, &victim)
+        .await
+        .assert_problem(404, "tenant_not_found");
+    app.delete(&app.admin, &victim).await.ok(204);
+    app.delete(&app.admin, &victim)
+        .await
+        .assert_problem(404, "backup_not_found");
+    assert_eq!(app.walk(&app.admin, &backups, 100).await.len(), 9);
+    app.post(
+        &app.admin,
+        &format!("{backups}/{}/restore", taken[5]),
+        json!({}),
+    )
+    .await
+    .assert_problem(404, "backup_not_found");
+}

@@ -56,6 +56,8 @@ pub struct ServiceConfig {
     pub auth_cache_ttl: Duration,
     /// The WebAssembly runtime: compiled cache, guest pool, request budget.
     pub runtime: crate::runtime::RuntimeConfig,
+    /// How long decision records are kept.
+    pub decision_retention: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -64,6 +66,7 @@ impl Default for ServiceConfig {
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             auth_cache_ttl: Duration::from_secs(1),
             runtime: crate::runtime::RuntimeConfig::default(),
+            decision_retention: decisions::DECISION_RETENTION,
         }
     }
 }

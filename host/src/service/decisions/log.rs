@@ -1,5 +1,6 @@
 //! The decision log: every decision with its whole input, written in
-//! batches off the request path into a store of its own, kept 30 days,
+//! batches off the request path into a store of its own, kept for the
+//! retention (`--decision-retention`, 30 days by default),
 //! listed per tenant and replayed on the recorded components and input.
 
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use super::super::paging::{Page, page_in};
 use super::super::{Caller, Error, PageRequest, Result, Services};
 use super::answer;
 
-/// How long decision records are kept.
-const DECISION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long decision records are kept unless configured otherwise.
+pub const DECISION_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Records waiting for the log writer at most. A full queue makes requests
 /// wait for the writer (backpressure) rather than lose records or grow
@@ -88,9 +89,9 @@ pub struct Replay {
 }
 
 /// The item a decision record is stored as.
-pub fn decision_item(record: &DecisionRecord) -> Result<Item> {
+pub fn decision_item(record: &DecisionRecord, retention: Duration) -> Result<Item> {
     let expires =
-        (record.at + chrono::Duration::from_std(DECISION_TTL).unwrap_or_default()).timestamp();
+        (record.at + chrono::Duration::from_std(retention).unwrap_or_default()).timestamp();
     Ok(Item::record(
         keys::decision(record.tenant_id.as_deref(), &record.decision_id),
         record,
@@ -100,15 +101,22 @@ pub fn decision_item(record: &DecisionRecord) -> Result<Item> {
 }
 
 /// Starts the writer task; decisions are sent to the answer.
-pub(super) fn start_writer(store: Arc<dyn ItemStore>) -> mpsc::Sender<DecisionRecord> {
+pub(super) fn start_writer(
+    store: Arc<dyn ItemStore>,
+    retention: Duration,
+) -> mpsc::Sender<DecisionRecord> {
     let (tx, rx) = mpsc::channel(LOG_QUEUE);
-    tokio::spawn(write_log(store, rx));
+    tokio::spawn(write_log(store, rx, retention));
     tx
 }
 
 /// Writes decision records in batches, off the request path: whatever
 /// arrived within 20 ms of the first record, up to [`LOG_BATCH`].
-async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::Receiver<DecisionRecord>) {
+async fn write_log(
+    store: Arc<dyn ItemStore>,
+    mut rx: mpsc::Receiver<DecisionRecord>,
+    retention: Duration,
+) {
     let mut batch = Vec::with_capacity(LOG_BATCH);
     while rx.recv_many(&mut batch, LOG_BATCH).await > 0 {
         let deadline = tokio::time::sleep(Duration::from_millis(20));
@@ -122,7 +130,7 @@ async fn write_log(store: Arc<dyn ItemStore>, mut rx: mpsc::Receiver<DecisionRec
         }
         let items: Vec<Item> = batch
             .drain(..)
-            .filter_map(|r| match decision_item(&r) {
+            .filter_map(|r| match decision_item(&r, retention) {
                 Ok(item) => Some(item),
                 Err(e) => {
                     tracing::error!(decision = %r.decision_id, error = %e, "could not encode a decision record");

@@ -31,7 +31,7 @@ use crate::runtime::{
 };
 use crate::store::{ItemStore, keys};
 
-pub use log::{DecisionInput, DecisionRecord, Decisions, Replay, Verdict};
+pub use log::{DECISION_RETENTION, DecisionInput, DecisionRecord, Decisions, Replay, Verdict};
 
 use super::Result;
 
@@ -95,13 +95,14 @@ impl Policies {
         runtime: Arc<Runtime>,
         blobs: Arc<dyn BlobStore>,
         decisions: Arc<dyn ItemStore>,
+        retention: std::time::Duration,
     ) -> anyhow::Result<Arc<Self>> {
         let platform_hash = crate::runtime::content_hash(DEFAULT_POLICY);
         runtime
             .prepare(&platform_hash, DEFAULT_POLICY)
             .await
             .map_err(|e| anyhow::anyhow!("the platform policy does not load: {e}"))?;
-        let log = log::start_writer(decisions.clone());
+        let log = log::start_writer(decisions.clone(), retention);
         Ok(Arc::new(Self {
             runtime,
             blobs,

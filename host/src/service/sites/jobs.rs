@@ -356,6 +356,9 @@ impl Sites<'_> {
                 .put(backup_item(&backup)?, Condition::Version(backup.version))
                 .await?;
         }
+        // Retention: the site keeps its newest backups (a retry prunes again,
+        // finding nothing more to remove).
+        self.cx.backups().prune(site_id).await?;
         self.settle_site(&site, &op.operation_id, None).await
     }
 
