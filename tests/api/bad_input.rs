@@ -415,6 +415,7 @@ async fn what_a_fuzzer_sends_is_answered_as_the_document_says() {
             .raw("PATCH", &tenant, &app.admin, body, "application/json")
             .await;
         assert_invalid(&res, "body");
+        assert_eq!(res.body["errors"][0]["message"], "must be a JSON object");
     }
     let res = app
         .post(

@@ -103,14 +103,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         require_json(req.headers())?;
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
-        let value = parse_json(&bytes)?;
         if bytes.trim_ascii_start().first() != Some(&b'{') {
+            // Not JSON at all is 400; JSON of another type 422.
+            parse_json::<serde::de::IgnoredAny>(&bytes)?;
             return Err(Problem::validation(vec![FieldError {
                 field: "body".into(),
                 message: "must be a JSON object".into(),
             }]));
         }
-        Ok(Body(value))
+        parse_json(&bytes).map(Body)
     }
 }
 
