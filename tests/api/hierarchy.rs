@@ -553,3 +553,37 @@ async fn a_move_racing_a_suspension_of_its_new_parent_never_lands_under_it_after
         }
     }
 }
+
+/// A move keeps the tree within 10 levels, counting the whole subtree that
+/// moves: a 5-level subtree fits under a tenant at level 5, a 6-level one
+/// does not (409 `hierarchy_too_deep`, and it stays where it was).
+#[tokio::test]
+async fn a_move_counts_the_whole_subtree_against_the_depth_limit() {
+    let app = spawn_app().await;
+    async fn chain(app: &TestApp, name: &str, levels: usize) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for i in 0..levels {
+            let parent = ids.last().cloned();
+            ids.push(
+                app.tenant(&app.admin, &format!("{name} {i}"), parent.as_deref())
+                    .await,
+            );
+        }
+        ids
+    }
+    let host = chain(&app, "Host", 5).await;
+    let fits = chain(&app, "Fits", 5).await;
+    let too_tall = chain(&app, "Too tall", 6).await;
+
+    move_to(&app, &fits[0], &host[4]).await.ok(200);
+    let deepest = app.admin_read(&format!("/v1/tenants/{}", fits[4])).await;
+    assert_eq!(deepest["parentTenantId"], fits[3].as_str());
+
+    move_to(&app, &too_tall[0], &host[4])
+        .await
+        .assert_problem(409, "hierarchy_too_deep");
+    let unmoved = app
+        .admin_read(&format!("/v1/tenants/{}", too_tall[0]))
+        .await;
+    assert_eq!(unmoved["parentTenantId"], Value::Null);
+}

@@ -426,7 +426,7 @@ impl Extensions<'_> {
     /// Authorizes `extension.manage` on the tenant: the first thing every
     /// change does, so that a caller who may not manage the tenant's
     /// extensions learns nothing of them (a kind, a version) from the answer.
-    async fn managed(&self, caller: &Caller, tenant_id: &str) -> Result<Tenant> {
+    pub(crate) async fn managed(&self, caller: &Caller, tenant_id: &str) -> Result<Tenant> {
         self.cx
             .tenant_for(
                 caller,

@@ -33,7 +33,6 @@ use crate::runtime::{Limits, Origin, Scope, ScopeSite, content_hash};
 use crate::store::record::{decode, encode};
 use crate::store::{Condition, Cursor, Index, Item, Key, Query, TxOp, keys};
 
-use super::super::access::tenant_resource;
 use super::super::decisions::scope_tenant;
 use super::super::paging::{Page, invalid_cursor};
 use super::super::{Caller, Error, PageRequest, Race, Result, Services, won};
@@ -518,7 +517,7 @@ impl Templates<'_> {
             v.error("description", "must be at most 2000 characters");
         }
         v.finish().map_err(Error::Validation)?;
-        let tenant = self.managed(caller, tenant_id).await?;
+        let tenant = self.cx.extensions().managed(caller, tenant_id).await?;
         let (counted, members) = templates_count(tenant_id);
         let count = || self.cx.count(counted.clone(), members.clone());
         if count().await?.n >= MAX_TEMPLATES {
@@ -571,24 +570,12 @@ impl Templates<'_> {
         })
     }
 
-    /// The tenant, if `caller` may manage its templates (`extension.manage`).
-    async fn managed(&self, caller: &Caller, tenant_id: &str) -> Result<Tenant> {
-        self.cx
-            .tenant_for(
-                caller,
-                "extension.manage",
-                tenant_id,
-                tenant_resource(tenant_id),
-            )
-            .await
-    }
-
     /// `DELETE /v1/tenants/{tenantId}/templates/{templateId}`: one of the
     /// tenant's templates (a platform one is not the tenant's to delete:
     /// 404). An apply already accepted that has yet to plan fails with
     /// `template_not_found`.
     pub async fn delete(&self, caller: &Caller, tenant_id: &str, template_id: &str) -> Result<()> {
-        self.managed(caller, tenant_id).await?;
+        self.cx.extensions().managed(caller, tenant_id).await?;
         if !ids::looks_like("tpl", template_id) {
             return Err(template_not_found(template_id));
         }

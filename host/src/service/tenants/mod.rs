@@ -17,7 +17,7 @@ use crate::domain::validate::{MAX_NAME, Validator, normalise_email};
 use crate::domain::{Tenant, TenantRole, TenantStatus, Tier, ids};
 use crate::policy::{Resource, SUSPENDED_AT};
 use crate::store::record::{decode, encode};
-use crate::store::{Condition, Cursor, Index, Item, Query, StoreError, TxOp, keys};
+use crate::store::{Condition, Cursor, Index, Item, Key, Query, StoreError, TxOp, keys};
 
 use super::access::{MAX_DEPTH, tenant_resource};
 use super::paging::Page;
@@ -311,26 +311,14 @@ impl Tenants<'_> {
                 level.push(decode::<Tenant>(&item)?);
             }
         }
-        // A role applies to the descendants: walk down from each membership,
-        // a level at a time (trees are at most MAX_DEPTH deep), once per
-        // tenant even where one membership lies below another.
-        let mut visible = std::collections::BTreeMap::new();
-        for _ in 0..MAX_DEPTH {
-            let mut next = Vec::new();
-            for t in level {
-                if visible.contains_key(&t.tenant_id) {
-                    continue;
-                }
-                if t.child_count > 0 {
-                    next.extend(self.children_of(&t.tenant_id).await?);
-                }
-                visible.insert(t.tenant_id.clone(), t);
-            }
-            if next.is_empty() {
-                break;
-            }
-            level = next;
-        }
+        // A role applies to the descendants.
+        let visible: std::collections::BTreeMap<String, Tenant> = self
+            .levels(level)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|t| (t.tenant_id.clone(), t))
+            .collect();
         let mut items: Vec<Tenant> = visible
             .into_values()
             .filter(|t| after.is_none_or(|a| t.tenant_id.as_str() > a) && keep(t))
@@ -338,11 +326,14 @@ impl Tenants<'_> {
             .collect();
         let more = items.len() > page.limit;
         items.truncate(page.limit);
-        let next_cursor = more
-            .then(|| items.last())
-            .flatten()
-            .and_then(|t| Cursor::after(Index::Gsi1, &tenant_item(t).ok()?))
-            .map(|c| c.encode());
+        // The position the admin's walk of the tenant index would give.
+        let next_cursor = more.then(|| items.last()).flatten().map(|t| {
+            Cursor {
+                index_key: Key::new(keys::ALL_TENANTS, &t.tenant_id),
+                table_key: keys::tenant(&t.tenant_id),
+            }
+            .encode()
+        });
         Ok(Page { items, next_cursor })
     }
 
@@ -739,17 +730,29 @@ impl Tenants<'_> {
 
     /// Levels in the subtree rooted at `t` (1 for a leaf).
     async fn subtree_height(&self, t: &Tenant) -> Result<usize> {
-        let mut level = vec![t.clone()];
-        let mut height = 0;
-        while !level.is_empty() && height <= MAX_DEPTH {
-            height += 1;
+        Ok(self.levels(vec![t.clone()]).await?.len())
+    }
+
+    /// The trees below `roots` through the children index, a level at a
+    /// time, the roots first: each tenant once, even where one root lies
+    /// below another, and at most one level past [`MAX_DEPTH`] (trees are no
+    /// deeper, so a longer walk is a corrupt tree, not a deeper one).
+    async fn levels(&self, roots: Vec<Tenant>) -> Result<Vec<Vec<Tenant>>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut levels = Vec::new();
+        let mut level = roots;
+        while levels.len() <= MAX_DEPTH {
+            level.retain(|t| seen.insert(t.tenant_id.clone()));
+            if level.is_empty() {
+                break;
+            }
             let mut next = Vec::new();
             for t in level.iter().filter(|t| t.child_count > 0) {
                 next.extend(self.children_of(&t.tenant_id).await?);
             }
-            level = next;
+            levels.push(std::mem::replace(&mut level, next));
         }
-        Ok(height)
+        Ok(levels)
     }
 
     /// Every direct child of a tenant (deleted ones included).
