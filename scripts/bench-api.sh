@@ -28,6 +28,10 @@
 # connections), BENCH_PIN (both), BENCH_THREADS (nproc), BENCH_WARMUP (2),
 # BENCH_ROUTES ("healthz get create patch patch-shared"),
 # BENCH_RESULTS (a file to append the raw result lines to),
+# BENCH_MIN_GET_RATIO (0.4: the script exits 1 when the guarded GET falls under
+# that fraction of /healthz in any layout measured),
+# BENCH_UNLOGGED=1 (serve with --unlogged-decisions-for-benchmarks: decisions
+# still made, none recorded; what the decision log costs),
 # BENCH_KEEP=1 keeps the data directories and server logs, BENCH_BIN=PATH
 # benchmarks that bbws binary instead of building one (for A/B comparisons).
 #
@@ -111,6 +115,8 @@ start_server() {
   local dir="$WORK/$name"
   mkdir -p "$dir"
   local -a cmd=("$BIN" serve --data-dir "$dir/data" --listen 127.0.0.1:0)
+  # What the decision log costs: the same run with nothing recorded.
+  [[ ${BENCH_UNLOGGED:-0} == 1 ]] && cmd+=(--unlogged-decisions-for-benchmarks)
   if [[ ${BENCH_STORE:-sqlite} == dynamodb ]]; then
     # On the moto server of scripts/with-moto.sh: a fresh table and bucket.
     [[ -n ${BBWS_TEST_AWS_ENDPOINT:-} ]] || die "BENCH_STORE=dynamodb needs scripts/with-moto.sh (BBWS_TEST_AWS_ENDPOINT)"
@@ -249,3 +255,24 @@ echo "vs hz: req/s relative to GET /healthz in the same configuration"
 echo "non-2xx: answers with status >= 400 (the PATCH rows also list every status); sockE: wrk connect/read/write/timeout errors"
 echo "CPU%: over the run, 100 = one CPU: the server process, wrk, everything else on the machine, and steal"
 if [[ -n ${BENCH_RESULTS:-} ]]; then cat "$RESULTS" >>"$BENCH_RESULTS"; fi
+
+# --- regression check -------------------------------------------------------
+# The guarded read (authenticated, decided by the RBAC guest, logged) must
+# stay at BENCH_MIN_GET_RATIO (0.4) of /healthz or better in every layout
+# measured, so the figure cannot silently regress. A benchmark, not a CI
+# test: it runs when someone runs it.
+MIN_RATIO=${BENCH_MIN_GET_RATIO:-0.4}
+failed=0
+for config in $CONFIGS; do
+  verdict=$(awk -F'\t' -v c="$config" -v min="$MIN_RATIO" '
+    $1 == c && $2 == "healthz" { hz = $4 } $1 == c && $2 == "get" { get = $4 }
+    END { if (hz > 0 && get != "") printf "%s %.2f", (get / hz >= min ? "ok" : "low"), get / hz }' "$RESULTS")
+  [[ -n $verdict ]] || continue
+  if [[ $verdict == low* ]]; then
+    log "REGRESSION: $config GET /v1/tenants/{id} at ${verdict#low } of /healthz, under $MIN_RATIO"
+    failed=1
+  else
+    log "$config GET /v1/tenants/{id} at ${verdict#ok } of /healthz (floor $MIN_RATIO)"
+  fi
+done
+exit "$failed"

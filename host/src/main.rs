@@ -111,6 +111,11 @@ struct Serve {
     /// 1 KiB per authorized request.
     #[arg(long, env = "BBWS_DECISION_RETENTION", default_value = "30d", value_parser = parse_retention)]
     decision_retention: std::time::Duration,
+    /// Benchmarks only: record no decision at all, to measure what the
+    /// decision log costs (`scripts/bench-api.sh`, BENCH_UNLOGGED=1).
+    /// Breaks replay and the audit trail; never in production.
+    #[arg(long, hide = true)]
+    unlogged_decisions_for_benchmarks: bool,
     /// How long a resolved bearer token is trusted before the store is
     /// asked again (`0s` disables). This bounds how late another replica's
     /// token revocation or role change takes effect here.
@@ -413,6 +418,11 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         subscriber.init();
     }
     let supplied_token = args.bootstrap_token.is_some();
+    if args.unlogged_decisions_for_benchmarks {
+        tracing::warn!(
+            "--unlogged-decisions-for-benchmarks: decisions are NOT recorded (no audit trail, no replay)"
+        );
+    }
     let running = server::start(ServerConfig {
         listen: args.listen,
         http: args.http.spec(),
@@ -421,6 +431,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         data_dir: args.storage.data_dir,
         invitation_ttl: args.invitation_ttl,
         decision_retention: args.decision_retention,
+        unlogged_decisions: args.unlogged_decisions_for_benchmarks,
         auth_cache_ttl: args.auth_cache_ttl,
         bootstrap_token: args.bootstrap_token,
         aws: None,

@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub invitation_ttl: Duration,
     /// How long decision records are kept.
     pub decision_retention: Duration,
+    /// Benchmarks only: record no decision.
+    pub unlogged_decisions: bool,
     /// How long a resolved bearer token is trusted without a store read.
     pub auth_cache_ttl: Duration,
     /// Use this secret as the bootstrap admin token instead of a random one.
@@ -208,6 +210,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             invitation_ttl: ServiceConfig::default().invitation_ttl,
             decision_retention: ServiceConfig::default().decision_retention,
+            unlogged_decisions: false,
             auth_cache_ttl: ServiceConfig::default().auth_cache_ttl,
             bootstrap_token: None,
             store: StoreSpec::default(),
@@ -431,7 +434,7 @@ async fn services_with(
         runtime,
         backends.blobs,
         backends.decisions,
-        config.decision_retention,
+        config.decision_log.then_some(config.decision_retention),
     )
     .await?;
     Ok(Services::new(
@@ -468,6 +471,7 @@ pub async fn start_with_clock(
             auth_cache_ttl: config.auth_cache_ttl,
             runtime: config.guests.clone(),
             decision_retention: config.decision_retention,
+            decision_log: !config.unlogged_decisions,
         },
         queue,
         sites,

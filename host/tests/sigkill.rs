@@ -4,6 +4,8 @@
 //! killed while it drains a batch of ECS events from SQS (on moto) loses
 //! none and applies none twice. SIGTERM, by contrast, is a graceful stop:
 //! the request and the job in flight finish before the process exits.
+//! And a process killed under a load of concurrent writes, which SQLite's
+//! writer commits in groups, loses none that it acknowledged.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -103,6 +105,108 @@ impl Server {
             }
             assert!(Instant::now() < deadline, "operation {id} stuck: {op}");
             tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Writes per commit of the item store, from `/metrics`: `(commits,
+/// writes)`.
+async fn item_commits(server: &Server) -> (u64, u64) {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let figure = |name: &str| -> u64 {
+        let prefix = format!("bbws_store_commit_group_size_{name}{{store=\"items\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
+            .parse()
+            .unwrap()
+    };
+    (figure("count"), figure("sum"))
+}
+
+#[tokio::test]
+async fn a_process_killed_under_grouped_writes_loses_no_acknowledged_write() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path(), "50ms");
+    // Every writer creates tenants and renames each once with If-Match;
+    // what was acknowledged (a 201, a 200) is written down before the next.
+    let acked: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let mut writers = Vec::new();
+    for w in 0..24 {
+        let (base, acked) = (first.base.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0.. {
+                let Ok(res) = client
+                    .post(format!("{base}/v1/tenants"))
+                    .bearer_auth(ADMIN)
+                    .json(&json!({"organisationName": format!("w{w} t{i}")}))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if res.status() != 201 {
+                    return;
+                }
+                let etag = res.headers()["etag"].to_str().unwrap().to_string();
+                let Ok(tenant) = res.json::<Value>().await else {
+                    return;
+                };
+                let id = tenant["tenantId"].as_str().unwrap().to_string();
+                acked.lock().unwrap().push((id.clone(), None));
+                let renamed = format!("w{w} t{i} renamed");
+                let Ok(res) = client
+                    .patch(format!("{base}/v1/tenants/{id}"))
+                    .bearer_auth(ADMIN)
+                    .header("if-match", etag)
+                    .json(&json!({"organisationName": renamed}))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if res.status() != 200 || res.bytes().await.is_err() {
+                    return;
+                }
+                acked.lock().unwrap().last_mut().unwrap().1 = Some(renamed);
+            }
+        }));
+    }
+    // Let the load build up until commits carry several writes each.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (commits, writes) = item_commits(&first).await;
+        if acked.lock().unwrap().len() >= 300 && writes >= commits * 3 / 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no grouping under 24 writers: {writes} writes in {commits} commits"
+        );
+    }
+    first.kill();
+    for w in writers {
+        w.await.unwrap();
+    }
+
+    let acked = acked.lock().unwrap().clone();
+    let second = Server::start(dir.path(), "50ms");
+    for (id, renamed) in &acked {
+        let (status, tenant) = second.call("GET", &format!("/v1/tenants/{id}"), None).await;
+        assert_eq!(status, 200, "acknowledged tenant {id} lost: {tenant}");
+        if let Some(name) = renamed {
+            assert_eq!(
+                tenant["organisationName"], *name,
+                "acknowledged rename of {id} lost"
+            );
         }
     }
 }

@@ -40,6 +40,9 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     text.push_str(&super::metrics::render_schemas(
         s.services.template_schema_counts(),
     ));
+    text.push_str(&super::metrics::render_commit_groups(
+        &s.services.commit_groups(),
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

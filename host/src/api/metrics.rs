@@ -102,6 +102,34 @@ pub fn render_schemas((cached, computed): (u64, u64)) -> String {
     )
 }
 
+/// The SQLite writers' commit groups: a histogram of the writes each
+/// commit carried, per store.
+pub fn render_commit_groups(stores: &[(&str, Option<crate::store::CommitGroups>)]) -> String {
+    let mut out = String::from(
+        "# HELP bbws_store_commit_group_size Writes per SQLite commit (group commit).\n\
+         # TYPE bbws_store_commit_group_size histogram\n",
+    );
+    for (store, groups) in stores {
+        let Some(g) = groups else { continue };
+        let mut cumulative = 0;
+        for (bound, n) in &g.buckets {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "bbws_store_commit_group_size_bucket{{store=\"{store}\",le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "bbws_store_commit_group_size_bucket{{store=\"{store}\",le=\"+Inf\"}} {}\n\
+             bbws_store_commit_group_size_sum{{store=\"{store}\"}} {}\n\
+             bbws_store_commit_group_size_count{{store=\"{store}\"}} {}",
+            g.commits, g.writes, g.commits
+        );
+    }
+    out
+}
+
 /// Middleware: times each request under its route template (never the raw
 /// path, so ids do not blow up the label space).
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {

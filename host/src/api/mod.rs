@@ -40,12 +40,25 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::service::Services;
 use error::Problem;
 
-/// What every handler can reach. Small and cheap to clone.
+/// What every handler can reach: one `Arc`, since every extractor and
+/// middleware that takes the state clones it (three or four times a
+/// request; cloning the services themselves was a dozen atomic counts each).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub services: Services,
-    pub metrics: Arc<metrics::Metrics>,
-    pub openapi: Arc<String>,
+    pub metrics: metrics::Metrics,
+    pub openapi: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 #[derive(OpenApi)]
@@ -139,11 +152,11 @@ pub fn routes_served() -> Vec<(Method, String)> {
 /// The whole application for `services`.
 pub fn app(services: Services) -> Router {
     let (router, doc) = routes().split_for_parts();
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         services,
-        metrics: Arc::new(metrics::Metrics::default()),
-        openapi: Arc::new(document::complete(doc)),
-    };
+        metrics: metrics::Metrics::default(),
+        openapi: document::complete(doc),
+    }));
     router
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")

@@ -58,6 +58,9 @@ pub struct ServiceConfig {
     pub runtime: crate::runtime::RuntimeConfig,
     /// How long decision records are kept.
     pub decision_retention: Duration,
+    /// Benchmarks only: record no decision (`false` breaks replay and the
+    /// audit trail; `--unlogged-decisions-for-benchmarks`).
+    pub decision_log: bool,
 }
 
 impl Default for ServiceConfig {
@@ -67,6 +70,7 @@ impl Default for ServiceConfig {
             auth_cache_ttl: Duration::from_secs(1),
             runtime: crate::runtime::RuntimeConfig::default(),
             decision_retention: decisions::DECISION_RETENTION,
+            decision_log: true,
         }
     }
 }
@@ -201,6 +205,15 @@ impl Services {
 
     /// How the catalogue's parameter schemas came so far: `(from the
     /// cache, from a guest)`.
+    /// The commit groups of the item store and the decision log's store
+    /// (where the backend groups commits).
+    pub fn commit_groups(&self) -> [(&'static str, Option<crate::store::CommitGroups>); 2] {
+        [
+            ("items", self.store.commit_groups()),
+            ("decisions", self.policies.decisions.commit_groups()),
+        ]
+    }
+
     pub fn template_schema_counts(&self) -> (u64, u64) {
         self.template_schemas.counts()
     }

@@ -309,6 +309,16 @@ impl Page {
     }
 }
 
+/// The commits a store made and the writes they carried, for `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitGroups {
+    /// `(upper bound of the group size, commits with a size in that
+    /// bucket)`, not cumulative.
+    pub buckets: Vec<(usize, u64)>,
+    pub commits: u64,
+    pub writes: u64,
+}
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -374,6 +384,12 @@ pub trait ItemStore: Send + Sync + 'static {
 
     /// Whether the backend answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// How many writes each commit carried, where the backend groups
+    /// commits (SQLite); `None` elsewhere.
+    fn commit_groups(&self) -> Option<CommitGroups> {
+        None
+    }
 
     /// Deletes up to `limit` items whose expiry has passed and answers how
     /// many it deleted. Expired items are invisible either way; this gives

@@ -4,11 +4,13 @@
 //! listed per tenant and replayed on the recorded components and input.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 use crate::domain::ids;
@@ -100,46 +102,111 @@ pub fn decision_item(record: &DecisionRecord, retention: Duration) -> Result<Ite
     .expiring_at(expires))
 }
 
-/// Starts the writer task; decisions are sent to the answer.
-pub(super) fn start_writer(
-    store: Arc<dyn ItemStore>,
-    retention: Duration,
-) -> mpsc::Sender<DecisionRecord> {
-    let (tx, rx) = mpsc::channel(LOG_QUEUE);
-    tokio::spawn(write_log(store, rx, retention));
-    tx
+/// Where requests leave their decision records for the writer task.
+///
+/// A request pushes onto a vector under a lock and wakes the writer only
+/// when the vector was empty: once per batch, not once per decision (a
+/// channel send woke the writer's task, and often a parked worker thread
+/// with it, on every request; those futex wake-ups were the largest part
+/// of the guarded read's kernel time).
+///
+/// `None` inside: the benchmark-only unlogged mode
+/// (`--unlogged-decisions-for-benchmarks`), which records nothing.
+pub(super) struct LogSender {
+    shared: Option<Arc<LogShared>>,
+}
+
+struct LogShared {
+    pending: Mutex<Vec<DecisionRecord>>,
+    /// Records arrived in an empty buffer, or the sender closed.
+    arrived: Notify,
+    /// The writer took the buffer: there is room again.
+    drained: Notify,
+    closed: AtomicBool,
+}
+
+impl LogSender {
+    /// Leaves `record` for the writer; waits only while [`LOG_QUEUE`]
+    /// records are already waiting (backpressure, never a lost record).
+    pub(super) async fn send(&self, record: DecisionRecord) {
+        let Some(shared) = &self.shared else { return };
+        loop {
+            let drained = shared.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let mut pending = shared.pending.lock();
+                if pending.len() < LOG_QUEUE {
+                    let was_empty = pending.is_empty();
+                    pending.push(record);
+                    drop(pending);
+                    if was_empty {
+                        shared.arrived.notify_one();
+                    }
+                    return;
+                }
+            }
+            drained.await;
+        }
+    }
+}
+
+impl Drop for LogSender {
+    /// The writer writes what is left, then ends.
+    fn drop(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared.closed.store(true, Ordering::Release);
+            shared.arrived.notify_one();
+        }
+    }
+}
+
+/// Starts the writer task; decisions are sent to the answer. Without a
+/// retention (benchmarks only) nothing is written.
+pub(super) fn start_writer(store: Arc<dyn ItemStore>, retention: Option<Duration>) -> LogSender {
+    let Some(retention) = retention else {
+        return LogSender { shared: None };
+    };
+    let shared = Arc::new(LogShared {
+        pending: Mutex::new(Vec::new()),
+        arrived: Notify::new(),
+        drained: Notify::new(),
+        closed: AtomicBool::new(false),
+    });
+    tokio::spawn(write_log(store, shared.clone(), retention));
+    LogSender {
+        shared: Some(shared),
+    }
 }
 
 /// Writes decision records in batches, off the request path: whatever
-/// arrived within 20 ms of the first record, up to [`LOG_BATCH`].
-async fn write_log(
-    store: Arc<dyn ItemStore>,
-    mut rx: mpsc::Receiver<DecisionRecord>,
-    retention: Duration,
-) {
-    let mut batch = Vec::with_capacity(LOG_BATCH);
-    while rx.recv_many(&mut batch, LOG_BATCH).await > 0 {
-        let deadline = tokio::time::sleep(Duration::from_millis(20));
-        tokio::pin!(deadline);
-        while batch.len() < LOG_BATCH {
-            let room = LOG_BATCH - batch.len();
-            tokio::select! {
-                n = rx.recv_many(&mut batch, room) => if n == 0 { break },
-                _ = &mut deadline => break,
+/// arrived within 20 ms of the first record, [`LOG_BATCH`] per store call.
+async fn write_log(store: Arc<dyn ItemStore>, shared: Arc<LogShared>, retention: Duration) {
+    loop {
+        shared.arrived.notified().await;
+        let closed = shared.closed.load(Ordering::Acquire);
+        if !closed {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let batch = std::mem::take(&mut *shared.pending.lock());
+        shared.drained.notify_waiters();
+        for chunk in batch.chunks(LOG_BATCH) {
+            let items: Vec<Item> = chunk
+                .iter()
+                .filter_map(|r| match decision_item(r, retention) {
+                    Ok(item) => Some(item),
+                    Err(e) => {
+                        tracing::error!(decision = %r.decision_id, error = %e, "could not encode a decision record");
+                        None
+                    }
+                })
+                .collect();
+            if let Err(e) = store.put_many(items).await {
+                tracing::error!(error = %e, "could not write decision records");
             }
         }
-        let items: Vec<Item> = batch
-            .drain(..)
-            .filter_map(|r| match decision_item(&r, retention) {
-                Ok(item) => Some(item),
-                Err(e) => {
-                    tracing::error!(decision = %r.decision_id, error = %e, "could not encode a decision record");
-                    None
-                }
-            })
-            .collect();
-        if let Err(e) = store.put_many(items).await {
-            tracing::error!(error = %e, "could not write decision records");
+        if closed {
+            return;
         }
     }
 }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 
 use crate::blobs::BlobStore;
 use crate::domain::{Tenant, ids};
@@ -86,16 +85,18 @@ pub struct Policies {
     platform_hash: String,
     /// The platform policy's log tag.
     platform_origin: Arc<Origin>,
-    log: mpsc::Sender<DecisionRecord>,
+    log: log::LogSender,
 }
 
 impl Policies {
     /// Prepares the platform policy and starts the decision-log writer.
+    /// `retention: None` records nothing: only for measuring what the log
+    /// costs (`--unlogged-decisions-for-benchmarks`).
     pub async fn start(
         runtime: Arc<Runtime>,
         blobs: Arc<dyn BlobStore>,
         decisions: Arc<dyn ItemStore>,
-        retention: std::time::Duration,
+        retention: Option<std::time::Duration>,
     ) -> anyhow::Result<Arc<Self>> {
         let platform_hash = crate::runtime::content_hash(DEFAULT_POLICY);
         runtime
@@ -304,7 +305,7 @@ impl Policies {
             at: now,
             input,
         };
-        let _ = self.log.send(record).await;
+        self.log.send(record).await;
         Ok(outcome)
     }
 }
