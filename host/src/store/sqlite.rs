@@ -283,7 +283,14 @@ fn commit_group(conn: &mut Connection, group: impl ExactSizeIterator<Item = Writ
                 &e.to_string(),
             );
         }
-        let r = write(Some(conn));
+        // A write that panics fails alone (its caller sees the writer's
+        // answer dropped), as it did on a blocking task of its own; the
+        // thread and the group go on.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(Some(conn))))
+            .unwrap_or_else(|_| Ran {
+                failed: true,
+                answer: Box::new(|_| {}),
+            });
         let closed = if r.failed {
             conn.execute_batch("ROLLBACK TO write; RELEASE write")
         } else {
@@ -293,18 +300,14 @@ fn commit_group(conn: &mut Connection, group: impl ExactSizeIterator<Item = Writ
         // An I/O error or a full disk can make SQLite roll back the whole
         // transaction by itself: then the group's earlier writes are gone
         // too, and none of it may be acknowledged.
-        if let Err(e) = closed.and_then(|_| {
-            if conn.is_autocommit() {
-                Err(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-                    Some("the transaction was rolled back".into()),
-                ))
-            } else {
-                Ok(())
-            }
-        }) {
+        let lost = match closed {
+            Err(e) => Some(e.to_string()),
+            Ok(()) if conn.is_autocommit() => Some("the transaction was rolled back".into()),
+            Ok(()) => None,
+        };
+        if let Some(why) = lost {
             let _ = conn.execute_batch("ROLLBACK");
-            return fail_all(ran, &mut group, &e.to_string());
+            return fail_all(ran, &mut group, &why);
         }
     }
     match conn.execute_batch("COMMIT") {
