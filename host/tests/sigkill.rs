@@ -136,7 +136,9 @@ async fn a_process_killed_under_grouped_writes_loses_no_acknowledged_write() {
     let first = Server::start(dir.path(), "50ms");
     // Every writer creates tenants and renames each once with If-Match;
     // what was acknowledged (a 201, a 200) is written down before the next.
-    let acked: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    // (tenant id, its acknowledged new name)
+    type Acked = Vec<(String, Option<String>)>;
+    let acked: Arc<Mutex<Acked>> = Arc::default();
     let mut writers = Vec::new();
     for w in 0..24 {
         let (base, acked) = (first.base.clone(), acked.clone());
@@ -160,7 +162,11 @@ async fn a_process_killed_under_grouped_writes_loses_no_acknowledged_write() {
                     return;
                 };
                 let id = tenant["tenantId"].as_str().unwrap().to_string();
-                acked.lock().unwrap().push((id.clone(), None));
+                let entry = {
+                    let mut acked = acked.lock().unwrap();
+                    acked.push((id.clone(), None));
+                    acked.len() - 1
+                };
                 let renamed = format!("w{w} t{i} renamed");
                 let Ok(res) = client
                     .patch(format!("{base}/v1/tenants/{id}"))
@@ -175,7 +181,7 @@ async fn a_process_killed_under_grouped_writes_loses_no_acknowledged_write() {
                 if res.status() != 200 || res.bytes().await.is_err() {
                     return;
                 }
-                acked.lock().unwrap().last_mut().unwrap().1 = Some(renamed);
+                acked.lock().unwrap()[entry].1 = Some(renamed);
             }
         }));
     }

@@ -19,7 +19,7 @@
 //! **Durability.** `journal_mode = WAL` with `synchronous = NORMAL`: a
 //! COMMIT has written its frames to the WAL (the OS holds them) before any
 //! caller is answered, so a killed process loses no acknowledged write
-//! (`tests/api/durability.rs` kills a server under load to show it); the
+//! (`host/tests/sigkill.rs` kills a server under load to show it); the
 //! WAL is fsynced at checkpoints, so a power loss may lose the last
 //! commits. Grouping changes neither.
 
@@ -94,8 +94,12 @@ struct Ran {
     /// The write failed: roll back to its savepoint.
     failed: bool,
     /// Answers the caller, given the group's COMMIT outcome.
-    answer: Box<dyn FnOnce(Result<(), &str>) + Send>,
+    answer: Answer,
 }
+
+/// Tells a write's caller how its group's COMMIT went (`Err` carries why
+/// it did not commit).
+type Answer = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
 /// How many writes each commit carried: a histogram.
 #[derive(Default)]
