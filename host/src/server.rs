@@ -260,6 +260,8 @@ impl Running {
         let _ = (&mut self.workers).await;
         self.ticker.abort();
         self.local_events.abort();
+        // The last batch of decisions, of requests already answered.
+        self.services.policies().close_log().await;
         Ok(())
     }
 

@@ -74,6 +74,20 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Waits (30 s at most) for the process to end on its own, and
+    /// asserts it exited successfully.
+    async fn exits_cleanly(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "bbws did not exit after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(exit.success(), "{exit:?}");
+    }
+
     /// SIGKILL: no shutdown, no cleanup.
     fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
@@ -644,7 +658,7 @@ async fn sigterm_drains_the_request_and_the_job_in_flight_before_exiting() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), "1s");
+    let server = Server::start(dir.path(), "1s");
     let (_, tenant) = server
         .call(
             "POST",
@@ -688,16 +702,7 @@ async fn sigterm_drains_the_request_and_the_job_in_flight_before_exiting() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 
     // The process ends by itself, successfully, once the job is done.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = server.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "bbws did not exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(exit.success(), "{exit:?}");
-    drop(server);
+    server.exits_cleanly().await;
 
     // The job finished in that run: one attempt, the site ACTIVE.
     let again = Server::start(dir.path(), "50ms");
@@ -714,4 +719,52 @@ async fn sigterm_drains_the_request_and_the_job_in_flight_before_exiting() {
         .filter_map(|t| t["organisationName"].as_str())
         .collect();
     assert!(names.contains(&"Late but answered"), "{list}");
+}
+
+#[tokio::test]
+async fn a_server_stopped_with_sigterm_has_recorded_every_decision_it_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "50ms");
+    let (status, tenant) = server
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"organisationName": "Logged Ltd"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{tenant}");
+    let id = tenant["tenantId"].as_str().unwrap().to_string();
+    for _ in 0..40 {
+        let (status, _) = server.call("GET", &format!("/v1/tenants/{id}"), None).await;
+        assert_eq!(status, 200);
+    }
+    // At once: the log writes in batches every 20 ms, and the last batch
+    // is still waiting.
+    server.terminate();
+    server.exits_cleanly().await;
+
+    let again = Server::start(dir.path(), "50ms");
+    let mut reads = 0;
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = again
+            .call(
+                "GET",
+                &format!("/v1/tenants/{id}/decisions?limit=100{cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        reads += page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["action"] == "tenant.read")
+            .count();
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(reads, 40, "every answered read has its decision");
 }

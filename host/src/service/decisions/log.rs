@@ -114,6 +114,8 @@ pub fn decision_item(record: &DecisionRecord, retention: Duration) -> Result<Ite
 /// (`--unlogged-decisions-for-benchmarks`), which records nothing.
 pub(super) struct LogSender {
     shared: Option<Arc<LogShared>>,
+    /// The writer task, awaited by [`LogSender::close`].
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 struct LogShared {
@@ -151,6 +153,23 @@ impl LogSender {
     }
 }
 
+impl LogSender {
+    /// Ends the writer once it has written every record sent so far, and
+    /// waits for that: a shutdown keeps the decisions of the requests it
+    /// answered. Records sent after this are not written.
+    pub(super) async fn close(&self) {
+        let Some(shared) = &self.shared else { return };
+        shared.closed.store(true, Ordering::Release);
+        shared.arrived.notify_one();
+        let writer = self.writer.lock().take();
+        if let Some(writer) = writer
+            && let Err(e) = writer.await
+        {
+            tracing::error!(error = %e, "the decision log writer failed");
+        }
+    }
+}
+
 impl Drop for LogSender {
     /// The writer writes what is left, then ends.
     fn drop(&mut self) {
@@ -165,7 +184,10 @@ impl Drop for LogSender {
 /// retention (benchmarks only) nothing is written.
 pub(super) fn start_writer(store: Arc<dyn ItemStore>, retention: Option<Duration>) -> LogSender {
     let Some(retention) = retention else {
-        return LogSender { shared: None };
+        return LogSender {
+            shared: None,
+            writer: Mutex::new(None),
+        };
     };
     let shared = Arc::new(LogShared {
         pending: Mutex::new(Vec::new()),
@@ -173,9 +195,10 @@ pub(super) fn start_writer(store: Arc<dyn ItemStore>, retention: Option<Duration
         drained: Notify::new(),
         closed: AtomicBool::new(false),
     });
-    tokio::spawn(write_log(store, shared.clone(), retention));
+    let writer = tokio::spawn(write_log(store, shared.clone(), retention));
     LogSender {
         shared: Some(shared),
+        writer: Mutex::new(Some(writer)),
     }
 }
 

@@ -114,6 +114,12 @@ impl Policies {
         }))
     }
 
+    /// Writes out the decisions not yet recorded and stops the log's
+    /// writer (at shutdown, once no request is being served).
+    pub async fn close_log(&self) {
+        self.log.close().await;
+    }
+
     pub fn platform_hash(&self) -> &str {
         &self.platform_hash
     }
