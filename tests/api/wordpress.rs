@@ -214,7 +214,13 @@ impl Internal {
                     }) {
                         creds.lock().unwrap().push(auth.trim().to_string());
                     }
-                    let _ = socket.write_all(&route(&path)).await;
+                    // A route may block (the race test holds a request at
+                    // WordPress): on a blocking thread, never on a runtime
+                    // worker, whose queued tasks would stall with it.
+                    let answer = tokio::task::spawn_blocking(move || route(&path))
+                        .await
+                        .unwrap();
+                    let _ = socket.write_all(&answer).await;
                     let _ = socket.shutdown().await;
                 });
             }
