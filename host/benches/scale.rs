@@ -164,6 +164,64 @@ async fn settle(base: &str) {
     }
 }
 
+/// One measured route: `method url` as the caller, answered `status`.
+struct Timed {
+    name: &'static str,
+    token: String,
+    method: Method,
+    url: String,
+    status: u16,
+    body: fn(usize) -> Value,
+    check: Arc<dyn Fn(&Value) + Send + Sync>,
+}
+
+fn timed(name: &'static str, token: &str, method: Method, url: String, status: u16) -> Timed {
+    Timed {
+        name,
+        token: token.to_string(),
+        method,
+        url,
+        status,
+        body: |_| Value::Null,
+        check: Arc::new(|_| {}),
+    }
+}
+
+impl Timed {
+    /// The `i`th request sends `body(i)`.
+    fn sending(self, body: fn(usize) -> Value) -> Self {
+        Self { body, ..self }
+    }
+
+    /// Every answer must pass `check`.
+    fn checking(self, check: impl Fn(&Value) + Send + Sync + 'static) -> Self {
+        Self {
+            check: Arc::new(check),
+            ..self
+        }
+    }
+
+    /// p50 and p99 of `samples` requests over `connections`, in µs.
+    async fn measure(&self, samples: usize, connections: usize) -> (f64, f64) {
+        let (token, url) = (Arc::new(self.token.clone()), Arc::new(self.url.clone()));
+        let (method, status, body, check) = (
+            self.method.clone(),
+            self.status,
+            self.body,
+            self.check.clone(),
+        );
+        latencies(samples, connections, move |c, i| {
+            let (token, url, method, check) =
+                (token.clone(), url.clone(), method.clone(), check.clone());
+            async move {
+                let body = Some(body(i)).filter(|b| !b.is_null());
+                check(&call(&c, method, &url, &token, body.as_ref(), status).await);
+            }
+        })
+        .await
+    }
+}
+
 struct Figures {
     tenants: usize,
     load_secs: f64,
@@ -288,66 +346,41 @@ async fn measure(tenants: usize, samples: usize, connections: usize) -> Figures 
         )
         .await;
     }
-    let owned = roots[0].clone();
-    let child = children[0].clone();
-    let token = Arc::new(token);
+    let (owned, child) = (&roots[0], &children[0]);
 
-    let mut routes = Vec::new();
-    let (b, t) = (base.clone(), token.clone());
-    let get = format!("{b}/v1/tenants/{child}");
-    routes.push((
-        "get",
-        latencies(samples, connections, move |c, _| {
-            let (get, t) = (get.clone(), t.clone());
-            async move {
-                call(&c, Method::GET, &get, &t, None, 200).await;
-            }
-        })
-        .await,
-    ));
-    let (b, t) = (base.clone(), token.clone());
-    routes.push((
-        "list",
-        latencies(samples, connections, move |c, _| {
-            let (b, t) = (b.clone(), t.clone());
-            async move {
-                let page = call(&c, Method::GET, &format!("{b}/v1/tenants"), &t, None, 200).await;
-                assert_eq!(
-                    page["items"].as_array().unwrap().len(),
-                    CHILDREN.min(tenants - 1) + 5
-                );
-            }
-        })
-        .await,
-    ));
-    let (b, t) = (base.clone(), token.clone());
-    routes.push((
-        "me",
-        latencies(samples, connections, move |c, _| {
-            let (b, t) = (b.clone(), t.clone());
-            async move {
-                call(&c, Method::GET, &format!("{b}/v1/me"), &t, None, 200).await;
-            }
-        })
-        .await,
-    ));
-    let (b, t) = (base.clone(), token.clone());
-    routes.push((
-        "site",
-        latencies(samples, connections, move |c, i| {
-            let (b, t, owned) = (b.clone(), t.clone(), owned.clone());
-            async move {
-                let url = format!("{b}/v1/tenants/{owned}/sites");
-                let body = json!({"name": format!("probe-{i}")});
-                call(&c, Method::POST, &url, &t, Some(&body), 202).await;
-            }
-        })
-        .await,
-    ));
-    let routes = routes
-        .into_iter()
-        .map(|(name, (p50, p99))| (name, p50, p99))
-        .collect();
+    let expected = CHILDREN.min(tenants - 1) + 5;
+    let routes = vec![
+        timed(
+            "get",
+            &token,
+            Method::GET,
+            format!("{base}/v1/tenants/{child}"),
+            200,
+        ),
+        timed(
+            "list",
+            &token,
+            Method::GET,
+            format!("{base}/v1/tenants"),
+            200,
+        )
+        .checking(move |page| assert_eq!(page["items"].as_array().unwrap().len(), expected)),
+        timed("me", &token, Method::GET, format!("{base}/v1/me"), 200),
+        timed(
+            "site",
+            &token,
+            Method::POST,
+            format!("{base}/v1/tenants/{owned}/sites"),
+            202,
+        )
+        .sending(|i| json!({"name": format!("probe-{i}")})),
+    ];
+    let mut measured = Vec::new();
+    for route in routes {
+        let (p50, p99) = route.measure(samples, connections).await;
+        measured.push((route.name, p50, p99));
+    }
+    let routes = measured;
     let rss_mib = rss_mib();
     running.stop().await.unwrap();
     let (decisions, disk, encoded) = decision_log(dir.path());

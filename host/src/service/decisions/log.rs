@@ -127,6 +127,14 @@ struct LogShared {
     closed: AtomicBool,
 }
 
+impl LogShared {
+    /// Tells the writer to write what is left and end.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.arrived.notify_one();
+    }
+}
+
 impl LogSender {
     /// Leaves `record` for the writer; waits only while [`LOG_QUEUE`]
     /// records are already waiting (backpressure, never a lost record).
@@ -151,16 +159,13 @@ impl LogSender {
             drained.await;
         }
     }
-}
 
-impl LogSender {
     /// Ends the writer once it has written every record sent so far, and
     /// waits for that: a shutdown keeps the decisions of the requests it
     /// answered. Records sent after this are not written.
     pub(super) async fn close(&self) {
         let Some(shared) = &self.shared else { return };
-        shared.closed.store(true, Ordering::Release);
-        shared.arrived.notify_one();
+        shared.close();
         let writer = self.writer.lock().take();
         if let Some(writer) = writer
             && let Err(e) = writer.await
@@ -174,8 +179,7 @@ impl Drop for LogSender {
     /// The writer writes what is left, then ends.
     fn drop(&mut self) {
         if let Some(shared) = &self.shared {
-            shared.closed.store(true, Ordering::Release);
-            shared.arrived.notify_one();
+            shared.close();
         }
     }
 }
