@@ -17,7 +17,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("HUGE_OUTPUT", "bbws-test-huge-output"),
     ("PANICS", "bbws-test-panics"),
     ("WRONG_WORLD", "bbws-test-wrong-world"),
-    ("FORBIDDEN_IMPORT", "bbws-test-forbidden-import"),
+    ("STD_WASI", "bbws-test-std-wasi"),
     ("HOST_CALL_FLOOD", "bbws-test-host-call-flood"),
     ("TENANT_ECHO", "bbws-test-tenant-echo"),
     ("SITE_LOOKUP", "bbws-test-site-lookup"),

@@ -3,7 +3,7 @@
 //! `build.rs` compiles.
 
 /// Paths of the built guests' `.wasm` files (`DEFAULT_POLICY`, `ALLOW_ALL`,
-/// `INFINITE_LOOP`, `FORBIDDEN_IMPORT`, `EXAMPLE_PLUGIN_ALLOWLIST`, ...),
+/// `INFINITE_LOOP`, `STD_WASI`, `EXAMPLE_PLUGIN_ALLOWLIST`, ...),
 /// built by `build.rs` from `guests/` and `examples/`.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -18,7 +18,13 @@
 //! 5. what running a tenant policy on the guest pool costs beside inline
 //!    (`BBWS_BENCH_POOL_SAMPLES`, default 20,000; `BBWS_BENCH_ONLY_POOL=1`
 //!    runs only this);
-//! 6. the criterion groups `decision/*` and `load/*`.
+//! 6. with `BBWS_BENCH_LANGUAGE_GUESTS=target/language-guests` (built by
+//!    `scripts/build-language-guests.sh`), the Python and JavaScript
+//!    policies beside the Rust guest: instantiate + call, with and without
+//!    copy-on-write images, cold load and compile, resident memory per
+//!    live instance (`BBWS_BENCH_LANGUAGE_SAMPLES`, default 2,000;
+//!    `BBWS_BENCH_ONLY_LANGUAGES=1` runs only this);
+//! 7. the criterion groups `decision/*` and `load/*`.
 //!
 //! `BBWS_PROFILE_LOOP=N` instead runs N production decisions and exits (for
 //! `perf record` or callgrind); with `BBWS_PROFILE_KEEP_RESIDENT=BYTES` (and
@@ -154,6 +160,7 @@ impl Wasm {
             .authorize(
                 &self.pre,
                 &self.wit,
+                "dec_test",
                 self.scope_arc.clone(),
                 self.limits,
                 &self.origin,
@@ -167,6 +174,7 @@ impl Wasm {
             .authorize(
                 &self.pre,
                 &types::Request::from(&self.request),
+                "dec_test",
                 Arc::new(self.scope.clone()),
                 self.limits,
                 &self.origin,
@@ -602,6 +610,7 @@ fn check_agreement(wasm: &Wasm, cedar: &Cedar) -> usize {
                                 .authorize(
                                     &wasm.pre,
                                     &types::Request::from(&req),
+                                    "dec_test",
                                     Arc::new(scope.clone()),
                                     wasm.limits,
                                     &wasm.origin,
@@ -1191,7 +1200,7 @@ fn pool_cost(wasm: &Wasm, n: usize) {
             if round % 2 == 0 {
                 black_box(
                     runtime
-                        .authorize(&pre, &wit, scope.clone(), limits, &origin)
+                        .authorize(&pre, &wit, "dec_test", scope.clone(), limits, &origin)
                         .expect("decides"),
                 );
                 inline.push(t.elapsed().as_nanos() as u64);
@@ -1207,7 +1216,7 @@ fn pool_cost(wasm: &Wasm, n: usize) {
                 let d = runtime
                     .pool()
                     .run("ten_bench", &budget, limits, move |limits| {
-                        rt2.authorize(&pre2, &wit2, scope2, limits, &origin2)
+                        rt2.authorize(&pre2, &wit2, "dec_test", scope2, limits, &origin2)
                     })
                     .await
                     .expect("decides");
@@ -1228,6 +1237,179 @@ fn pool_cost(wasm: &Wasm, n: usize) {
     print_row("inline (on the async thread)", inline);
     print_row("guest pool (blocking slot)", pooled);
     println!("{line}");
+}
+
+// ---------------------------------------------------------------------------
+// Guests in other languages
+// ---------------------------------------------------------------------------
+
+/// VmRSS of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The policies of `examples/policy-python` and `examples/policy-js`
+/// (built by `scripts/build-language-guests.sh` into `dir`) beside the
+/// Rust RBAC guest, on the sample request: instantiate + call on the
+/// production runtime (their size puts them on the large engine, with
+/// copy-on-write images) and on the same engine without copy-on-write;
+/// the cold load from a stored artifact and the compile; and the resident
+/// memory one live instance holds (`held` instances live at once, after a
+/// call each, over the VmRSS before them).
+fn languages(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: usize) {
+    let guests: Vec<(&str, Vec<u8>)> = [
+        ("Rust (RBAC, the SDK)", DEFAULT_POLICY.to_vec()),
+        (
+            "Python (componentize-py)",
+            std::fs::read(dir.join("policy-python.wasm")).expect("policy-python.wasm"),
+        ),
+        (
+            "JavaScript (componentize-js)",
+            std::fs::read(dir.join("policy-js.wasm")).expect("policy-js.wasm"),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let request = types::Request::from(&sample_request());
+    let scope = Arc::new(sample_scope());
+    let limits = Limits {
+        deadline: Duration::from_secs(1),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let origin = Origin::new("bench", "bench");
+    let no_cow = RuntimeConfig {
+        large_engine: EngineSettings {
+            memory_init_cow: false,
+            ..EngineSettings::large()
+        },
+        ..RuntimeConfig::default()
+    };
+    print_header(&format!(
+        "policies in other languages, the sample request, {n} timed decisions each"
+    ));
+    let mut rust_p50 = 0.0;
+    for (name, bytes) in &guests {
+        let hash = content_hash(bytes);
+        for (variant, config) in [
+            ("", RuntimeConfig::default()),
+            (", no copy-on-write", no_cow.clone()),
+        ] {
+            if variant.is_empty() || bytes.len() > bbws_host::runtime::LARGE_COMPONENT_BYTES {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let runtime =
+                    Runtime::new(config, Arc::new(FsBlobs::new(dir.path()))).expect("runtime");
+                let pre = rt
+                    .block_on(runtime.prepare(&hash, bytes))
+                    .expect("prepares");
+                let s = time_each(n, || {
+                    black_box(
+                        runtime
+                            .authorize(&pre, &request, "dec_bench", scope.clone(), limits, &origin)
+                            .expect("decides"),
+                    );
+                });
+                if rust_p50 == 0.0 {
+                    rust_p50 = s.p50;
+                }
+                print_row(&format!("{name}: instantiate + call{variant}"), s);
+                if variant.is_empty() {
+                    println!(
+                        "{:<60} {:>7.1}x of the Rust guest at p50",
+                        "",
+                        s.p50 / rust_p50
+                    );
+                }
+            }
+        }
+    }
+    print_header(
+        "loading a policy: from its stored artifact on a fresh runtime, and compiling it (5 each)",
+    );
+    for (name, bytes) in &guests {
+        let hash = content_hash(bytes);
+        let warm = tempfile::tempdir().expect("tempdir");
+        let (mut cold, mut compile) = (Vec::new(), Vec::new());
+        for i in 0..10 {
+            let fresh = tempfile::tempdir().expect("tempdir");
+            let path = if i % 2 == 0 {
+                fresh.path()
+            } else {
+                warm.path()
+            };
+            let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(path)))
+                .expect("runtime");
+            let t = Instant::now();
+            let pre = rt
+                .block_on(runtime.prepare(&hash, bytes))
+                .expect("prepares");
+            let took = t.elapsed().as_nanos() as u64;
+            if i % 2 == 0 {
+                compile.push(took)
+            } else {
+                cold.push(took)
+            }
+            drop(pre);
+            if i == 0 {
+                // Fill the warm directory with this runtime's artifact.
+                let seed = Runtime::new(
+                    RuntimeConfig::default(),
+                    Arc::new(FsBlobs::new(warm.path())),
+                )
+                .expect("runtime");
+                rt.block_on(seed.prepare(&hash, bytes)).expect("prepares");
+            }
+        }
+        print_row(
+            &format!("{name}: cold load from the artifact"),
+            summarise(cold),
+        );
+        print_row(
+            &format!("{name}: compile ({} KB component)", bytes.len() / 1000),
+            summarise(compile),
+        );
+    }
+    let held = 32;
+    println!(
+        "
+resident memory of a live instance ({held} held at once, one call each)"
+    );
+    for (name, bytes) in &guests {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(RuntimeConfig::default(), Arc::new(FsBlobs::new(dir.path())))
+            .expect("runtime");
+        let pre = rt
+            .block_on(runtime.prepare(&content_hash(bytes), bytes))
+            .expect("prepares");
+        let engine = pre.instance_pre().engine().clone();
+        let before = rss_kib();
+        let mut live = Vec::new();
+        for _ in 0..held {
+            let mut store =
+                bbws_host::runtime::new_store(&engine, HostState::new(scope.clone(), limits));
+            let policy = pre.instantiate(&mut store).expect("instantiates");
+            black_box(
+                policy
+                    .call_authorize(&mut store, &request)
+                    .expect("decides"),
+            );
+            let memory = store.data().memory_bytes;
+            live.push((store, memory));
+        }
+        let per = (rss_kib().saturating_sub(before)) as f64 / held as f64;
+        let memory = live[0].1 as f64 / (1 << 20) as f64;
+        println!(
+            "{:<60} {per:>8.0} KiB resident ({memory:.1} MiB of linear memory)",
+            format!("{name}")
+        );
+    }
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -1283,6 +1465,20 @@ fn main() {
         return;
     }
 
+    let language_guests = std::env::var("BBWS_BENCH_LANGUAGE_GUESTS")
+        .ok()
+        .filter(|d| !d.is_empty());
+    if env_usize("BBWS_BENCH_ONLY_LANGUAGES", 0) != 0 {
+        let dir = language_guests.expect(
+            "BBWS_BENCH_LANGUAGE_GUESTS: the directory scripts/build-language-guests.sh builds into",
+        );
+        languages(
+            &rt,
+            dir.as_ref(),
+            env_usize("BBWS_BENCH_LANGUAGE_SAMPLES", 2_000),
+        );
+        return;
+    }
     if env_usize("BBWS_BENCH_ONLY_POOL", 0) != 0 {
         pool_cost(&wasm, env_usize("BBWS_BENCH_POOL_SAMPLES", 20_000));
         return;
@@ -1333,6 +1529,17 @@ fn main() {
             knob_sweep(&wasm, env_usize("BBWS_BENCH_KNOB_SAMPLES", 50_000));
         }
         pool_cost(&wasm, env_usize("BBWS_BENCH_POOL_SAMPLES", 20_000));
+        if let Some(dir) = &language_guests {
+            languages(
+                &rt,
+                dir.as_ref(),
+                env_usize("BBWS_BENCH_LANGUAGE_SAMPLES", 2_000),
+            );
+        } else {
+            println!(
+                "\n(policies in other languages skipped: set BBWS_BENCH_LANGUAGE_GUESTS to the directory scripts/build-language-guests.sh builds into)"
+            );
+        }
         println!();
     }
     decision_benches(&mut c, &wasm, &cedar, &groups);

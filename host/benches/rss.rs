@@ -148,6 +148,7 @@ impl Host {
                 .authorize(
                     pre,
                     req,
+                    "dec_test",
                     scope.clone(),
                     Limits::default(),
                     &Origin::new("test", "test"),

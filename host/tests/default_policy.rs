@@ -155,6 +155,7 @@ async fn the_default_policy_guest_enforces_the_rules_table() {
                         .authorize(
                             &guest.pre,
                             &types::Request::from(&req),
+                            "dec_test",
                             Arc::new(Scope::default()),
                             roomy(),
                             &Origin::new("test", "test"),
@@ -189,6 +190,7 @@ async fn the_default_policy_denies_actions_it_does_not_know() {
         .authorize(
             &guest.pre,
             &types::Request::from(&request("tenant.explode", &owner, ME, None)),
+            "dec_test",
             Arc::new(Scope::default()),
             roomy(),
             &Origin::new("test", "test"),
@@ -250,6 +252,7 @@ async fn resume(guest: &Guest, suspended_at: &str, roles: &[(&str, TenantRole)])
         .authorize(
             &guest.pre,
             &types::Request::from(&req),
+            "dec_test",
             Arc::new(Scope {
                 tenants,
                 ..Scope::default()

@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bbws_host::blobs::FsBlobs;
-use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::EventFilterPre;
 use bbws_host::runtime::{
     EcsEvent, FilterOutcome, GuestError, HostState, Invalid, Kind, Limits, Runtime, RuntimeConfig,
     Scope, content_hash,
 };
+use bbws_host::runtime::{MAX_COMPONENT_BYTES, Origin};
 use bbws_host::service::decisions::DEFAULT_POLICY;
 
 const BY_TYPE: &[u8] = include_bytes!(env!("BBWS_GUEST_EVENT_FILTER_BY_TYPE"));
@@ -123,7 +123,10 @@ async fn a_drop_reason_or_labels_over_the_output_limit_are_refused() {
 #[tokio::test]
 async fn an_uploaded_filter_is_checked_for_its_world_and_kept_compiled() {
     let (rt, _dir) = runtime();
-    let info = rt.validate(Kind::EventFilter, BY_TYPE).await.unwrap();
+    let info = rt
+        .validate(Kind::EventFilter, BY_TYPE, MAX_COMPONENT_BYTES)
+        .await
+        .unwrap();
     assert_eq!(info.hash, content_hash(BY_TYPE));
     assert_eq!(info.exports, ["filter"]);
     prepare(&rt, BY_TYPE).await;
@@ -131,11 +134,15 @@ async fn an_uploaded_filter_is_checked_for_its_world_and_kept_compiled() {
 
     // A policy is not an event filter, nor an event filter a policy.
     let err = rt
-        .validate(Kind::EventFilter, DEFAULT_POLICY)
+        .validate(Kind::EventFilter, DEFAULT_POLICY, MAX_COMPONENT_BYTES)
         .await
         .unwrap_err();
     assert!(matches!(err, Invalid::WrongWorld(_)), "{err:?}");
-    assert!(rt.validate(Kind::Policy, BY_TYPE).await.is_err());
+    assert!(
+        rt.validate(Kind::Policy, BY_TYPE, MAX_COMPONENT_BYTES)
+            .await
+            .is_err()
+    );
     let err = rt
         .prepare_event_filter(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY)
         .await

@@ -220,7 +220,7 @@ async fn the_gate_imports_no_functions_and_is_no_uploadable_event_filter() {
     assert_eq!(imports, ["bbws:platform/types@0.1.0"]);
     assert_eq!(exports, ["gate"]);
     let err = rt
-        .validate(Kind::EventFilter, DEFAULT_EVENT_FILTER)
+        .validate(Kind::EventFilter, DEFAULT_EVENT_FILTER, 1 << 20)
         .await
         .unwrap_err();
     assert!(matches!(err, Invalid::WrongWorld(_)), "{err:?}");

@@ -36,6 +36,7 @@ async fn prepare_and_run(dir: &std::path::Path) -> Arc<Runtime> {
         .authorize(
             &pre,
             &types::Request::from(&sample()),
+            "dec_test",
             Arc::new(Scope::default()),
             Limits::default(),
             &Origin::new("test", "test"),

@@ -82,6 +82,7 @@ fn decide(
         .authorize_recording(
             pre,
             &types::Request::from(&request(site_id)),
+            "dec_test",
             Arc::new(scope),
             Limits::default(),
             &Origin::new("test", "test"),

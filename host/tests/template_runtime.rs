@@ -12,11 +12,11 @@ use bbws_host::blobs::FsBlobs;
 use bbws_host::domain::FieldError;
 use bbws_host::domain::site::{Environment, SiteStatus};
 use bbws_host::domain::template::{TemplateSpec, WpOperation, WpPage};
-use bbws_host::runtime::Origin;
 use bbws_host::runtime::bindings::TemplatePre;
 use bbws_host::runtime::{
     GuestError, HostState, Kind, Limits, Runtime, RuntimeConfig, Scope, ScopeSite, content_hash,
 };
+use bbws_host::runtime::{MAX_COMPONENT_BYTES, Origin};
 use bbws_host::service::decisions::DEFAULT_POLICY;
 use bbws_host::service::sites::catalogue::{DEFAULT_TEMPLATE, platform_templates};
 
@@ -474,15 +474,26 @@ async fn components_are_checked_cached_and_kept_to_their_world() {
     let (rt, _dir) = runtime();
     // Validation pre-links a template component and keeps it: preparing it
     // afterwards compiles nothing.
-    let info = rt.validate(Kind::Template, LANDING_PAGE).await.unwrap();
+    let info = rt
+        .validate(Kind::Template, LANDING_PAGE, MAX_COMPONENT_BYTES)
+        .await
+        .unwrap();
     assert_eq!(info.hash, content_hash(LANDING_PAGE));
     assert!(info.exports.contains(&"plan".to_string()));
     prepare(&rt, LANDING_PAGE).await;
     assert_eq!(rt.stats().compiled.load(Relaxed), 0);
 
     // A policy is not a template, and a template is not a policy.
-    assert!(rt.validate(Kind::Template, DEFAULT_POLICY).await.is_err());
-    assert!(rt.validate(Kind::Policy, DEFAULT_TEMPLATE).await.is_err());
+    assert!(
+        rt.validate(Kind::Template, DEFAULT_POLICY, MAX_COMPONENT_BYTES)
+            .await
+            .is_err()
+    );
+    assert!(
+        rt.validate(Kind::Policy, DEFAULT_TEMPLATE, MAX_COMPONENT_BYTES)
+            .await
+            .is_err()
+    );
     let policy = rt
         .prepare(&content_hash(DEFAULT_POLICY), DEFAULT_POLICY)
         .await

@@ -23,17 +23,37 @@ pub fn aws_endpoint(what: &str) -> Option<String> {
     {
         return Some(endpoint);
     }
+    skipped(what, ENDPOINT_VAR, "scripts/with-moto.sh")
+}
+
+/// A test's service is missing (`var` is not set): under `CI=true` a
+/// failure; else a line on stderr saying what was skipped and which script
+/// runs it, and `None`.
+fn skipped<T>(what: &str, var: &str, script: &str) -> Option<T> {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {ENDPOINT_VAR} is not set: {what} must run in CI (see scripts/with-moto.sh)"
+        "CI=true but {var} is not set: {what} must run in CI (see {script})"
     );
     // Written past the test harness's capture, so `cargo test` shows it.
     use std::io::Write as _;
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED {what}: {ENDPOINT_VAR} is not set. Run `scripts/with-moto.sh cargo test --workspace` to include it."
+        "SKIPPED {what}: {var} is not set. Run `{script} cargo test --workspace` to include it."
     );
     None
+}
+
+/// The variable naming the directory of the Python and JavaScript guests
+/// (set by `scripts/with-language-guests.sh`).
+pub const LANGUAGE_GUESTS_VAR: &str = "BBWS_TEST_LANGUAGE_GUESTS";
+
+/// The built Python and JavaScript guests' directory, or `None` (skipped,
+/// and said; a failure under `CI=true`).
+pub fn language_guests(what: &str) -> Option<std::path::PathBuf> {
+    match std::env::var(LANGUAGE_GUESTS_VAR) {
+        Ok(dir) if !dir.is_empty() => Some(dir.into()),
+        _ => skipped(what, LANGUAGE_GUESTS_VAR, "scripts/with-language-guests.sh"),
+    }
 }
 
 /// Settings for a local endpoint: fixed test credentials, `us-east-1`.
@@ -75,14 +95,5 @@ pub fn wordpress(what: &str) -> Option<(String, String, String)> {
             .unwrap_or_else(|| panic!("{WP_URL_VAR} is set but {WP_APP_PASSWORD_VAR} is not"));
         return Some((url, user, password));
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {WP_URL_VAR} is not set: {what} must run in CI (see scripts/with-wordpress.sh)"
-    );
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {what}: {WP_URL_VAR} is not set (run through scripts/with-wordpress.sh)"
-    );
-    None
+    skipped(what, WP_URL_VAR, "scripts/with-wordpress.sh")
 }

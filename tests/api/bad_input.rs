@@ -426,7 +426,8 @@ async fn what_a_fuzzer_sends_is_answered_as_the_document_says() {
         .await;
     assert_invalid(&res, "parameters");
 
-    let oversize = vec![0u8; 9 * 1024 * 1024];
+    // Past the largest tier's limit (64 MiB): refused before it is read whole.
+    let oversize = vec![0u8; 65 * 1024 * 1024];
     app.raw_bytes(
         "PUT",
         &format!("{tenant}/extensions/policy"),

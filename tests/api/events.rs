@@ -929,6 +929,29 @@ async fn the_gate_checks_the_source_and_a_tenant_pattern_filters_without_code() 
     assert_eq!(send_one(&app, &steady).await["outcome"], "applied");
 }
 
+/// A deployment event sent to `i` (applied), and its record as listed.
+async fn applied_deployment(
+    app: &TestApp,
+    owner: &str,
+    t: &str,
+    i: &Value,
+    deployment_id: &str,
+) -> Value {
+    let deployment = deployment_event(
+        i,
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        deployment_id,
+        &at(1),
+        None,
+    );
+    assert_eq!(send_one(app, &deployment).await["outcome"], "applied");
+    let listed = events_of(app, owner, t, "?outcome=applied").await;
+    listed
+        .into_iter()
+        .find(|e| e["eventId"] == deployment["id"])
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_tenant_filter_guest_drops_and_annotates_and_a_hostile_one_fails_closed() {
     let app = app().await;
@@ -947,19 +970,7 @@ async fn a_tenant_filter_guest_drops_and_annotates_and_a_hostile_one_fails_close
             .contains("task changes are not synced"),
         "{r}"
     );
-    let deployment = deployment_event(
-        &i,
-        "SERVICE_DEPLOYMENT_IN_PROGRESS",
-        "ecs-svc/7",
-        &at(1),
-        None,
-    );
-    assert_eq!(send_one(&app, &deployment).await["outcome"], "applied");
-    let listed = events_of(&app, &owner, &t, "?outcome=applied").await;
-    let rec = listed
-        .iter()
-        .find(|e| e["eventId"] == deployment["id"])
-        .unwrap();
+    let rec = applied_deployment(&app, &owner, &t, &i, "ecs-svc/7").await;
     assert_eq!(rec["filter"]["verdict"], "annotate");
     assert_eq!(rec["filter"]["annotations"]["tenant"], t.as_str());
     assert_eq!(rec["filter"]["annotations"]["resources"], "1");
@@ -1003,6 +1014,40 @@ async fn a_tenant_filter_guest_drops_and_annotates_and_a_hostile_one_fails_close
     assert_eq!(
         app.get(&owner, &instance_path(&t, id)).await.ok(200)["version"],
         before
+    );
+}
+
+/// The same filter in Python (examples/event-filter-python): it drops task
+/// changes and labels deployments, reading the event's detail with Python's
+/// `json`.
+#[tokio::test]
+async fn a_python_event_filter_drops_and_annotates_as_the_rust_one() {
+    let Some(dir) = bbws_testkit::language_guests("the Python event filter") else {
+        return;
+    };
+    let app = app().await;
+    let (t, owner, i) = tenant_with_instance(&app, "Snake Co", "PROD").await;
+    let wasm = std::fs::read(dir.join("event-filter-python.wasm")).unwrap();
+    let up = app.upload(&owner, &t, "event-filter", wasm, true).await;
+    let version = up.ok(201)["version"].as_str().unwrap().to_string();
+
+    let task = task_event(&i, "p1", 2, "RUNNING", "RUNNING");
+    let r = send_one(&app, &task).await;
+    assert_eq!(r["outcome"], "filtered", "{r}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("event-filter-python: task changes are not synced"),
+        "{r}"
+    );
+    let rec = applied_deployment(&app, &owner, &t, &i, "ecs-svc/8").await;
+    assert_eq!(rec["filter"]["verdict"], "annotate");
+    let labels = &rec["filter"]["annotations"];
+    assert_eq!(labels["tenant"], t.as_str());
+    assert_eq!(labels["resources"], "1");
+    assert_eq!(labels["eventName"], "SERVICE_DEPLOYMENT_IN_PROGRESS");
+    assert_eq!(
+        rec["filter"]["components"][1]["component"],
+        version.as_str()
     );
 }
 

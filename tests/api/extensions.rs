@@ -24,6 +24,18 @@ fn wasm(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `POST .../decisions/{id}/replay` as `token`; its answer.
+pub(crate) async fn replayed(app: &TestApp, token: &str, tenant: &str, id: &str) -> Value {
+    app.post(
+        token,
+        &format!("/v1/tenants/{tenant}/decisions/{id}/replay"),
+        json!({}),
+    )
+    .await
+    .ok(200)
+    .clone()
+}
+
 /// A policy request as the dry-run takes it.
 fn request(action: &str, tenant: &str, role: &str, attributes: Value) -> Value {
     json!({
@@ -125,13 +137,16 @@ async fn uploads_that_are_not_policy_components_are_refused_with_their_reason() 
         ),
         (
             "a forbidden import",
-            wasm(guests::FORBIDDEN_IMPORT),
+            wat::parse_str(
+                r#"(component (import "wasi:http/outgoing-handler@0.2.10" (instance)))"#,
+            )
+            .unwrap(),
             "forbidden_import",
-            "wasi:filesystem",
+            "wasi:http/outgoing-handler@0.2.10",
         ),
         (
             "too large",
-            vec![0; 8 * 1024 * 1024 + 1],
+            vec![0; 32 * 1024 * 1024 + 1],
             "component_too_large",
             "limit",
         ),
@@ -445,14 +460,7 @@ async fn decisions_are_logged_with_their_components_and_replay_the_same() {
     assert_eq!(denied["input"]["request"]["action"], "tenant.read");
 
     let id = denied["decisionId"].as_str().unwrap();
-    let replay = app
-        .post(
-            &owner,
-            &format!("/v1/tenants/{t}/decisions/{id}/replay"),
-            json!({}),
-        )
-        .await;
-    let replay = replay.ok(200);
+    let replay = replayed(&app, &owner, &t, id).await;
     assert_eq!(replay["same"], true, "{replay}");
     assert_eq!(replay["replayed"][1]["decision"], "deny");
 }
@@ -507,14 +515,7 @@ async fn a_policy_decides_on_a_site_it_looked_up_and_replays_on_what_it_saw() {
     assert_eq!(seen[0]["id"], shop.as_str());
     assert_eq!(seen[0]["environment"], "PROD");
     let id = denied["decisionId"].as_str().unwrap();
-    let replay = app
-        .post(
-            &owner,
-            &format!("/v1/tenants/{t}/decisions/{id}/replay"),
-            json!({}),
-        )
-        .await;
-    let replay = replay.ok(200);
+    let replay = replayed(&app, &owner, &t, id).await;
     assert_eq!(replay["same"], true, "{replay}");
     assert_eq!(replay["replayed"][1]["reason"], "site-lookup: shop is PROD");
 }

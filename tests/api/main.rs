@@ -17,6 +17,7 @@ mod identity;
 mod instances;
 mod invitations;
 mod isolation;
+mod languages;
 mod limits;
 mod members;
 mod sites;

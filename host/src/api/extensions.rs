@@ -125,8 +125,11 @@ pub struct UploadParams {
 #[allow(dead_code)]
 struct WasmComponent(Vec<u8>);
 
-/// Upload a component (`application/wasm`, at most 8 MiB). It is validated:
-/// a component, of the kind's world, importing only what that world allows.
+/// Upload a component (`application/wasm`; at most 8 MiB on the free tier,
+/// 32 MiB on standard, 64 MiB on premium and enterprise). It is validated:
+/// a component, of the kind's world, importing only what that world allows
+/// (its `bbws:platform` interfaces, and WASI 0.2's io, clocks, random, cli,
+/// filesystem and sockets, which grant nothing).
 /// A version already uploaded is answered as stored. A tenant keeps at
 /// most 10 versions per kind on the free tier, 50 on standard, 200 on
 /// premium and enterprise: past that, 409 `component_versions_full`.

@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use crate::domain::Tier;
 
+/// The largest component any tier accepts (the upload's body limit).
+pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+
 /// Limits of one guest call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,8 +28,11 @@ pub struct Limits {
     /// Bytes of a template's plan: every string of its operations together
     /// (pages carry their content, so plans are larger than reasons).
     pub plan_bytes: usize,
-    /// Calls into the host per guest call.
+    /// Calls into the host per guest call (`bbws:platform`'s; WASI calls
+    /// are bounded by the deadline).
     pub host_calls: u32,
+    /// The largest component the tenant may upload.
+    pub component_bytes: usize,
 }
 
 mod millis {
@@ -48,13 +54,18 @@ impl Default for Limits {
             output_bytes: 64 << 10,
             plan_bytes: 256 << 10,
             host_calls: 1_000,
+            component_bytes: 32 << 20,
         }
     }
 }
 
 impl Limits {
     /// The limits for a tier. Larger plans get more room; the pool's
-    /// per-instance memory ceiling ([`Limits::CEILING_MEMORY`]) bounds all.
+    /// per-instance memory ceiling bounds all ([`Limits::CEILING_MEMORY`]
+    /// for small components, [`Limits::LARGE_CEILING_MEMORY`] for large
+    /// ones). Python and JavaScript guests (18 and 12 MB, 12 and 9 MiB of
+    /// memory) fit from the standard tier up; the free tier takes the
+    /// small Rust guests the SDK builds.
     pub fn for_tier(tier: Tier) -> Self {
         let base = Self::default();
         match tier {
@@ -62,13 +73,15 @@ impl Limits {
                 deadline: Duration::from_millis(5),
                 memory_bytes: 8 << 20,
                 host_calls: 200,
+                component_bytes: 8 << 20,
                 ..base
             },
             Tier::Standard => base,
             Tier::Premium | Tier::Enterprise => Self {
                 deadline: Duration::from_millis(25),
-                memory_bytes: Self::CEILING_MEMORY,
+                memory_bytes: 64 << 20,
                 host_calls: 5_000,
+                component_bytes: MAX_COMPONENT_BYTES,
                 ..base
             },
         }
@@ -86,6 +99,11 @@ impl Limits {
         }
     }
 
-    /// The most memory any guest instance may have (the pooling slot size).
+    /// The most memory a small guest instance may have (the small engine's
+    /// slot size).
     pub const CEILING_MEMORY: usize = 32 << 20;
+
+    /// The most memory a large guest instance may have (the large engine's
+    /// slot size, [`super::EngineSettings::large`]).
+    pub const LARGE_CEILING_MEMORY: usize = 128 << 20;
 }

@@ -54,6 +54,7 @@ pub mod host;
 pub mod limits;
 pub mod pool;
 mod validate;
+pub mod wasi;
 pub mod worlds;
 
 use std::sync::Arc;
@@ -69,8 +70,8 @@ use crate::blobs::BlobStore;
 use bindings::{EventFilterPre, EventGatePre, Interfaces, PolicyPre, TemplatePre};
 pub use engine::{EngineSettings, EpochTicker};
 pub use host::{HostState, Looked, Lookups, Origin, Scope, ScopeInstance, ScopeSite, ScopeTenant};
-pub use limits::Limits;
-pub use validate::{ComponentInfo, Invalid, Kind, MAX_COMPONENT_BYTES};
+pub use limits::{Limits, MAX_COMPONENT_BYTES};
+pub use validate::{ComponentInfo, Invalid, Kind};
 pub use worlds::event_filter::{EcsEvent, FilterOutcome};
 pub use worlds::event_gate::{DEFAULT_EVENT_FILTER, GateBatch, GateInput};
 
@@ -125,8 +126,12 @@ pub struct RuntimeConfig {
     /// Bytes of compiled code kept in memory (the cache of compiled
     /// components, least recently used out first; the newest always stays).
     pub cache_bytes: usize,
-    /// The engine's settings.
+    /// The engine's settings: where components up to
+    /// [`LARGE_COMPONENT_BYTES`] run.
     pub engine: EngineSettings,
+    /// The engine of larger components (language runtimes: CPython,
+    /// StarlingMonkey), [`EngineSettings::large`].
+    pub large_engine: EngineSettings,
     /// Blocking slots tenant guests run in at once ([`pool::GuestPool`]);
     /// one per core by default.
     pub guest_slots: usize,
@@ -139,20 +144,62 @@ impl Default for RuntimeConfig {
         Self {
             cache_bytes: 256 << 20,
             engine: EngineSettings::default(),
+            large_engine: EngineSettings::large(),
             guest_slots: std::thread::available_parallelism().map_or(2, usize::from),
             request_budget: pool::REQUEST_GUEST_BUDGET,
         }
     }
 }
 
-/// The process's WebAssembly runtime.
-pub struct Runtime {
+/// Components larger than this run on the large engine: a language
+/// runtime's image (12-18 MB for CPython or StarlingMonkey) is mapped
+/// copy-on-write there instead of copied into every instance.
+pub const LARGE_COMPONENT_BYTES: usize = 1 << 20;
+
+/// One engine, its linker and its ticker: where a class of components runs.
+struct Lane {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Identifies the engine's compilation settings (artifacts are keyed by it).
+    fingerprint: String,
+    /// The pool's slot size: no call's memory limit goes past it.
+    max_memory: usize,
+    _ticker: EpochTicker,
+}
+
+impl Lane {
+    fn new(settings: &EngineSettings) -> anyhow::Result<Self> {
+        let engine = engine::new_engine(settings)?;
+        let linker = linker(&engine)?;
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+        let ticker = EpochTicker::start(&engine)?;
+        Ok(Self {
+            engine,
+            linker,
+            fingerprint,
+            max_memory: settings.max_memory_size,
+            _ticker: ticker,
+        })
+    }
+
+    fn artifact_key(&self, hash: &str) -> String {
+        format!("artifacts/{}/{hash}.cwasm", self.fingerprint)
+    }
+}
+
+/// The process's WebAssembly runtime.
+pub struct Runtime {
+    /// Components up to [`LARGE_COMPONENT_BYTES`].
+    small: Lane,
+    /// Larger components.
+    large: Lane,
     compiled: Mutex<Compiled>,
     blobs: Arc<dyn BlobStore>,
-    fingerprint: String,
-    _ticker: EpochTicker,
     stats: Stats,
     pool: pool::GuestPool,
     request_budget: Duration,
@@ -241,6 +288,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     Interfaces::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
         .map_err(|e| anyhow::anyhow!("linking the host interfaces: {e:#}"))?;
+    wasi::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
     Ok(linker)
 }
 
@@ -273,31 +321,30 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig, blobs: Arc<dyn BlobStore>) -> anyhow::Result<Arc<Self>> {
-        let engine = engine::new_engine(&config.engine)?;
-        let linker = linker(&engine)?;
-        let fingerprint = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            engine.precompile_compatibility_hash().hash(&mut h);
-            format!("{:016x}", h.finish())
-        };
-        let ticker = EpochTicker::start(&engine)?;
         Ok(Arc::new(Self {
-            engine,
-            linker,
+            small: Lane::new(&config.engine)?,
+            large: Lane::new(&config.large_engine)?,
             compiled: Mutex::new(Compiled::new(config.cache_bytes)),
             blobs,
-            fingerprint,
-            _ticker: ticker,
             stats: Stats::default(),
             pool: pool::GuestPool::new(config.guest_slots),
             request_budget: config.request_budget,
         }))
     }
 
-    /// Identifies the engine's compilation settings (artifacts are keyed by it).
+    /// Identifies the (small components') engine's compilation settings
+    /// (artifacts are keyed by it).
     pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+        &self.small.fingerprint
+    }
+
+    /// The lane a component of `size` bytes runs in.
+    fn lane(&self, size: usize) -> &Lane {
+        if size > LARGE_COMPONENT_BYTES {
+            &self.large
+        } else {
+            &self.small
+        }
     }
 
     pub fn stats(&self) -> &Stats {
@@ -324,12 +371,9 @@ impl Runtime {
         }
     }
 
+    /// The engine of small components (the platform's and the SDK's).
     pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    fn artifact_key(&self, hash: &str) -> String {
-        format!("artifacts/{}/{hash}.cwasm", self.fingerprint)
+        &self.small.engine
     }
 
     /// The cache entry for `hash` as world `W`: as it is, or (for a
@@ -353,30 +397,32 @@ impl Runtime {
         if let Some(pre) = self.cached_as(hash) {
             return pre;
         }
-        let component = match self.load_artifact(hash).await {
+        let lane = self.lane(bytes.len());
+        let component = match self.load_artifact(lane, hash).await {
             Some(c) => c,
-            None => self.compile_and_store(hash, bytes).await?,
+            None => self.compile_and_store(lane, hash, bytes).await?,
         };
-        let pre: W = self.world_pre(&component).map_err(load_error)?;
+        let pre: W = world_pre(lane, &component).map_err(load_error)?;
         self.compiled
             .lock()
             .put(hash.to_string(), pre.clone().into_prepared());
         Ok(pre)
     }
 
-    fn world_pre<W: WorldPre>(&self, component: &Component) -> wasmtime::Result<W> {
-        W::new(self.linker.instantiate_pre(component)?)
-    }
-
-    async fn compile_and_store(&self, hash: &str, bytes: &[u8]) -> Result<Component, GuestError> {
+    async fn compile_and_store(
+        &self,
+        lane: &Lane,
+        hash: &str,
+        bytes: &[u8],
+    ) -> Result<Component, GuestError> {
         self.stats.compiled.fetch_add(1, Ordering::Relaxed);
-        let engine = self.engine.clone();
+        let engine = lane.engine.clone();
         let owned = bytes.to_vec();
         let artifact = tokio::task::spawn_blocking(move || engine.precompile_component(&owned))
             .await
             .map_err(|e| GuestError::Load(e.to_string()))?
             .map_err(|e| GuestError::Load(format!("{e:#}")))?;
-        let key = self.artifact_key(hash);
+        let key = lane.artifact_key(hash);
         let digest = content_hash(&artifact);
         // The digest is written last: an artifact without one is never used.
         if let Err(e) = async {
@@ -389,13 +435,12 @@ impl Runtime {
         {
             tracing::warn!(error = %e, component = %hash, "could not store a precompiled artifact");
         }
-        self.deserialize(&artifact)
-            .map_err(|e| GuestError::Load(format!("{e:#}")))
+        deserialize(lane, &artifact).map_err(|e| GuestError::Load(format!("{e:#}")))
     }
 
     /// The stored artifact for `hash`, if present, intact and of this engine.
-    async fn load_artifact(&self, hash: &str) -> Option<Component> {
-        let key = self.artifact_key(hash);
+    async fn load_artifact(&self, lane: &Lane, hash: &str) -> Option<Component> {
+        let key = lane.artifact_key(hash);
         let digest = self.blobs.get(&format!("{key}.sha256")).await.ok()??;
         let artifact = self.blobs.get(&key).await.ok()??;
         if content_hash(&artifact).as_bytes() != digest.as_slice() {
@@ -405,7 +450,7 @@ impl Runtime {
             tracing::warn!(component = %hash, "a precompiled artifact is corrupt; recompiling");
             return None;
         }
-        match self.deserialize(&artifact) {
+        match deserialize(lane, &artifact) {
             Ok(c) => {
                 self.stats.artifacts_loaded.fetch_add(1, Ordering::Relaxed);
                 Some(c)
@@ -420,68 +465,99 @@ impl Runtime {
         }
     }
 
-    #[allow(unsafe_code)]
-    fn deserialize(&self, artifact: &[u8]) -> wasmtime::Result<Component> {
-        // SAFETY: wasmtime requires that deserialized bytes come from
-        // `precompile_component` of a compatible engine; it checks the engine
-        // compatibility itself, and callers pass only bytes this runtime
-        // produced in this call or whose sha256 matches the digest written
-        // beside them when they were produced.
-        unsafe { Component::deserialize(&self.engine, artifact) }
-    }
-
-    /// A store for one call of this runtime's guests ([`new_store`]).
+    /// A store for one call of this runtime's small guests ([`new_store`]).
     pub fn new_store(&self, scope: Arc<Scope>, limits: Limits) -> Store<HostState> {
-        new_store(&self.engine, HostState::new(scope, limits))
+        new_store(&self.small.engine, HostState::new(scope, limits))
     }
 
     /// Runs `call` (which instantiates and calls a guest) in a fresh store
     /// under `limits`: memory and table limiter, epoch deadline, host-call
     /// budget; its log lines tagged with `origin` and `world`; a failure is classified into a [`GuestError`]. What the guest
     /// looked up is added to `lookups`, whether or not the call succeeded.
+    /// Its WASI reads the clock and random of `determinism`, and what it
+    /// writes to stdout and stderr reaches the host's log.
+    /// `engine` is the one `call`'s component was compiled by; the memory
+    /// limit is cut to that engine's slot.
+    #[allow(clippy::too_many_arguments)]
     fn sandboxed<R>(
         &self,
+        engine: &Engine,
         scope: Arc<Scope>,
         limits: Limits,
+        determinism: wasi::Determinism,
         origin: &Arc<Origin>,
         world: &'static str,
         lookups: &mut Lookups,
         call: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, GuestError> {
-        let mut store = self.new_store(scope, limits);
-        store.data_mut().origin = Some((origin.clone(), world));
+        let lane = if Engine::same(engine, &self.large.engine) {
+            &self.large
+        } else {
+            &self.small
+        };
+        let limits = Limits {
+            memory_bytes: limits.memory_bytes.min(lane.max_memory),
+            ..limits
+        };
+        let mut store = new_store(&lane.engine, HostState::new(scope, limits));
+        let state = store.data_mut();
+        state.origin = Some((origin.clone(), world));
+        state.determinism = determinism;
         let started = Instant::now();
         let result = call(&mut store).map_err(|e| classify(e, &store, started));
-        lookups.absorb(std::mem::take(&mut store.data_mut().lookups));
+        let state = store.data_mut();
+        state.log_output();
+        lookups.absorb(std::mem::take(&mut state.lookups));
         result
     }
 
-    /// Checks uploaded bytes: a component, of `kind`'s world, importing only
-    /// what that world allows. Compiles it (and keeps it) when it passes.
-    pub async fn validate(&self, kind: Kind, bytes: &[u8]) -> Result<ComponentInfo, Invalid> {
-        validate::check_header(bytes)?;
-        let engine = self.engine.clone();
+    /// Checks uploaded bytes: a component of at most `max_bytes`, of
+    /// `kind`'s world, importing only what that world allows. Compiles it
+    /// (and keeps it) when it passes.
+    pub async fn validate(
+        &self,
+        kind: Kind,
+        bytes: &[u8],
+        max_bytes: usize,
+    ) -> Result<ComponentInfo, Invalid> {
+        validate::check_header(bytes, max_bytes)?;
+        let lane = self.lane(bytes.len());
+        let engine = lane.engine.clone();
         let owned = bytes.to_vec();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &owned))
             .await
             .map_err(|e| Invalid::Malformed(e.to_string()))?
             .map_err(|e| Invalid::Malformed(format!("{e:#}")))?;
-        let info = validate::inspect(&self.engine, &component, kind, bytes)?;
+        let info = validate::inspect(&lane.engine, &component, kind, bytes)?;
         let prepared = match kind {
-            Kind::Policy => self
-                .world_pre::<PolicyPre<_>>(&component)
-                .map(WorldPre::into_prepared),
-            Kind::Template => self
-                .world_pre::<TemplatePre<_>>(&component)
-                .map(WorldPre::into_prepared),
-            Kind::EventFilter => self
-                .world_pre::<EventFilterPre<_>>(&component)
-                .map(WorldPre::into_prepared),
+            Kind::Policy => {
+                world_pre::<PolicyPre<_>>(lane, &component).map(WorldPre::into_prepared)
+            }
+            Kind::Template => {
+                world_pre::<TemplatePre<_>>(lane, &component).map(WorldPre::into_prepared)
+            }
+            Kind::EventFilter => {
+                world_pre::<EventFilterPre<_>>(lane, &component).map(WorldPre::into_prepared)
+            }
         };
         let prepared = prepared.map_err(|e| Invalid::WrongWorld(format!("{e:#}")))?;
         self.compiled.lock().put(info.hash.clone(), prepared);
         Ok(info)
     }
+}
+
+fn world_pre<W: WorldPre>(lane: &Lane, component: &Component) -> wasmtime::Result<W> {
+    W::new(lane.linker.instantiate_pre(component)?)
+}
+
+#[allow(unsafe_code)]
+fn deserialize(lane: &Lane, artifact: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: wasmtime requires that deserialized bytes come from
+    // `precompile_component` of a compatible engine; it checks the engine
+    // compatibility itself, and callers pass only bytes this runtime
+    // produced in this call or whose sha256 matches the digest written
+    // beside them when they were produced.
+    unsafe { Component::deserialize(&lane.engine, artifact) }
 }
 
 fn load_error(e: wasmtime::Error) -> GuestError {

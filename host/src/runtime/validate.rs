@@ -5,9 +5,6 @@ use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The largest component accepted.
-pub const MAX_COMPONENT_BYTES: usize = 8 << 20;
-
 /// The kinds of extension, one per world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,7 +65,7 @@ pub struct ComponentInfo {
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Invalid {
-    #[error("the component is {size} bytes; the limit is {limit}")]
+    #[error("the component is {size} bytes; the limit of the tenant's tier is {limit}")]
     TooLarge { size: usize, limit: usize },
     #[error("the bytes are not WebAssembly")]
     NotWasm,
@@ -79,7 +76,7 @@ pub enum Invalid {
     #[error("the component does not compile: {0}")]
     Malformed(String),
     #[error(
-        "the component imports `{0}`, which no extension may use (no file system, sockets or HTTP)"
+        "the component imports `{0}`, which no extension may use: of WASI only io, clocks, random, cli, filesystem and sockets at 0.2.x are linked, and grant nothing (no HTTP, no other WASI package)"
     )]
     ForbiddenImport(String),
     #[error("the component imports `{0}`, which the {1} world does not provide")]
@@ -103,12 +100,13 @@ impl Invalid {
     }
 }
 
-/// Cheap checks before compiling: size and the binary header.
-pub fn check_header(bytes: &[u8]) -> Result<(), Invalid> {
-    if bytes.len() > MAX_COMPONENT_BYTES {
+/// Cheap checks before compiling: size (at most `limit`) and the binary
+/// header.
+pub fn check_header(bytes: &[u8], limit: usize) -> Result<(), Invalid> {
+    if bytes.len() > limit {
         return Err(Invalid::TooLarge {
             size: bytes.len(),
-            limit: MAX_COMPONENT_BYTES,
+            limit,
         });
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
@@ -123,7 +121,6 @@ pub fn check_header(bytes: &[u8]) -> Result<(), Invalid> {
     }
 }
 
-const FORBIDDEN: [&str; 3] = ["wasi:filesystem", "wasi:sockets", "wasi:http"];
 const PACKAGE: &str = "bbws:platform/";
 
 /// Lists imports and exports and checks them against `kind`'s world.
@@ -144,11 +141,11 @@ pub fn inspect(
         .collect();
     if let Some(bad) = imports
         .iter()
-        .find(|i| FORBIDDEN.iter().any(|f| i.starts_with(f)))
+        .find(|i| super::wasi::import_allowed(i) == Some(false))
     {
         return Err(Invalid::ForbiddenImport(bad.clone()));
     }
-    for import in &imports {
+    for import in imports.iter().filter(|i| !i.starts_with("wasi:")) {
         let interface = import
             .strip_prefix(PACKAGE)
             .map(|rest| rest.split('@').next().unwrap_or(rest));
@@ -184,16 +181,16 @@ mod tests {
     #[test]
     fn headers_tell_modules_from_components() {
         assert!(matches!(
-            check_header(b"\0asm\x01\0\0\0"),
+            check_header(b"\0asm\x01\0\0\0", 100),
             Err(Invalid::CoreModule)
         ));
-        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(check_header(b"\0asm\x0d\0\x01\0", 100).is_ok());
         assert!(matches!(
-            check_header(b"hello world"),
+            check_header(b"hello world", 100),
             Err(Invalid::NotWasm)
         ));
         assert!(matches!(
-            check_header(&vec![0; MAX_COMPONENT_BYTES + 1]),
+            check_header(&[0; 101], 100),
             Err(Invalid::TooLarge { .. })
         ));
     }

@@ -23,6 +23,10 @@ use crate::runtime::{Kind, Limits, Scope};
 use crate::store::{Condition, Index, Item, Key, Query, TxOp, keys};
 
 use super::access::tenant_resource;
+
+/// What seeds a dry run's random bytes in place of a decision id: the same
+/// dry run answers the same.
+const DRY_RUN_SEED: &str = "dry-run";
 use super::decisions::{DecisionInput, answer, scope_tenant};
 use super::paging::Page;
 use super::tenants::put_tenant;
@@ -231,7 +235,13 @@ impl Extensions<'_> {
         if count().await?.n >= cap {
             return Err(versions_full(tenant.tier, kind));
         }
-        let info = self.cx.policies.runtime.validate(kind, bytes).await?;
+        let max_bytes = Limits::for_tier(tenant.tier).component_bytes;
+        let info = self
+            .cx
+            .policies
+            .runtime
+            .validate(kind, bytes, max_bytes)
+            .await?;
         self.cx
             .policies
             .blobs
@@ -614,7 +624,13 @@ impl Extensions<'_> {
         let result = self
             .cx
             .policies
-            .run(&version, tenant_id, &input, Limits::for_tier(tenant.tier))
+            .run(
+                &version,
+                tenant_id,
+                DRY_RUN_SEED,
+                &input,
+                Limits::for_tier(tenant.tier),
+            )
             .await;
         let duration_us = started.elapsed().as_micros() as u64;
         let (decision, reason, error) = answer(result);

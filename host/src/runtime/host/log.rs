@@ -14,6 +14,15 @@ const MAX_LINE: usize = 1024;
 impl log::Host for HostState {
     fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         self.charge()?;
+        self.guest_line(level, &message);
+        Ok(())
+    }
+}
+
+impl HostState {
+    /// One line of the guest's into the host's log (its `log.write`, or a
+    /// line it wrote to stdout or stderr), while the call has lines left.
+    pub(crate) fn guest_line(&mut self, level: log::Level, message: &str) {
         if self.log_lines < MAX_LINES {
             self.log_lines += 1;
             // Cut on a character boundary: guests choose the bytes.
@@ -36,6 +45,19 @@ impl log::Host for HostState {
                 log::Level::Error => line!(error),
             }
         }
-        Ok(())
+    }
+
+    /// Logs what the guest wrote to stdout (at `info`) and stderr (at
+    /// `warn`), line by line, within the call's line limit.
+    pub(crate) fn log_output(&mut self) {
+        let Some(wasi) = self.wasi.as_ref() else {
+            return;
+        };
+        let (stdout, stderr) = wasi.output();
+        for (level, bytes) in [(log::Level::Info, stdout), (log::Level::Warn, stderr)] {
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                self.guest_line(level, line);
+            }
+        }
     }
 }

@@ -135,6 +135,10 @@ pub struct HostState {
     pub lookups: Lookups,
     /// Whose guest this is and its world, for its log lines.
     pub origin: Option<(Arc<Origin>, &'static str)>,
+    /// The time and seed its WASI answers from.
+    pub determinism: super::wasi::Determinism,
+    /// Its WASI state, built at its first WASI call.
+    pub wasi: Option<Box<super::wasi::GuestWasi>>,
 }
 
 /// Whose guest a call runs: the tenant it runs for (`platform` for the
@@ -167,6 +171,8 @@ impl HostState {
             log_lines: 0,
             lookups: Lookups::default(),
             origin: None,
+            determinism: Default::default(),
+            wasi: None,
         }
     }
 

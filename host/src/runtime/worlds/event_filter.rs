@@ -95,9 +95,17 @@ impl Runtime {
             detail_json: event.detail_json.clone(),
             time_ms: event.time_ms,
         };
+        // The event's time and id: a filter's answer is a function of the
+        // event, whenever it is judged.
+        let determinism = crate::runtime::wasi::Determinism::seeded(
+            event.id.as_bytes(),
+            event.time_ms.max(0) as u64,
+        );
         let outcome = self.sandboxed(
+            pre.instance_pre().engine(),
             scope,
             limits,
+            determinism,
             origin,
             "event-filter",
             &mut Lookups::default(),

@@ -97,8 +97,10 @@ impl Runtime {
             pattern_json: batch.pattern_json.clone(),
         };
         let outcomes = self.sandboxed(
+            pre.instance_pre().engine(),
             scope,
             limits,
+            Default::default(),
             origin,
             "event-gate",
             &mut Lookups::default(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::domain::TenantRole;
 use crate::policy::Request;
 use crate::runtime::bindings::types;
+use crate::runtime::wasi::Determinism;
 use crate::runtime::{
     GuestError, HostState, Limits, Lookups, Origin, Runtime, Scope, check_output,
 };
@@ -88,33 +89,55 @@ impl Runtime {
         self.prepare_as(hash, bytes).await
     }
 
-    /// Runs one policy decision in a fresh instance under `limits`.
+    /// Runs one policy decision in a fresh instance under `limits`; its
+    /// WASI reads the request's `nowMs` and random bytes seeded from
+    /// `decision_id`.
     pub fn authorize(
         &self,
         pre: &PolicyPre<HostState>,
         request: &types::Request,
+        decision_id: &str,
         scope: Arc<Scope>,
         limits: Limits,
         origin: &Arc<Origin>,
     ) -> Result<types::Decision, GuestError> {
-        self.authorize_recording(pre, request, scope, limits, origin, &mut Lookups::default())
+        let mut lookups = Lookups::default();
+        self.authorize_recording(
+            pre,
+            request,
+            decision_id,
+            scope,
+            limits,
+            origin,
+            &mut lookups,
+        )
     }
 
     /// [`Runtime::authorize`], adding to `lookups` what the guest looked up
     /// in `scope` (also when it fails): `scope.seen(&lookups)` is then the
     /// part of the scope a replay of the decision needs.
+    #[allow(clippy::too_many_arguments)]
     pub fn authorize_recording(
         &self,
         pre: &PolicyPre<HostState>,
         request: &types::Request,
+        decision_id: &str,
         scope: Arc<Scope>,
         limits: Limits,
         origin: &Arc<Origin>,
         lookups: &mut Lookups,
     ) -> Result<types::Decision, GuestError> {
-        let decision = self.sandboxed(scope, limits, origin, "policy", lookups, |store| {
-            pre.instantiate(&mut *store)?.call_authorize(store, request)
-        })?;
+        let determinism = Determinism::for_decision(decision_id, request.now_ms.max(0) as u64);
+        let decision = self.sandboxed(
+            pre.instance_pre().engine(),
+            scope,
+            limits,
+            determinism,
+            origin,
+            "policy",
+            lookups,
+            |store| pre.instantiate(&mut *store)?.call_authorize(store, request),
+        )?;
         let reason = match &decision {
             types::Decision::Allow(r) | types::Decision::Deny(r) => r,
         };

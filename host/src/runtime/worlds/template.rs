@@ -62,8 +62,10 @@ impl Runtime {
     ) -> Result<String, GuestError> {
         let info = template_info(template);
         let schema = self.sandboxed(
+            pre.instance_pre().engine(),
             scope,
             limits,
+            Default::default(),
             origin,
             "template",
             &mut Lookups::default(),
@@ -89,8 +91,10 @@ impl Runtime {
     ) -> Result<Vec<FieldError>, GuestError> {
         let info = template_info(template);
         let errors = self.sandboxed(
+            pre.instance_pre().engine(),
             scope,
             limits,
+            Default::default(),
             origin,
             "template",
             &mut Lookups::default(),
@@ -119,8 +123,10 @@ impl Runtime {
         let info = template_info(template);
         let site = site.to_wit();
         let planned = self.sandboxed(
+            pre.instance_pre().engine(),
             scope,
             limits,
+            Default::default(),
             origin,
             "template",
             &mut Lookups::default(),

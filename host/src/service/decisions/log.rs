@@ -297,14 +297,25 @@ impl Decisions<'_> {
 
     /// Reruns each component of a recorded decision on the recorded input.
     pub async fn replay(&self, record: &DecisionRecord) -> Result<Replay> {
-        let limits = Limits::default();
+        // The limits of the deciding tenant's tier, as the decision ran.
+        let tier = record.input.scope.tenants.first().and_then(|t| {
+            serde_json::from_value::<crate::domain::Tier>(serde_json::Value::String(t.tier.clone()))
+                .ok()
+        });
+        let limits = tier.map_or_else(Limits::default, Limits::for_tier);
         let mut replayed = Vec::new();
         for v in &record.components {
             let started = std::time::Instant::now();
             let result = self
                 .cx
                 .policies
-                .run(&v.component, &v.source, &record.input, limits)
+                .run(
+                    &v.component,
+                    &v.source,
+                    &record.decision_id,
+                    &record.input,
+                    limits,
+                )
                 .await;
             let (decision, reason, _) = answer(result);
             replayed.push(Verdict {

@@ -125,11 +125,14 @@ impl Policies {
     }
 
     /// Runs one component on a recorded input (a replay, a dry run).
-    /// `source` is whose component it is (a tenant id, or `platform`).
+    /// `source` is whose component it is (a tenant id, or `platform`);
+    /// `decision_id` seeds the guest's random bytes (a replay passes the
+    /// recorded decision's, so it reads the same bytes).
     pub async fn run(
         &self,
         hash: &str,
         source: &str,
+        decision_id: &str,
         input: &DecisionInput,
         limits: Limits,
     ) -> std::result::Result<types::Decision, GuestError> {
@@ -143,6 +146,7 @@ impl Policies {
             &origin,
             account,
             &types::Request::from(&input.request),
+            decision_id,
             Arc::new(input.scope.clone()),
             limits,
             &mut Lookups::default(),
@@ -156,11 +160,13 @@ impl Policies {
     /// code); any other component on the runtime's guest pool, in the
     /// share of `account` (the root of the tenant's tree) and within the
     /// current request's guest budget.
+    #[allow(clippy::too_many_arguments)]
     async fn run_recording(
         &self,
         origin: &Arc<Origin>,
         account: Option<&str>,
         request: &types::Request,
+        decision_id: &str,
         scope: Arc<Scope>,
         limits: Limits,
         lookups: &mut Lookups,
@@ -178,6 +184,7 @@ impl Policies {
             return self.runtime.authorize_recording(
                 &pre,
                 request,
+                decision_id,
                 scope,
                 Limits::platform(),
                 origin,
@@ -187,14 +194,22 @@ impl Policies {
         let runtime = self.runtime.clone();
         let request = request.clone();
         let origin = origin.clone();
+        let decision_id = decision_id.to_string();
         let budget = Budget::current_or(self.runtime.request_budget());
         let (result, seen) = self
             .runtime
             .pool()
             .run(account.unwrap_or(""), &budget, limits, move |limits| {
                 let mut seen = Lookups::default();
-                let result =
-                    runtime.authorize_recording(&pre, &request, scope, limits, &origin, &mut seen);
+                let result = runtime.authorize_recording(
+                    &pre,
+                    &request,
+                    &decision_id,
+                    scope,
+                    limits,
+                    &origin,
+                    &mut seen,
+                );
                 Ok((result, seen))
             })
             .await?;
@@ -222,6 +237,8 @@ impl Policies {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let started = Instant::now();
+        // Named before the guests run: its id seeds their random bytes.
+        let decision_id = ids::new_id("dec");
         let platform_admin = request.principal.is_platform_admin();
         let wit = types::Request::from(&request);
         let scope = Arc::new(Scope {
@@ -258,7 +275,15 @@ impl Policies {
         for origin in sources {
             let started = Instant::now();
             let result = self
-                .run_recording(&origin, account, &wit, scope.clone(), limits, &mut lookups)
+                .run_recording(
+                    &origin,
+                    account,
+                    &wit,
+                    &decision_id,
+                    scope.clone(),
+                    limits,
+                    &mut lookups,
+                )
                 .await;
             let (source, hash) = (&origin.tenant, &origin.component);
             let took = started.elapsed();
@@ -298,7 +323,7 @@ impl Policies {
         };
         let request = &input.request;
         let record = DecisionRecord {
-            decision_id: ids::new_id("dec"),
+            decision_id,
             tenant_id: request.tenant_id.clone(),
             principal: request.principal.user_id.clone(),
             action: request.action.clone(),
