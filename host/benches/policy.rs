@@ -1259,7 +1259,8 @@ fn rss_kib() -> u64 {
 /// (built by `scripts/build-language-guests.sh` into `dir`) beside the
 /// Rust RBAC guest, on the sample request: instantiate + call on the
 /// production runtime (their size puts them on the large engine, with
-/// copy-on-write images) and on the same engine without copy-on-write;
+/// copy-on-write images and 4 MiB a slot kept resident) and on the same
+/// engine without copy-on-write, and with nothing kept resident;
 /// the cold load from a stored artifact and the compile; and the resident
 /// memory one live instance holds (`held` instances live at once, after a
 /// call each, over the VmRSS before them).
@@ -1292,6 +1293,13 @@ fn languages(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: usize) {
         },
         ..RuntimeConfig::default()
     };
+    let resident = RuntimeConfig {
+        large_engine: EngineSettings {
+            linear_memory_keep_resident: 0,
+            ..EngineSettings::large()
+        },
+        ..RuntimeConfig::default()
+    };
     print_header(&format!(
         "policies in other languages, the sample request, {n} timed decisions each"
     ));
@@ -1301,6 +1309,7 @@ fn languages(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: usize) {
         for (variant, config) in [
             ("", RuntimeConfig::default()),
             (", no copy-on-write", no_cow.clone()),
+            (", nothing kept resident", resident.clone()),
         ] {
             if variant.is_empty() || bytes.len() > bbws_host::runtime::LARGE_COMPONENT_BYTES {
                 let dir = tempfile::tempdir().expect("tempdir");
@@ -1309,6 +1318,13 @@ fn languages(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: usize) {
                 let pre = rt
                     .block_on(runtime.prepare(&hash, bytes))
                     .expect("prepares");
+                let first = Instant::now();
+                black_box(
+                    runtime
+                        .authorize(&pre, &request, "dec_bench", scope.clone(), limits, &origin)
+                        .expect("decides"),
+                );
+                let first = first.elapsed();
                 let s = time_each(n, || {
                     black_box(
                         runtime
@@ -1320,6 +1336,23 @@ fn languages(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: usize) {
                     rust_p50 = s.p50;
                 }
                 print_row(&format!("{name}: instantiate + call{variant}"), s);
+                println!(
+                    "{:<60} {:>8.2} (the first decision after the load)",
+                    "",
+                    first.as_secs_f64() * 1e6
+                );
+                let engine = pre.instance_pre().engine().clone();
+                let inst = time_each(n, || {
+                    let mut store = bbws_host::runtime::new_store(
+                        &engine,
+                        HostState::new(scope.clone(), limits),
+                    );
+                    black_box(pre.instantiate(&mut store).expect("instantiates"));
+                });
+                print_row(
+                    &format!("{name}: instantiate + drop, no call{variant}"),
+                    inst,
+                );
                 if variant.is_empty() {
                     println!(
                         "{:<60} {:>7.1}x of the Rust guest at p50",
@@ -1376,7 +1409,7 @@ fn languages(rt: &tokio::runtime::Runtime, dir: &std::path::Path, n: usize) {
             summarise(compile),
         );
     }
-    let held = 32;
+    let held = 8;
     println!(
         "
 resident memory of a live instance ({held} held at once, one call each)"

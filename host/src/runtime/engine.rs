@@ -88,17 +88,26 @@ impl EngineSettings {
     /// The settings of the engine large components run on (language
     /// runtimes: a componentize-py guest is an 18 MB component whose
     /// CPython heap, pre-initialised, is a 12 MB data image; a
-    /// componentize-js one 12 MB, 9 MiB of memory). Copy-on-write images
-    /// on: the image is mapped into a slot, not copied, which made a Python
-    /// decision 3.9x and a JavaScript one 3.2x faster at p50 (the table
-    /// in the README); there are few such components, so their memfds are
-    /// few. Fewer, larger slots: up to [`Limits::LARGE_CEILING_MEMORY`].
+    /// componentize-js one 12 MB, 9 MiB of memory). Measured in
+    /// `cargo bench --bench policy` (the README's table):
+    /// - copy-on-write images on: the image is mapped into a slot, not
+    ///   copied: a Python decision 4.2-4.5x faster at p50, a JavaScript
+    ///   one 1.2-1.3x (5.4x and 3.1x with nothing kept resident either);
+    ///   there are few such components, so their memfds are few;
+    /// - 4 MiB of a slot kept resident (with the pagemap scan): a reset
+    ///   slot keeps the pages a guest dirtied instead of faulting them in
+    ///   again: JavaScript 2.3x, Python 1.25x; at most 4 MiB a slot that
+    ///   ran a large guest;
+    /// - fewer, larger slots: 64, up to [`Limits::LARGE_CEILING_MEMORY`]
+    ///   (a Python component instantiates a dozen core instances).
     pub fn large() -> Self {
+        let base = Self::default();
         Self {
-            pool_instances: 32,
+            pool_instances: 64,
             max_memory_size: Limits::LARGE_CEILING_MEMORY,
             memory_init_cow: true,
-            ..Self::default()
+            linear_memory_keep_resident: if base.pagemap_scan { 4 << 20 } else { 0 },
+            ..base
         }
     }
 }
