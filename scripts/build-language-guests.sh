@@ -23,7 +23,8 @@ if [[ ! -x $VENV/bin/componentize-py ]] || ! "$VENV/bin/componentize-py" --versi
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY_VERSION"
 fi
-if [[ ! -x examples/policy-js/node_modules/.bin/componentize-js ]]; then
+js=examples/policy-js
+if [[ ! -x $js/node_modules/.bin/componentize-js || $js/package-lock.json -nt $js/node_modules/.package-lock.json ]]; then
   log "installing jco and componentize-js (npm ci in examples/policy-js)"
   (cd examples/policy-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
