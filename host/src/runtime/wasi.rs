@@ -31,13 +31,23 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 use super::HostState;
 
 /// What makes a call's WASI answers a function of its input: the time it
-/// reads and the seed of its random bytes.
+/// reads and the seed of its random bytes (the SHA-256 of what it is
+/// seeded from).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Determinism {
     /// The wall clock, in milliseconds since the Unix epoch.
     pub now_ms: u64,
-    /// The seed of `wasi:random`.
-    pub seed: [u8; 32],
+    seed: Seed,
+}
+
+/// What a seed is made from: short input kept as it is, hashed only when
+/// a guest first calls WASI (most guests never do, and a decision is a few
+/// microseconds: the hash would be a measurable share of it); longer input
+/// hashed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seed {
+    Raw { len: u8, bytes: [u8; 32] },
+    Hashed([u8; 32]),
 }
 
 impl Determinism {
@@ -47,23 +57,35 @@ impl Determinism {
         Self::seeded(decision_id.as_bytes(), now_ms)
     }
 
-    /// Seeded from `input` (a template's or an event filter's call, which
-    /// has no decision id: the same input gets the same bytes).
+    /// Seeded from `input` (a decision id; an event filter's event id):
+    /// the same input gets the same bytes.
     pub fn seeded(input: &[u8], now_ms: u64) -> Self {
-        Self {
-            now_ms,
-            seed: sha2::Sha256::digest(input).into(),
+        let seed = if input.len() <= 32 {
+            let mut bytes = [0; 32];
+            bytes[..input.len()].copy_from_slice(input);
+            Seed::Raw {
+                len: input.len() as u8,
+                bytes,
+            }
+        } else {
+            Seed::Hashed(sha2::Sha256::digest(input).into())
+        };
+        Self { now_ms, seed }
+    }
+
+    /// The seed of `wasi:random`: the SHA-256 of the input.
+    pub fn seed(&self) -> [u8; 32] {
+        match self.seed {
+            Seed::Raw { len, bytes } => sha2::Sha256::digest(&bytes[..len as usize]).into(),
+            Seed::Hashed(hash) => hash,
         }
     }
 }
 
 impl Default for Determinism {
-    /// The Unix epoch and an all-zero seed.
+    /// The Unix epoch, seeded from nothing.
     fn default() -> Self {
-        Self {
-            now_ms: 0,
-            seed: [0; 32],
-        }
+        Self::seeded(&[], 0)
     }
 }
 
@@ -103,7 +125,7 @@ impl GuestWasi {
         let stdout = MemoryOutputPipe::new(output_bytes);
         let stderr = MemoryOutputPipe::new(output_bytes);
         let now = Duration::from_millis(determinism.now_ms);
-        let seed = determinism.seed;
+        let seed = determinism.seed();
         let insecure_seed = u128::from_le_bytes(seed[..16].try_into().expect("16 bytes"));
         let ctx = WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -225,7 +247,13 @@ mod tests {
     #[test]
     fn a_decision_seed_is_its_id_and_differs_between_ids() {
         let a = Determinism::for_decision("dec_a", 5);
-        assert_eq!(a, Determinism::for_decision("dec_a", 5));
-        assert_ne!(a.seed, Determinism::for_decision("dec_b", 5).seed);
+        assert_eq!(a.seed(), Determinism::for_decision("dec_a", 5).seed());
+        assert_eq!(a.seed(), <[u8; 32]>::from(sha2::Sha256::digest(b"dec_a")));
+        assert_ne!(a.seed(), Determinism::for_decision("dec_b", 5).seed());
+        let long = [7u8; 40];
+        assert_eq!(
+            Determinism::seeded(&long, 0).seed(),
+            <[u8; 32]>::from(sha2::Sha256::digest(long))
+        );
     }
 }
