@@ -34,6 +34,6 @@ export function authorize(request) {
   if (ROLES.indexOf(role) >= ROLES.indexOf("admin")) {
     return allow(`site.promote: ${role} may promote to PROD`);
   }
-  write("info", `denied a promotion to PROD by a ${role}`);
+  write("info", `denied a promotion to PROD: the caller holds ${role}`);
   return deny(`site.promote: promoting to PROD takes admin; holds ${role}`);
 }

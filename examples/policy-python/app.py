@@ -34,5 +34,5 @@ class WitWorld(wit_world.WitWorld):
         name = role.name.lower()
         if name in ("admin", "owner"):
             return Decision_Allow(f"site.promote: {name} may promote to PROD")
-        log.write(log.Level.INFO, f"denied a promotion to PROD by a {name}")
+        log.write(log.Level.INFO, f"denied a promotion to PROD: the caller holds {name}")
         return Decision_Deny(f"site.promote: promoting to PROD takes admin; holds {name}")

@@ -99,7 +99,7 @@ impl EngineSettings {
     ///   again: JavaScript 2.3x, Python 1.25x; at most 4 MiB a slot that
     ///   ran a large guest;
     /// - fewer, larger slots: 64, up to [`Limits::LARGE_CEILING_MEMORY`]
-    ///   (a Python component instantiates a dozen core instances).
+    ///   (a Python component is 14 core modules, each its own instances).
     pub fn large() -> Self {
         let base = Self::default();
         Self {
