@@ -55,7 +55,7 @@ use wasmtime::{PoolingAllocationConfig, Store};
 
 mod common;
 use bbws_host::runtime::EngineSettings;
-use common::{Knobs, TestEngine};
+use common::{Knobs, TestEngine, rss_kib};
 
 const CHILD: &str = "ten_0000000000000000000000000000000c";
 const PARENT: &str = "ten_0000000000000000000000000000000p";
@@ -1242,18 +1242,6 @@ fn pool_cost(wasm: &Wasm, n: usize) {
 // ---------------------------------------------------------------------------
 // Guests in other languages
 // ---------------------------------------------------------------------------
-
-/// VmRSS of this process, in KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// The policies of `examples/policy-python` and `examples/policy-js`
 /// (built by `scripts/build-language-guests.sh` into `dir`) beside the

@@ -28,21 +28,12 @@ use bbws_host::runtime::{Limits, Runtime, RuntimeConfig, Scope, ScopeTenant, con
 use bbws_host::service::decisions::DEFAULT_POLICY;
 
 mod common;
+use common::rss_kib;
 use common::{Knobs, TestEngine};
 
 /// Open file descriptors of this process.
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
-
-/// VmRSS of this process, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 fn leb128(mut n: usize, out: &mut Vec<u8>) {

@@ -48,7 +48,7 @@ fn request(action: &str, tenant: &str, role: &str, attributes: Value) -> Value {
     })
 }
 
-async fn dry_run(
+pub(crate) async fn dry_run(
     app: &TestApp,
     token: &str,
     tenant: &str,

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use bbws_tests::guests;
 use serde_json::{Value, json};
 
-use crate::extensions::{replayed, tenant_with_members};
+use crate::extensions::{dry_run, replayed, tenant_with_members};
 use crate::helpers::{TestApp, spawn_app};
 
 fn built(dir: &std::path::Path, name: &str) -> Vec<u8> {
@@ -30,17 +30,6 @@ fn language_guests(what: &str) -> Option<PathBuf> {
 async fn uploaded(app: &TestApp, token: &str, tenant: &str, wasm: Vec<u8>) -> String {
     let up = app.upload(token, tenant, "policy", wasm, false).await;
     up.ok(201)["version"].as_str().unwrap().to_string()
-}
-
-async fn dry_run(app: &TestApp, token: &str, tenant: &str, version: &str, input: &Value) -> Value {
-    app.post(
-        token,
-        &format!("/v1/tenants/{tenant}/extensions/policy/dry-run"),
-        json!({"version": version, "input": input}),
-    )
-    .await
-    .ok(200)
-    .clone()
 }
 
 /// Requests across what the policy looks at: actions, target environments
@@ -123,10 +112,10 @@ async fn python_and_javascript_policies_decide_as_the_rust_one_and_replay_exactl
     assert!(inputs.len() >= 50, "{} requests", inputs.len());
     let (mut allowed, mut denied) = (0, 0);
     for input in &inputs {
-        let expected = dry_run(&app, &owner, &t, &rust, input).await;
+        let expected = dry_run(&app, &owner, &t, Some(&rust), input.clone()).await;
         assert_eq!(expected["error"], Value::Null, "{expected}");
         for (language, version) in [("Python", &python), ("JavaScript", &js)] {
-            let got = dry_run(&app, &owner, &t, version, input).await;
+            let got = dry_run(&app, &owner, &t, Some(version), input.clone()).await;
             assert_eq!(
                 (&got["decision"], &got["reason"]),
                 (&expected["decision"], &expected["reason"]),
@@ -212,7 +201,7 @@ async fn a_python_policy_that_loops_forever_is_stopped_at_its_deadline() {
     let (t, owner, _) = tenant_with_members(&app, "spinner").await;
     let version = uploaded(&app, &owner, &t, built(&dir, "python-infinite-loop")).await;
     let input = &requests(&t)[0];
-    let result = dry_run(&app, &owner, &t, &version, input).await;
+    let result = dry_run(&app, &owner, &t, Some(&version), input.clone()).await;
     assert_eq!(result["decision"], "error", "{result}");
     assert_eq!(result["error"], "guest_timeout", "{result}");
     // The standard tier's deadline is 10 ms: stopped there, not when the
@@ -281,7 +270,7 @@ async fn a_guest_that_imports_wasi_gets_nothing_but_a_pinned_clock_and_seeded_ra
     let mut input = requests(&t)[0].clone();
     input["action"] = json!("std-wasi.sleep");
     let version = body["version"].as_str().unwrap();
-    let slept = dry_run(&app, &owner, &t, version, &input).await;
+    let slept = dry_run(&app, &owner, &t, Some(version), input).await;
     assert_eq!(slept["decision"], "allow", "{slept}");
     assert!(
         slept["reason"]
